@@ -1,0 +1,67 @@
+# omni-cancel-relay: the one entry point. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/core/requirements.txt | cksum | cut -d' ' -f1)
+
+# Dev tools run on Python 3.11+; the first one found wins.
+PYTHON ?= $(shell for p in python3.12 python3.11 python3.13 python3; do \
+	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; \
+	done)
+# `sam build` for the python3.12 runtime needs a working python3.12 on PATH (not only a pyenv shim).
+PY312 := $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
+	  /usr/local/bin/python3.12 /usr/bin/python3.12 /opt/homebrew/bin/python3.12; do \
+	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
+	done)
+
+.PHONY: help venv demo local test lint typecheck template unit integration e2e build events clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv with the pinned tools and runtime dependencies
+
+$(STAMP): requirements-dev.txt layers/core/requirements.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed (python3.11 / python3.12 on PATH)"; exit 1; }
+	@echo "setting up $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: venv ## run the main job on the local stack: signed Slack commands against emulated Omni and AWS
+	@$(BIN)/python -m local.demo
+
+local: venv ## serve the relay on http://127.0.0.1:$${PORT:-3000} with moto server and the Omni emulator
+	@$(BIN)/python -m local.stack
+
+test: venv lint template ## lint, type-check, check the template, then every test
+	@$(BIN)/python -m pytest tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+lint: venv ## ruff and mypy
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check --diff . >/dev/null || { echo "ruff format would change files: run '$(BIN)/ruff format .'"; exit 1; }
+	@$(BIN)/mypy
+
+template: venv ## sam validate --lint and cfn-lint
+	@$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION) >/dev/null
+	@$(BIN)/cfn-lint template.yaml
+	@echo "template: sam validate --lint and cfn-lint found nothing"
+
+build: venv ## sam build (needs python3.12)
+	@test -n "$(PY312)" || { echo "error: sam build needs python3.12 for the python3.12 runtime."; \
+	  echo "  install it (apt install python3.12, brew install python@3.12, or pyenv install 3.12)"; \
+	  echo "  or build in Docker with: $(BIN)/sam build --use-container"; exit 1; }
+	@mkdir -p .build-bin && ln -sf "$(PY312)" .build-bin/python3.12
+	PATH="$(CURDIR)/.build-bin:$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build --template template.yaml
+
+events: venv ## re-sign events/*.json with the local dev secret and a fresh timestamp
+	@$(BIN)/python -m local.events
+
+clean: ## remove build output and the venv
+	rm -rf .aws-sam .build-bin $(VENV)

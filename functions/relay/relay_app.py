@@ -1,0 +1,107 @@
+"""HTTP entry point (API Gateway HTTP API): a thin Powertools resolver. The work is in omni_relay."""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from omni_relay.errors import ConfigError, InvalidSignature, RelayError, SettingsUnavailable, StaleRequest
+from omni_relay.observability import count, logger, metrics, tracer
+from omni_relay.request import InboundRequest, Reply
+from omni_relay.sources import slack
+from omni_relay.wiring import Runtime
+
+app = APIGatewayHttpResolver()
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """Built on first use and kept for the life of the execution environment."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.from_env()
+    return _runtime
+
+
+def use_runtime(value: Runtime | None) -> None:
+    """Hand in a Runtime (tests, the local gateway); None goes back to the environment's."""
+    global _runtime
+    _runtime = value
+
+
+def _inbound() -> InboundRequest:
+    return InboundRequest.from_event(app.current_event.raw_event, runtime().settings.max_body_bytes)
+
+
+def _json(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(body), headers=headers)
+
+
+def _respond(reply: Reply) -> Response:
+    return _json(reply.status, reply.body, dict(reply.headers))
+
+
+@app.post("/slack/commands")
+def slack_command() -> Response:
+    rt = runtime()
+    request = _inbound()
+    reply, command, outcome = slack.handle_command(
+        request,
+        signing_secrets=rt.slack_signing_secrets,
+        service=rt.service,
+        policy=rt.slack_policy,
+        budget_s=rt.slack_budget_s,
+        now=rt.now,
+    )
+    if command is not None:
+        logger.append_keys(team_id=command.requester.team_id, user_id=command.requester.user_id)
+    if outcome is not None:
+        logger.info(
+            "slack cancel",
+            extra={"job_id": outcome.job_id, "outcome": outcome.outcome.value, "detail": outcome.detail},
+        )
+        count("Outcomes", source="slack", outcome=outcome.outcome.value)
+    return _respond(reply)
+
+
+@app.exception_handler(RelayError)
+def relay_error(exc: RelayError) -> Response:
+    if isinstance(exc, InvalidSignature | StaleRequest):
+        count("RejectedSignatures", reason=exc.code)
+    count("RejectedRequests", reason=exc.code)
+    logger.warning("request rejected", extra={"error": exc.code, "reason": exc.message})
+    if isinstance(exc, SettingsUnavailable) and _is_slack():
+        # Slack shows any non-200 as a failure with no explanation: say what happened instead.
+        return _json(200, {"response_type": "ephemeral", "text": exc.message + " Try again in a minute."})
+    headers = {"Retry-After": "30"} if exc.status == 503 else None
+    return _json(exc.status, {"error": exc.code, "message": exc.message}, headers)
+
+
+@app.exception_handler(ConfigError)
+def config_error(exc: ConfigError) -> Response:
+    logger.error("the relay is misconfigured", extra={"reason": str(exc)})
+    message = "The relay is misconfigured; its operator can find the details in its logs."
+    if _is_slack():
+        return _json(200, {"response_type": "ephemeral", "text": message})
+    return _json(500, {"error": "relay_misconfigured", "message": message})
+
+
+@app.not_found
+def not_found(_exc: Exception) -> Response:
+    return _json(404, {"error": "not_found", "message": "No such route."})
+
+
+def _is_slack() -> bool:
+    return app.current_event.path.startswith("/slack/")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    return app.resolve(event, context)

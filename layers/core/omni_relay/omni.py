@@ -1,0 +1,143 @@
+"""Omni AI jobs API client (cancel and status) over urllib3, bounded by the caller's deadline.
+
+Retries 409 (concurrent modification), 429, 5xx and connection errors with exponential
+backoff and full jitter, honouring Retry-After. POST is retried only because Omni
+documents cancel as idempotent. urllib3's own Retry is not used: its waits and timeouts
+are per attempt, and here every attempt and every wait must fit in one deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import urllib3
+
+from omni_relay.deadline import Deadline
+from omni_relay.outbound import shared_pool
+
+RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
+# Do not start an attempt with less time than this left: it could only time out.
+MIN_ATTEMPT_S = 0.05
+
+
+@dataclass(frozen=True)
+class OmniReply:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    is_json: bool = True
+
+    @property
+    def message(self) -> str:
+        """Omni's error text: the brief's spec says `message`, the published one `detail`."""
+        value = self.body.get("detail") or self.body.get("message") or self.body.get("error") or ""
+        return str(value)[:200]
+
+
+class OmniUnavailable(Exception):
+    """No HTTP reply from Omni within the deadline (timeouts, refused or reset connections)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class OmniPort(Protocol):
+    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply: ...
+
+    def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply: ...
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - now(), 0.0)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+class OmniClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        http: urllib3.PoolManager | None = None,
+        connect_timeout: float = 1.0,
+        read_timeout: float = 10.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.2,
+        backoff_cap: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._http = http or shared_pool()
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._jitter = jitter
+
+    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+        return self._call("POST", f"/v1/ai/jobs/{job_id}/cancel", token, deadline)
+
+    def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+        return self._call("GET", f"/v1/ai/jobs/{job_id}", token, deadline)
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter (AWS Architecture Blog): spreads retries of a burst over the window.
+        return self._jitter() * min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+
+    def _call(self, method: str, path: str, token: str, deadline: Deadline) -> OmniReply:
+        url = self._base + path
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        last_reply: OmniReply | None = None
+        last_error = "deadline reached before the first attempt"
+        for attempt in range(1, self._max_attempts + 1):
+            remaining = deadline.remaining()
+            if remaining < MIN_ATTEMPT_S:
+                break
+            timeout = urllib3.Timeout(
+                connect=min(self._connect_timeout, remaining), read=min(self._read_timeout, remaining)
+            )
+            try:
+                response = self._http.request(
+                    method, url, headers=headers, timeout=timeout, retries=False, redirect=False
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                last_reply, last_error = None, type(exc).__name__
+                wait = self._backoff(attempt)
+            else:
+                reply = _to_reply(response)
+                if reply.status not in RETRYABLE:
+                    return reply
+                last_reply = reply
+                wait = parse_retry_after(response.headers.get("Retry-After")) or self._backoff(attempt)
+            if attempt == self._max_attempts or wait >= deadline.remaining() - MIN_ATTEMPT_S:
+                break  # waiting would overrun the deadline: answer now with what we know
+            self._sleep(wait)
+        if last_reply is not None:
+            return last_reply
+        raise OmniUnavailable(last_error)
+
+
+def _to_reply(response: urllib3.BaseHTTPResponse) -> OmniReply:
+    try:
+        body = json.loads(response.data or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return OmniReply(response.status, {}, is_json=False)
+    if not isinstance(body, dict):
+        return OmniReply(response.status, {}, is_json=False)
+    return OmniReply(response.status, body)

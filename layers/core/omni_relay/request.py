@@ -1,0 +1,63 @@
+"""An inbound HTTP request as the sources see it: exact raw bytes (for signatures), headers, arrival time."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from omni_relay.errors import MalformedRequest, PayloadTooLarge
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
+    arrival_epoch_ms: int | None = None
+    request_id: str = ""
+    path_params: Mapping[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+    @property
+    def content_type(self) -> str:
+        return self.header("content-type").split(";", 1)[0].strip().lower()
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any], max_body_bytes: int) -> InboundRequest:
+        """From an API Gateway HTTP API (payload v2) event; never re-serialises the body."""
+        raw = event.get("body") or ""
+        if not isinstance(raw, str):
+            raise MalformedRequest("The request body could not be read.")
+        # Base64 is 4/3 of the bytes it holds: refuse oversized bodies before decoding them.
+        if len(raw) > max_body_bytes * (4 / 3 if event.get("isBase64Encoded") else 1) + 4:
+            raise PayloadTooLarge(f"The request body is larger than {max_body_bytes} bytes.")
+        if event.get("isBase64Encoded"):
+            try:
+                body = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                raise MalformedRequest("The request body is not valid base64.") from None
+        else:
+            body = raw.encode("utf-8", "surrogatepass")
+        if len(body) > max_body_bytes:
+            raise PayloadTooLarge(f"The request body is larger than {max_body_bytes} bytes.")
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        context = event.get("requestContext") or {}
+        arrival = context.get("timeEpoch")
+        return cls(
+            body=body,
+            headers=headers,
+            arrival_epoch_ms=arrival if isinstance(arrival, int) else None,
+            request_id=str(context.get("requestId", "")),
+            path_params={str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)

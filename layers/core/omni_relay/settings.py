@@ -1,0 +1,98 @@
+"""Settings read from the environment once, at cold start, and validated: no silent defaults for required values."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from omni_relay.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """A comma-separated list from configuration; `*` allows everyone, empty allows no one."""
+
+    entries: frozenset[str]
+
+    @classmethod
+    def parse(cls, raw: str) -> AllowList:
+        return cls(frozenset(e.strip() for e in raw.split(",") if e.strip()))
+
+    def allows(self, value: str) -> bool:
+        return "*" in self.entries or (bool(value) and value in self.entries)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.entries)
+
+
+@dataclass(frozen=True)
+class Settings:
+    omni_base_url: str
+    omni_secret_id: str
+    slack_secret_id: str
+    slack_allowed_teams: AllowList
+    slack_allowed_users: AllowList
+    slack_allowed_channels: AllowList
+    secrets_max_age_s: int = 300
+    secrets_extension_port: int | None = None
+    slack_deadline_s: float = 3.0
+    deadline_margin_s: float = 0.5
+    omni_connect_timeout_s: float = 1.0
+    omni_read_timeout_s: float = 10.0
+    omni_max_attempts: int = 4
+    max_body_bytes: int = 64 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                problems.append(f"{name} is required")
+            return value
+
+        def number(name: str, default: float, low: float, high: float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                problems.append(f"{name} must be a number, got {raw!r}")
+                return default
+            if not low <= value <= high:
+                problems.append(f"{name} must be between {low:g} and {high:g}, got {raw}")
+            return value
+
+        base_url = required("OMNI_BASE_URL").rstrip("/")
+        if base_url:
+            parts = urlsplit(base_url)
+            local = parts.hostname in ("127.0.0.1", "localhost")
+            if parts.scheme != "https" and not (parts.scheme == "http" and local):
+                problems.append("OMNI_BASE_URL must be an https URL such as https://acme.omniapp.co/api")
+
+        port_raw = env.get("SECRETS_EXTENSION_PORT", "").strip()
+        settings = cls(
+            omni_base_url=base_url,
+            omni_secret_id=required("OMNI_SECRET_ID"),
+            slack_secret_id=required("SLACK_SECRET_ID"),
+            slack_allowed_teams=AllowList.parse(env.get("SLACK_ALLOWED_TEAMS", "")),
+            slack_allowed_users=AllowList.parse(env.get("SLACK_ALLOWED_USERS", "*")),
+            slack_allowed_channels=AllowList.parse(env.get("SLACK_ALLOWED_CHANNELS", "*")),
+            secrets_max_age_s=int(number("SECRETS_MAX_AGE_S", 300, 0, 86400)),
+            secrets_extension_port=int(number("SECRETS_EXTENSION_PORT", 2773, 1, 65535)) if port_raw else None,
+            slack_deadline_s=number("SLACK_DEADLINE_MS", 3000, 500, 30000) / 1000,
+            deadline_margin_s=number("DEADLINE_MARGIN_MS", 500, 0, 5000) / 1000,
+            omni_connect_timeout_s=number("OMNI_CONNECT_TIMEOUT_S", 1.0, 0.05, 30),
+            omni_read_timeout_s=number("OMNI_READ_TIMEOUT_S", 10.0, 0.1, 300),
+            omni_max_attempts=int(number("OMNI_MAX_ATTEMPTS", 4, 1, 10)),
+            max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024)),
+        )
+        if problems:
+            raise ConfigError("invalid configuration: " + "; ".join(problems))
+        return settings

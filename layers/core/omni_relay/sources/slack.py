@@ -1,0 +1,151 @@
+"""Slack slash commands: v0 signature, form parsing, Block Kit replies.
+
+Slack shows anything but HTTP 200 as an error, so every answer to an authentic request is a
+200 with an ephemeral message; only unauthentic or unreadable requests get 4xx JSON errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from omni_relay.auth import SlackPolicy
+from omni_relay.deadline import Deadline
+from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, Requester
+from omni_relay.errors import InvalidSignature, MalformedRequest, StaleRequest, UnsupportedMediaType
+from omni_relay.jobref import find_job_id
+from omni_relay.messages import SETTLED, describe
+from omni_relay.request import InboundRequest, Reply
+from omni_relay.service import CancelService
+from omni_relay.signing import hmac_sha256, matches_any, unix_seconds
+
+REPLAY_WINDOW_S = 300
+FORM = "application/x-www-form-urlencoded"
+EXAMPLE_JOB = "123e4567-e89b-12d3-a456-426614174000"
+
+_ICON = {
+    Outcome.CANCELLED: ":white_check_mark:",
+    Outcome.ALREADY_FINISHED: ":information_source:",
+    Outcome.STOPPING: ":hourglass_flowing_sand:",
+    Outcome.PENDING: ":hourglass_flowing_sand:",
+    Outcome.STATUS: ":information_source:",
+    Outcome.OMNI_BUSY: ":vertical_traffic_light:",
+    Outcome.OMNI_UNAVAILABLE: ":cloud:",
+}
+
+
+def verify(request: InboundRequest, signing_secrets: Sequence[str], now: float) -> None:
+    """Slack's v0 scheme: HMAC-SHA256 of "v0:{timestamp}:{raw body}", hex, within 5 minutes."""
+    signature = request.header("x-slack-signature")
+    timestamp = request.header("x-slack-request-timestamp")
+    if not signature or not timestamp:
+        raise InvalidSignature("Missing Slack signature headers.")
+    sent_at = unix_seconds(timestamp)
+    if sent_at is None:
+        raise InvalidSignature("Malformed Slack request timestamp.")
+    if abs(now - sent_at) > REPLAY_WINDOW_S:
+        raise StaleRequest("The Slack request timestamp is outside the 5 minute window.")
+    base = b"v0:" + timestamp.strip().encode() + b":" + request.body
+    expected = ("v0=" + hmac_sha256(s.encode("utf-8"), base).hex() for s in signing_secrets)
+    if not matches_any(signature, expected):
+        raise InvalidSignature("The Slack signature does not match.")
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8")
+        fields = parse_qs(text, keep_blank_values=True, max_num_fields=64)
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedRequest("The form body could not be parsed.") from None
+    return {key: values[0] for key, values in fields.items()}
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    command: str
+    text: str
+    requester: Requester
+    response_url: str
+
+    @classmethod
+    def from_form(cls, form: dict[str, str]) -> SlashCommand:
+        if not form.get("team_id") or not form.get("user_id"):
+            raise MalformedRequest("The slash command is missing team_id or user_id.")
+        requester = Requester(
+            source="slack",
+            team_id=form["team_id"],
+            user_id=form["user_id"],
+            channel_id=form.get("channel_id", ""),
+            display_name=form.get("user_name", ""),
+        )
+        return cls(form.get("command") or "/omni-cancel", form.get("text", ""), requester, form.get("response_url", ""))
+
+
+def handle_command(
+    request: InboundRequest,
+    *,
+    signing_secrets: Callable[[], Sequence[str]],
+    service: CancelService,
+    policy: SlackPolicy,
+    budget_s: float,
+    now: Callable[[], float] = time.time,
+) -> tuple[Reply, SlashCommand | None, CancelOutcome | None]:
+    """Verify, parse and answer one slash command. Returns the reply and, for logs and metrics,
+    what was asked and how it ended."""
+    form = parse_form(request.body) if request.content_type == FORM else None
+    if form is not None and form.get("ssl_check") == "1":
+        return Reply(200, {}), None, None  # Slack's certificate probe, answered before verification as Bolt does
+    verify(request, signing_secrets(), now())
+    if form is None:
+        raise UnsupportedMediaType(f"Slash commands must be sent as {FORM}.")
+    command = SlashCommand.from_form(form)
+    text = command.text.strip()
+    if not text or text.lower() in ("help", "-h", "--help", "?"):
+        return Reply(200, usage(command.command)), command, None
+    job_id = find_job_id(text)
+    if job_id is None:
+        note = f"I could not find a job id in `{escape(text[:100])}`."
+        return Reply(200, usage(command.command, note)), command, None
+    deadline = Deadline.from_arrival(request.arrival_epoch_ms, budget_s, wall=now)
+    outcome = service.cancel(CancelRequest(job_id, command.requester), policy, deadline)
+    return Reply(200, render(outcome)), command, outcome
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(outcome: CancelOutcome, *, response_type: str = "ephemeral") -> dict[str, Any]:
+    icon = _ICON.get(outcome.outcome, ":white_check_mark:" if outcome.outcome in SETTLED else ":warning:")
+    text = describe(outcome).replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
+    context = f"Job `{escape(outcome.job_id)}`"
+    if outcome.state:
+        context += f" · state *{outcome.state.value}*"
+    return {
+        "response_type": response_type,
+        "text": describe(outcome),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {text}"}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+        ],
+    }
+
+
+def usage(command: str, note: str = "") -> dict[str, Any]:
+    command = escape(command or "/omni-cancel")
+    lines = [
+        f"*{command}* cancels a running Omni AI job.",
+        f"• `{command} {EXAMPLE_JOB}` — by job id",
+        f"• `{command} https://acme.omniapp.co/api/v1/ai/jobs/{EXAMPLE_JOB}` — or any Omni URL holding the id",
+        f"• `{command} help` — this message",
+    ]
+    text = "\n".join(([note] if note else []) + lines)
+    return {
+        "response_type": "ephemeral",
+        "text": (note + " " if note else "") + f"Usage: {command} <job id or Omni job URL>",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    }

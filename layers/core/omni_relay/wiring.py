@@ -1,0 +1,62 @@
+"""The real adapters, built once per execution environment from Settings. Tests build a Runtime
+with fakes instead (same interfaces), so nothing needs patching."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from omni_relay.auth import SlackPolicy
+from omni_relay.errors import SettingsUnavailable
+from omni_relay.omni import OmniClient, OmniPort
+from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_store
+from omni_relay.service import CancelService
+from omni_relay.settings import Settings
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretStore,
+        omni: OmniPort,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.now = now
+        self.service = CancelService(omni, secrets, settings.omni_secret_id)
+        self.slack_policy = SlackPolicy(
+            settings.slack_allowed_teams, settings.slack_allowed_users, settings.slack_allowed_channels
+        )
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        settings = Settings.from_env()
+        omni = OmniClient(
+            settings.omni_base_url,
+            connect_timeout=settings.omni_connect_timeout_s,
+            read_timeout=settings.omni_read_timeout_s,
+            max_attempts=settings.omni_max_attempts,
+        )
+        return cls(settings, default_store(settings.secrets_max_age_s, settings.secrets_extension_port), omni)
+
+    @property
+    def slack_budget_s(self) -> float:
+        return self.settings.slack_deadline_s - self.settings.deadline_margin_s
+
+    def slack_signing_secrets(self) -> list[str]:
+        """Every accepted signing secret: {"signing_secrets": [current, previous]} or {"signing_secret": s}."""
+        secret_id = self.settings.slack_secret_id
+        try:
+            value = self.secrets.get_json(secret_id)
+        except SecretsUnavailable as exc:
+            raise SettingsUnavailable("The relay cannot read its Slack settings right now.") from exc
+        listed = value.get("signing_secrets", [])
+        single = value.get("signing_secret", "")
+        candidates = (listed if isinstance(listed, list) else []) + [single]
+        secrets = [s.strip() for s in candidates if isinstance(s, str) and s.strip()]
+        if not secrets:
+            raise SettingsUnavailable("The relay's Slack secret has no signing secret.")
+        return secrets

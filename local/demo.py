@@ -1,0 +1,86 @@
+"""`make demo`: start the local stack, drive it as Slack would, print what a Slack user reads, stop.
+
+Each scenario is a signed slash command (or a forged one) sent over HTTP to the relay on
+127.0.0.1, which reads its secrets from moto server and cancels jobs in the Omni emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+# Quiet the relay's own structured logs here: the demo shows what the Slack user sees.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+from local.send import as_slack_shows, post_command  # noqa: E402
+from local.stack import LocalStack, StackConfig  # noqa: E402
+
+TEAM, ALICE, INTERN, BOB = "T0LOCAL01", "U0ALICE01", "U0INTERN1", "U0BOB0001"
+EMOJI = {
+    ":white_check_mark:": "✅",
+    ":information_source:": "ℹ️ ",
+    ":hourglass_flowing_sand:": "⏳",
+    ":vertical_traffic_light:": "🚦",
+    ":cloud:": "☁️ ",
+    ":warning:": "⚠️ ",
+}
+
+
+def show(title: str, text: str, status: int, payload: dict) -> None:
+    rendered = as_slack_shows(status, payload)
+    for code, emoji in EMOJI.items():
+        rendered = rendered.replace(code, emoji)
+    print(f"\n── {title}\n   /omni-cancel {text}")
+    for line in rendered.splitlines():
+        print(f"   │ {line}")
+
+
+def main() -> int:
+    config = StackConfig(
+        allowed_teams=TEAM,
+        allowed_users=f"{ALICE}",  # the demo's allow-list: Alice may use the org key
+        user_tokens={f"{TEAM}:{BOB}": "omni-pat-bob"},  # Bob cancels with his own Omni token
+    )
+    started = time.monotonic()
+    with LocalStack(config) as stack:
+        omni = stack.omni
+        assert omni is not None
+        omni.add_key("omni-pat-bob", user="bob", admin=False)
+        print(f"Local stack up in {time.monotonic() - started:.1f}s: relay {stack.url}, Omni emulator "
+              f"{omni.base_url}, Secrets Manager on moto {stack.env['AWS_ENDPOINT_URL']}")
+
+        queued = omni.create_job(key=config.omni_api_key, pinned="QUEUED")
+        executing = omni.create_job(key=config.omni_api_key, pinned="EXECUTING")
+        delivering = omni.create_job(key=config.omni_api_key, pinned="DELIVERING")
+        finished = omni.create_job(key=config.omni_api_key, pinned="COMPLETE")
+        someone_elses = omni.create_job(owner="carol", pinned="EXECUTING")
+        unknown = "0b5f2a7e-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
+        url = stack.url
+        failures = 0
+
+        def run(title: str, text: str, expect: int = 200, **fields: object) -> None:
+            nonlocal failures
+            status, payload = post_command(url, text, team_id=TEAM, **fields)  # type: ignore[arg-type]
+            show(title, text, status, payload)
+            failures += status != expect
+
+        run("Asking for help", "help", user_id=ALICE)
+        run("A queued job", queued, user_id=ALICE)
+        run("An executing job", f"https://acme.omniapp.co/api/v1/ai/jobs/{executing}", user_id=ALICE)
+        run("A job delivering its results", delivering, user_id=ALICE)
+        run("A job that already finished", finished, user_id=ALICE)
+        run("An unknown job id", unknown, user_id=ALICE)
+        run("A user who is not on the allow-list", executing, user_id=INTERN)
+        run("Bob, with his own Omni token, on a job he does not own", someone_elses, user_id=BOB)
+        run("A forged request (wrong signing secret)", executing, expect=401, user_id=ALICE, secret="not-the-secret")
+        time.sleep(0)
+        print(f"\nThe executing job is now {omni.job_state(executing)} in Omni "
+              f"(it stops after its current step: {omni.state.jobs[executing].cancelled_at is not None}).")
+    print("Stopped the local stack." + (f" {failures} scenario(s) answered unexpectedly." if failures else ""))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

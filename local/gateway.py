@@ -1,0 +1,167 @@
+"""HTTP -> Lambda: serves a handler on 127.0.0.1 the way API Gateway HTTP API would call it
+(payload format 2.0 events), so the local stack exercises the deployed code path."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+# API Gateway HTTP APIs pass these content types as text; everything else arrives base64-encoded.
+_TEXT_TYPES = ("application/json", "text/", "application/xml")
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime hands a handler, as far as Powertools reads it."""
+
+    function_name: str = "omni-cancel-relay-local"
+    memory_limit_in_mb: int = 256
+    timeout_s: float = 10.0
+    aws_request_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+        self.function_version = "$LATEST"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + self.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self._deadline - time.monotonic()) * 1000), 0)
+
+
+def http_api_event(
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    source_ip: str = "127.0.0.1",
+    arrival_ms: int | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload v2 event (route $default), as the service builds it."""
+    parts = urlsplit(target)
+    lowered: dict[str, str] = {}
+    for key, value in headers.items():
+        # HTTP API joins repeated headers with commas.
+        lowered[key.lower()] = f"{lowered[key.lower()]},{value}" if key.lower() in lowered else value
+    content_type = lowered.get("content-type", "")
+    as_text = any(content_type.startswith(t) for t in _TEXT_TYPES)
+    if as_text:
+        try:
+            text, encoded = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
+    else:
+        text, encoded = base64.b64encode(body).decode(), True
+    now_ms = arrival_ms if arrival_ms is not None else int(time.time() * 1000)
+    request_id = str(uuid.uuid4())
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": lowered.get("host", "127.0.0.1"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)),
+            "timeEpoch": now_ms,
+        },
+        "isBase64Encoded": encoded,
+    }
+    if body:
+        event["body"] = text
+    if parts.query:
+        event["queryStringParameters"] = dict(p.split("=", 1) if "=" in p else (p, "") for p in parts.query.split("&"))
+    return event
+
+
+class Gateway:
+    """Serves `handler` on http://127.0.0.1:<port>; one event per request, like API Gateway."""
+
+    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0, *, max_body: int = 10 * 1024 * 1024):
+        gateway = self
+
+        class _Request(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _handle(self) -> None:
+                arrival = int(time.time() * 1000)
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > max_body:  # API Gateway's own 10 MB payload limit
+                    self._write(413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
+                    return
+                body = self.rfile.read(length) if length else b""
+                event = http_api_event(self.command, self.path, dict(self.headers.items()), body, arrival_ms=arrival)
+                try:
+                    result = gateway.handler(event, LambdaContext())
+                except Exception:  # what API Gateway answers when the function fails
+                    self._write(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+                    return
+                payload = result.get("body") or ""
+                data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+                self._write(int(result.get("statusCode", 200)), result.get("headers") or {}, data)
+
+            def _write(self, status: int, headers: dict[str, str], data: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    if key.lower() != "content-length":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+
+        self.handler = handler
+        self._server = ThreadingHTTPServer((host, port), _Request)
+        self._server.daemon_threads = True
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Gateway:
+        threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def load_json(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        value = json.load(handle)
+    assert isinstance(value, dict)
+    return value

@@ -1,0 +1,203 @@
+"""The local stack: moto server (Secrets Manager), the Omni emulator, and the relay behind the
+HTTP -> Lambda gateway, all on 127.0.0.1. No AWS account, no Docker.
+
+`python -m local.stack` (`make local`) serves until stopped. Environment:
+  SLACK_SIGNING_SECRET  Slack signing secret to accept (default: the documented dev secret)
+  OMNI_API_KEY          Omni org API key the relay uses (default: omni-local-org-key)
+  OMNI_BASE_URL         a real Omni to call instead of the emulator (then no emulator starts)
+  PORT                  the relay's port (default 3000)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (ROOT / "layers" / "core", ROOT / "functions" / "relay"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from local.gateway import Gateway  # noqa: E402
+from local.omni_emulator import OmniEmulator  # noqa: E402
+from local.slack_signer import DEV_SIGNING_SECRET  # noqa: E402
+
+DEV_OMNI_KEY = "omni-local-org-key"
+SLACK_SECRET_NAME = "omni-cancel-relay/slack"
+OMNI_SECRET_NAME = "omni-cancel-relay/omni"
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class StackConfig:
+    port: int = 0
+    slack_signing_secrets: list[str] = field(default_factory=lambda: [DEV_SIGNING_SECRET])
+    omni_api_key: str = DEV_OMNI_KEY
+    omni_base_url: str | None = None
+    user_tokens: dict[str, str] = field(default_factory=dict)
+    allowed_teams: str = "*"  # local only: allow every Slack user
+    allowed_users: str = "*"
+    allowed_channels: str = "*"
+    omni_speed: float = 1.0
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        return cls(
+            port=int(os.environ.get("PORT") or 3000),
+            slack_signing_secrets=[os.environ.get("SLACK_SIGNING_SECRET") or DEV_SIGNING_SECRET],
+            omni_api_key=os.environ.get("OMNI_API_KEY") or DEV_OMNI_KEY,
+            omni_base_url=os.environ.get("OMNI_BASE_URL") or None,
+        )
+
+
+def seed_secrets(endpoint: str, slack: dict[str, Any], omni: dict[str, Any]) -> dict[str, str]:
+    """Create (or update) the two secrets in the same shape as production; returns their ARNs."""
+    import boto3
+
+    client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=REGION)
+    arns = {}
+    for name, value in ((SLACK_SECRET_NAME, slack), (OMNI_SECRET_NAME, omni)):
+        try:
+            arns[name] = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+        except client.exceptions.ResourceExistsException:
+            arns[name] = client.put_secret_value(SecretId=name, SecretString=json.dumps(value))["ARN"]
+    return arns
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self.moto: Any = None
+        self.omni: OmniEmulator | None = None
+        self.gateway: Gateway | None = None
+        self.env: dict[str, str] = {}
+        self._saved_env: dict[str, str | None] = {}
+
+    @property
+    def url(self) -> str:
+        assert self.gateway is not None
+        return self.gateway.url
+
+    def start(self) -> LocalStack:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
+        cfg = self.config
+        moto_port = free_port()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self.moto.start()
+        moto_url = f"http://127.0.0.1:{moto_port}"
+
+        omni_url = cfg.omni_base_url
+        if not omni_url:
+            self.omni = OmniEmulator(speed=cfg.omni_speed).start()
+            self.omni.add_key(cfg.omni_api_key)
+            omni_url = self.omni.base_url
+
+        self.env = {
+            "AWS_ENDPOINT_URL": moto_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "OMNI_BASE_URL": omni_url,
+            "OMNI_SECRET_ID": OMNI_SECRET_NAME,
+            "SLACK_SECRET_ID": SLACK_SECRET_NAME,
+            "SLACK_ALLOWED_TEAMS": cfg.allowed_teams,
+            "SLACK_ALLOWED_USERS": cfg.allowed_users,
+            "SLACK_ALLOWED_CHANNELS": cfg.allowed_channels,
+            "POWERTOOLS_SERVICE_NAME": "omni-cancel-relay",
+            "POWERTOOLS_METRICS_NAMESPACE": "OmniCancelRelay",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **cfg.env,
+        }
+        for key, value in self.env.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        seed_secrets(
+            moto_url,
+            {"signing_secrets": cfg.slack_signing_secrets},
+            {"api_key": cfg.omni_api_key, "user_tokens": cfg.user_tokens},
+        )
+
+        import relay_app
+
+        relay_app.use_runtime(None)  # built from this environment on the first request
+        self.gateway = Gateway(relay_app.lambda_handler, port=cfg.port).start()
+        return self
+
+    def stop(self) -> None:
+        import relay_app
+
+        relay_app.use_runtime(None)
+        if self.gateway:
+            self.gateway.stop()
+        if self.omni:
+            self.omni.stop()
+        if self.moto:
+            self.moto.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _reset_powertools_parameters()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _reset_powertools_parameters() -> None:
+    """Powertools keeps one default Secrets Manager client and cache per process: drop them so the
+    next stack (another moto port) starts clean, as a new execution environment would."""
+    try:
+        from aws_lambda_powertools.utilities.parameters import constants as parameters_constants
+    except ImportError:
+        return
+    parameters_constants.DEFAULT_PROVIDERS.clear()
+
+
+def main() -> None:
+    config = StackConfig.from_env()
+    with LocalStack(config) as stack:
+        secret = config.slack_signing_secrets[0]
+        print(f"relay       {stack.url}  (POST /slack/commands)")
+        print(f"moto server {stack.env['AWS_ENDPOINT_URL']}  (Secrets Manager: {SLACK_SECRET_NAME}, {OMNI_SECRET_NAME})")
+        if stack.omni:
+            print(f"omni        {stack.omni.base_url}  (emulator; org key from OMNI_API_KEY)")
+            job = stack.omni.create_job(key=config.omni_api_key, executing_s=600)
+            print(f"            a running job to cancel: {job}")
+        else:
+            print(f"omni        {stack.env['OMNI_BASE_URL']}  (from OMNI_BASE_URL)")
+        default = " (the dev default)" if secret == DEV_SIGNING_SECRET else ""
+        print(f"\nSlack signing secret{default}: SLACK_SIGNING_SECRET. Send a signed slash command with:")
+        print(f"  .venv/bin/python -m local.send --url {stack.url} <job id>")
+        print("Ctrl-C stops everything.", flush=True)
+        try:
+            import threading
+
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("\nstopping")
+
+
+if __name__ == "__main__":
+    main()
