@@ -42,6 +42,8 @@ def free_port() -> int:
 @dataclass
 class StackConfig:
     port: int = 0
+    moto_port: int = 0  # 0: any free port
+    omni_port: int = 0
     slack_signing_secrets: list[str] = field(default_factory=lambda: [DEV_SIGNING_SECRET])
     omni_api_key: str = DEV_OMNI_KEY
     omni_base_url: str | None = None
@@ -56,6 +58,9 @@ class StackConfig:
     def from_env(cls) -> StackConfig:
         return cls(
             port=int(os.environ.get("PORT") or 3000),
+            # Fixed ports, so events/env.json can point `sam local invoke` at them.
+            moto_port=int(os.environ.get("MOTO_PORT") or 5005),
+            omni_port=int(os.environ.get("OMNI_EMULATOR_PORT") or 8099),
             slack_signing_secrets=[os.environ.get("SLACK_SIGNING_SECRET") or DEV_SIGNING_SECRET],
             omni_api_key=os.environ.get("OMNI_API_KEY") or DEV_OMNI_KEY,
             omni_base_url=os.environ.get("OMNI_BASE_URL") or None,
@@ -97,14 +102,14 @@ class LocalStack:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
         cfg = self.config
-        moto_port = free_port()
+        moto_port = cfg.moto_port or free_port()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self.moto.start()
         moto_url = f"http://127.0.0.1:{moto_port}"
 
         omni_url = cfg.omni_base_url
         if not omni_url:
-            self.omni = OmniEmulator(speed=cfg.omni_speed).start()
+            self.omni = OmniEmulator(port=cfg.omni_port, speed=cfg.omni_speed).start()
             self.omni.add_key(cfg.omni_api_key)
             omni_url = self.omni.base_url
 

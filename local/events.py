@@ -1,0 +1,68 @@
+"""Writes events/: API Gateway HTTP API (payload v2) events for `sam local invoke -e` and for the
+tests, signed with the local dev secret and a fresh timestamp (`make events`).
+
+Signatures expire after 5 minutes (Slack's replay window): run `make events` right before
+`sam local invoke`. Tests re-sign the same files in memory with their own clock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from local.gateway import http_api_event
+from local.slack_signer import DEV_SIGNING_SECRET, sign, slash_command
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
+
+# name -> (path, slash command text, or a raw form body)
+SLACK_EVENTS: dict[str, tuple[str, str]] = {
+    "slack_command_cancel.json": ("/slack/commands", JOB),
+    "slack_command_url.json": ("/slack/commands", f"https://acme.omniapp.co/api/v1/ai/jobs/{JOB}"),
+    "slack_command_help.json": ("/slack/commands", "help"),
+}
+
+
+def slack_event(path: str, text: str, *, secret: str = DEV_SIGNING_SECRET, timestamp: int | None = None) -> dict[str, Any]:
+    headers, body = slash_command(text, secret=secret, timestamp=timestamp)
+    headers["Host"] = "abc123.execute-api.us-east-1.amazonaws.com"
+    return http_api_event("POST", path, headers, body)
+
+
+def resign(event: dict[str, Any], secret: str, timestamp: int) -> dict[str, Any]:
+    """The same event with a signature for `timestamp` over its exact body bytes."""
+    import base64
+
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    headers = dict(event["headers"])
+    headers["x-slack-request-timestamp"] = str(timestamp)
+    headers["x-slack-signature"] = sign(secret, body, timestamp)
+    context = dict(event["requestContext"], timeEpoch=timestamp * 1000)
+    return dict(event, headers=headers, requestContext=context)
+
+
+def write_all() -> list[Path]:
+    EVENTS.mkdir(exist_ok=True)
+    written = []
+    now = int(time.time())
+    for name, (path, text) in SLACK_EVENTS.items():
+        target = EVENTS / name
+        event = slack_event(path, text, timestamp=now)
+        target.write_text(json.dumps(event, indent=2) + "\n")
+        written.append(target)
+    ssl = http_api_event(
+        "POST", "/slack/commands", {"Content-Type": "application/x-www-form-urlencoded"}, b"ssl_check=1&token=x"
+    )
+    (EVENTS / "slack_ssl_check.json").write_text(json.dumps(ssl, indent=2) + "\n")
+    written.append(EVENTS / "slack_ssl_check.json")
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_all():
+        print(f"wrote {path.relative_to(EVENTS.parent)}")
+    print("signed with the local dev secret; valid for 5 minutes")

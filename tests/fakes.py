@@ -1,0 +1,54 @@
+"""In-memory fakes implementing the same interfaces as the real adapters (SecretStore, OmniPort)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from omni_relay.deadline import Deadline
+from omni_relay.omni import OmniReply, OmniUnavailable
+from omni_relay.secret_store import SecretsUnavailable
+
+
+class FakeSecretStore:
+    """Caches like the real stores: a value read once is served until a forced read (max_age never ends here)."""
+
+    def __init__(self, values: dict[str, dict[str, Any]]) -> None:
+        self.values = values
+        self.reads: list[tuple[str, bool]] = []
+        self.fail: str | None = None
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def get_json(self, secret_id: str, *, force: bool = False) -> dict[str, Any]:
+        self.reads.append((secret_id, force))
+        if self.fail:
+            raise SecretsUnavailable(self.fail)
+        if secret_id in self._cache and not force:
+            return copy.deepcopy(self._cache[secret_id])
+        if secret_id not in self.values:
+            raise SecretsUnavailable(f"could not read secret {secret_id} (ResourceNotFoundException)")
+        self._cache[secret_id] = copy.deepcopy(self.values[secret_id])
+        return copy.deepcopy(self.values[secret_id])
+
+
+class FakeOmni:
+    """Answers from a script: a status code (and state) per call, or an exception."""
+
+    def __init__(self, answer: Callable[[str, str, str], OmniReply] | None = None) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.answer = answer or (lambda op, job, token: OmniReply(200, {"jobId": job, "state": "CANCELLED"}))
+
+    def _call(self, op: str, job_id: str, token: str) -> OmniReply:
+        self.calls.append((op, job_id, token))
+        return self.answer(op, job_id, token)
+
+    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+        return self._call("cancel", job_id, token)
+
+    def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+        return self._call("status", job_id, token)
+
+
+def unavailable(op: str, job: str, token: str) -> OmniReply:
+    raise OmniUnavailable("ConnectTimeoutError")

@@ -1,0 +1,152 @@
+"""Every Omni answer (both specs) becomes exactly one Outcome; authorization decides the credential."""
+
+from __future__ import annotations
+
+import pytest
+
+from omni_relay.auth import SlackPolicy
+from omni_relay.deadline import Deadline
+from omni_relay.domain import CancelRequest, JobState, Outcome, Requester
+from omni_relay.omni import OmniReply
+from omni_relay.service import CancelService, interpret
+from omni_relay.settings import AllowList
+from tests.fakes import FakeOmni, FakeSecretStore, unavailable
+
+JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
+ALICE = Requester("slack", "U1", team_id="T1", channel_id="C1")
+ALLOW_T1 = SlackPolicy(AllowList.parse("T1"), AllowList.parse("*"), AllowList.parse("*"))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome", "state"),
+    [
+        (200, {"jobId": JOB, "state": "CANCELLED"}, Outcome.CANCELLED, JobState.CANCELLED),
+        (200, {"jobId": JOB, "state": "COMPLETE"}, Outcome.ALREADY_FINISHED, JobState.COMPLETE),
+        (200, {"jobId": JOB, "state": "FAILED"}, Outcome.ALREADY_FINISHED, JobState.FAILED),
+        (200, {"jobId": JOB, "state": "EXECUTING"}, Outcome.STOPPING, JobState.EXECUTING),
+        (200, {"jobId": JOB, "state": "DELIVERING"}, Outcome.NOT_CANCELLABLE, JobState.DELIVERING),
+        (200, {"jobId": JOB, "state": "PAUSED"}, Outcome.UNEXPECTED_REPLY, None),
+        (200, {"jobId": JOB}, Outcome.UNEXPECTED_REPLY, None),
+        # the brief's error shape ({error, message}) and the published one ({detail, status})
+        (400, {"error": "400", "message": "Job is not in a cancellable state"}, Outcome.NOT_CANCELLABLE, JobState.DELIVERING),
+        (400, {"detail": "Invalid job ID format. Must be a valid UUID.", "status": 400}, Outcome.INVALID_JOB_ID, None),
+        (400, {}, Outcome.UNEXPECTED_REPLY, None),
+        (401, {"detail": "Unauthorized: Missing or invalid API key", "status": 401}, Outcome.KEY_REJECTED, None),
+        (403, {"message": "Permission denied."}, Outcome.FORBIDDEN, None),
+        (404, {"detail": "Job not found.", "status": 404}, Outcome.NOT_FOUND, None),
+        (409, {}, Outcome.OMNI_BUSY, None),
+        (429, {}, Outcome.OMNI_BUSY, None),
+        (500, {}, Outcome.OMNI_UNAVAILABLE, None),
+        (503, {}, Outcome.OMNI_UNAVAILABLE, None),
+        (302, {}, Outcome.UNEXPECTED_REPLY, None),
+    ],
+)
+def test_interpret(status: int, body: dict, outcome: Outcome, state: JobState | None):
+    result = interpret(JOB, OmniReply(status, body))
+    assert (result.outcome, result.state) == (outcome, state)
+
+
+def test_a_non_json_200_is_unexpected_not_success():
+    assert interpret(JOB, OmniReply(200, {}, is_json=False)).outcome is Outcome.UNEXPECTED_REPLY
+
+
+def service(omni: FakeOmni, omni_secret: dict) -> tuple[CancelService, FakeSecretStore]:
+    store = FakeSecretStore({"omni": omni_secret})
+    return CancelService(omni, store, "omni"), store
+
+
+def test_allow_listed_sender_cancels_with_the_org_key():
+    omni = FakeOmni()
+    svc, _ = service(omni, {"api_key": "org-key"})
+    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    assert result.outcome is Outcome.CANCELLED
+    assert omni.calls == [("cancel", JOB, "org-key")]
+
+
+def test_a_mapped_user_token_wins_over_the_org_key():
+    omni = FakeOmni()
+    svc, _ = service(omni, {"api_key": "org-key", "user_tokens": {"T1:U1": "alice-pat"}})
+    svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    assert omni.calls[0][2] == "alice-pat"
+
+
+def test_a_sender_off_the_allow_list_never_reaches_omni():
+    omni = FakeOmni()
+    svc, _ = service(omni, {"api_key": "org-key"})
+    stranger = Requester("slack", "U9", team_id="T9")
+    result = svc.cancel(CancelRequest(JOB, stranger), ALLOW_T1, Deadline.within(2))
+    assert result.outcome is Outcome.SENDER_NOT_ALLOWED
+    assert omni.calls == []
+
+
+def test_user_token_mode_refuses_users_without_a_token():
+    omni = FakeOmni()
+    svc, _ = service(omni, {"user_tokens": {"T1:U2": "bob-pat"}})
+    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    assert result.outcome is Outcome.SENDER_NOT_ALLOWED
+    assert omni.calls == []
+
+
+def test_nothing_configured_says_so():
+    omni = FakeOmni()
+    svc, _ = service(omni, {"api_key": ""})
+    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    assert result.outcome is Outcome.NOT_CONFIGURED
+
+
+def test_org_key_without_an_allow_list_is_not_configured():
+    no_list = SlackPolicy(AllowList.parse(""), AllowList.parse("*"), AllowList.parse("*"))
+    svc, _ = service(FakeOmni(), {"api_key": "org-key"})
+    assert svc.cancel(CancelRequest(JOB, ALICE), no_list, Deadline.within(2)).outcome is Outcome.NOT_CONFIGURED
+
+
+def test_a_401_rereads_the_key_once_and_retries_with_the_rotated_one():
+    def answer(op: str, job: str, token: str) -> OmniReply:
+        if token == "old-key":
+            return OmniReply(401, {"detail": "Unauthorized"})
+        return OmniReply(200, {"jobId": job, "state": "CANCELLED"})
+
+    omni = FakeOmni(answer)
+    svc, store = service(omni, {"api_key": "old-key"})
+    svc.credentials()  # cached before the rotation
+    store.values["omni"] = {"api_key": "new-key"}  # rotated in Secrets Manager
+    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    assert result.outcome is Outcome.CANCELLED
+    assert [token for _, _, token in omni.calls] == ["old-key", "new-key"]
+
+
+def test_a_401_with_an_unchanged_key_is_a_setup_problem_without_a_second_call():
+    omni = FakeOmni(lambda op, job, token: OmniReply(401, {"detail": "Unauthorized"}))
+    svc, store = service(omni, {"api_key": "dead-key"})
+    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    assert result.outcome is Outcome.KEY_REJECTED
+    assert len(omni.calls) == 1
+    assert ("omni", True) in store.reads  # it did re-read the secret
+
+
+def test_omni_unreachable_is_unavailable():
+    svc, _ = service(FakeOmni(unavailable), {"api_key": "k"})
+    assert svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.OMNI_UNAVAILABLE
+
+
+def test_an_unreadable_omni_secret_is_reported_not_raised():
+    svc, store = service(FakeOmni(), {"api_key": "k"})
+    store.fail = "could not read secret omni (EndpointConnectionError)"
+    assert (
+        svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
+    )
+
+
+@pytest.mark.parametrize("secret", [{"api_key": 7}, {"user_tokens": ["x"]}, {"user_tokens": {"T1:U1": 5}}])
+def test_a_malformed_omni_secret_is_reported(secret: dict):
+    svc, _ = service(FakeOmni(), secret)
+    assert (
+        svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
+    )
+
+
+def test_an_invalid_job_id_never_reaches_omni():
+    omni = FakeOmni()
+    svc, _ = service(omni, {"api_key": "k"})
+    assert svc.cancel(CancelRequest("not-a-uuid", ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.INVALID_JOB_ID
+    assert omni.calls == []
