@@ -107,6 +107,7 @@ class Gateway:
 
         class _Request(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16  # one write per response (no delayed-ACK stall)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -152,7 +153,7 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Gateway:
-        threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="gateway", daemon=True).start()
         return self
 
     def stop(self) -> None:

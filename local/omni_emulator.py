@@ -151,7 +151,7 @@ class OmniEmulator:
         return f"http://127.0.0.1:{self.port}/api"
 
     def start(self) -> OmniEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="omni-emulator", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="omni-emulator", daemon=True)
         self._thread.start()
         return self
 
@@ -197,6 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
     omni: OmniState
     protocol_version = "HTTP/1.1"
     server_version = "OmniEmulator/1.0"
+    wbufsize = 1 << 16  # one write per response: no Nagle / delayed-ACK stall on keep-alive
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read state, not stderr
         return
