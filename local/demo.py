@@ -48,8 +48,10 @@ def main() -> int:
         omni = stack.omni
         assert omni is not None
         omni.add_key("omni-pat-bob", user="bob", admin=False)
-        print(f"Local stack up in {time.monotonic() - started:.1f}s: relay {stack.url}, Omni emulator "
-              f"{omni.base_url}, Secrets Manager on moto {stack.env['AWS_ENDPOINT_URL']}")
+        print(
+            f"Local stack up in {time.monotonic() - started:.1f}s: relay {stack.url}, Omni emulator "
+            f"{omni.base_url}, Secrets Manager on moto {stack.env['AWS_ENDPOINT_URL']}"
+        )
 
         queued = omni.create_job(key=config.omni_api_key, pinned="QUEUED")
         executing = omni.create_job(key=config.omni_api_key, pinned="EXECUTING")
@@ -62,7 +64,7 @@ def main() -> int:
 
         def run(title: str, text: str, expect: int = 200, **fields: object) -> None:
             nonlocal failures
-            status, payload = post_command(url, text, team_id=TEAM, **fields)  # type: ignore[arg-type]
+            status, payload = post_command(url, text, team_id=TEAM, **fields)
             show(title, text, status, payload)
             failures += status != expect
 
@@ -75,9 +77,10 @@ def main() -> int:
         run("A user who is not on the allow-list", executing, user_id=INTERN)
         run("Bob, with his own Omni token, on a job he does not own", someone_elses, user_id=BOB)
         run("A forged request (wrong signing secret)", executing, expect=401, user_id=ALICE, secret="not-the-secret")
-        time.sleep(0)
-        print(f"\nThe executing job is now {omni.job_state(executing)} in Omni "
-              f"(it stops after its current step: {omni.state.jobs[executing].cancelled_at is not None}).")
+        print(
+            f"\nThe executing job is now {omni.job_state(executing)} in Omni "
+            f"(it stops after its current step: {omni.state.jobs[executing].cancelled_at is not None})."
+        )
     print("Stopped the local stack." + (f" {failures} scenario(s) answered unexpectedly." if failures else ""))
     return 1 if failures else 0
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 import uuid
@@ -95,7 +94,7 @@ def http_api_event(
     if body:
         event["body"] = text
     if parts.query:
-        event["queryStringParameters"] = dict(p.split("=", 1) if "=" in p else (p, "") for p in parts.query.split("&"))
+        event["queryStringParameters"] = {k: v for k, _, v in (p.partition("=") for p in parts.query.split("&"))}
     return event
 
 
@@ -159,10 +158,3 @@ class Gateway:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-def load_json(path: str) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        value = json.load(handle)
-    assert isinstance(value, dict)
-    return value

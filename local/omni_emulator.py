@@ -151,7 +151,9 @@ class OmniEmulator:
         return f"http://127.0.0.1:{self.port}/api"
 
     def start(self) -> OmniEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="omni-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="omni-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -257,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not hit:
             return True
         if faults.mode == "reset":
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"jobId")
+            self.wfile.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"jobId')
             self.wfile.flush()
             self.close_connection = True
             return False
@@ -342,7 +344,10 @@ class _Handler(BaseHTTPRequestHandler):
         job = Job(str(uuid.uuid4()), cred.org, cred.user, prompt, now)
         self.omni.jobs[job.id] = job
         conversation = str(uuid.uuid4())
-        self._send(201, {"jobId": job.id, "conversationId": conversation, "omniChatUrl": f"http://omni.local/chat/{conversation}"})
+        self._send(
+            201,
+            {"jobId": job.id, "conversationId": conversation, "omniChatUrl": f"http://omni.local/chat/{conversation}"},
+        )
 
     def _cancel(self, key: str, cred: Credential, job: Job, now: float) -> None:
         omni = self.omni

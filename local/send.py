@@ -1,6 +1,6 @@
 """Send one signed slash command to a running relay and print the reply as Slack would show it.
 
-    python -m local.send [--url http://127.0.0.1:3000] [--secret S] [--user U] [--team T] <text>
+python -m local.send [--url http://127.0.0.1:3000] [--secret S] [--user U] [--team T] <text>
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def main() -> None:
     parser.add_argument("--team", default="T0LOCAL01")
     parser.add_argument("--user", default="U0LOCAL01")
     args = parser.parse_args()
-    status, payload = post_command(args.url, " ".join(args.text), secret=args.secret, team_id=args.team, user_id=args.user)
+    status, payload = post_command(
+        args.url, " ".join(args.text), secret=args.secret, team_id=args.team, user_id=args.user
+    )
     print(as_slack_shows(status, payload))
 
 

@@ -185,7 +185,9 @@ def main() -> None:
     with LocalStack(config) as stack:
         secret = config.slack_signing_secrets[0]
         print(f"relay       {stack.url}  (POST /slack/commands)")
-        print(f"moto server {stack.env['AWS_ENDPOINT_URL']}  (Secrets Manager: {SLACK_SECRET_NAME}, {OMNI_SECRET_NAME})")
+        print(
+            f"moto server {stack.env['AWS_ENDPOINT_URL']}  (Secrets Manager: {SLACK_SECRET_NAME}, {OMNI_SECRET_NAME})"
+        )
         if stack.omni:
             print(f"omni        {stack.omni.base_url}  (emulator; org key from OMNI_API_KEY)")
             job = stack.omni.create_job(key=config.omni_api_key, executing_s=600)

@@ -177,10 +177,17 @@ def log_lines() -> Iterator[io.StringIO]:
 def test_no_secret_appears_in_any_log_line_or_reply(
     capsys: pytest.CaptureFixture[str], log_lines: io.StringIO, omni: FakeOmni
 ):
-    runtime = Runtime(make_settings(), FakeSecretStore({
-        "slack": {"signing_secrets": [SIGNING_SECRET]},
-        "omni": {"api_key": OMNI_KEY, "user_tokens": {"T0LOCAL01:U0LOCAL01": "pat-secret-3b7e"}},
-    }), omni, now=lambda: NOW)
+    runtime = Runtime(
+        make_settings(),
+        FakeSecretStore(
+            {
+                "slack": {"signing_secrets": [SIGNING_SECRET]},
+                "omni": {"api_key": OMNI_KEY, "user_tokens": {"T0LOCAL01:U0LOCAL01": "pat-secret-3b7e"}},
+            }
+        ),
+        omni,
+        now=lambda: NOW,
+    )
     relay_app.use_runtime(runtime)
     replies = []
     for answer in (OmniReply(401, {}), OmniReply(200, {"state": "CANCELLED"}), OmniReply(500, {})):

@@ -28,7 +28,12 @@ ALLOW_T1 = SlackPolicy(AllowList.parse("T1"), AllowList.parse("*"), AllowList.pa
         (200, {"jobId": JOB, "state": "PAUSED"}, Outcome.UNEXPECTED_REPLY, None),
         (200, {"jobId": JOB}, Outcome.UNEXPECTED_REPLY, None),
         # the brief's error shape ({error, message}) and the published one ({detail, status})
-        (400, {"error": "400", "message": "Job is not in a cancellable state"}, Outcome.NOT_CANCELLABLE, JobState.DELIVERING),
+        (
+            400,
+            {"error": "400", "message": "Job is not in a cancellable state"},
+            Outcome.NOT_CANCELLABLE,
+            JobState.DELIVERING,
+        ),
         (400, {"detail": "Invalid job ID format. Must be a valid UUID.", "status": 400}, Outcome.INVALID_JOB_ID, None),
         (400, {}, Outcome.UNEXPECTED_REPLY, None),
         (401, {"detail": "Unauthorized: Missing or invalid API key", "status": 401}, Outcome.KEY_REJECTED, None),
@@ -132,21 +137,19 @@ def test_omni_unreachable_is_unavailable():
 def test_an_unreadable_omni_secret_is_reported_not_raised():
     svc, store = service(FakeOmni(), {"api_key": "k"})
     store.fail = "could not read secret omni (EndpointConnectionError)"
-    assert (
-        svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
-    )
+    assert svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
 
 
 @pytest.mark.parametrize("secret", [{"api_key": 7}, {"user_tokens": ["x"]}, {"user_tokens": {"T1:U1": 5}}])
 def test_a_malformed_omni_secret_is_reported(secret: dict):
     svc, _ = service(FakeOmni(), secret)
-    assert (
-        svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
-    )
+    assert svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
 
 
 def test_an_invalid_job_id_never_reaches_omni():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": "k"})
-    assert svc.cancel(CancelRequest("not-a-uuid", ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.INVALID_JOB_ID
+    assert (
+        svc.cancel(CancelRequest("not-a-uuid", ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.INVALID_JOB_ID
+    )
     assert omni.calls == []

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     QUEUED = "QUEUED"
     EXECUTING = "EXECUTING"
     DELIVERING = "DELIVERING"
@@ -20,13 +20,10 @@ class JobState(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> JobState | None:
-        try:
-            return cls(value)
-        except ValueError:
-            return None
+        return cls(value) if isinstance(value, str) and value in cls._value2member_map_ else None
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """Every answer a requester can get. One user-facing message per member."""
 
     CANCELLED = "cancelled"  # 200 CANCELLED

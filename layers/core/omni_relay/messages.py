@@ -15,7 +15,9 @@ _TEXT: dict[Outcome, str] = {
     Outcome.NOT_CANCELLABLE: "Job {job} can no longer be cancelled: it is already delivering its results.",
     Outcome.FORBIDDEN: "Omni did not allow this: only the job's owner or an Omni org admin can cancel job {job}.",
     Outcome.NOT_FOUND: "No job {job} was found. Check the id: jobs of another Omni org cannot be seen from here.",
-    Outcome.INVALID_JOB_ID: "{job} is not a valid job id: it should be a UUID like 123e4567-e89b-12d3-a456-426614174000.",
+    Outcome.INVALID_JOB_ID: (
+        "{job} is not a valid job id: it should be a UUID like 123e4567-e89b-12d3-a456-426614174000."
+    ),
     Outcome.KEY_REJECTED: (
         "Omni refused the relay's credentials, so job {job} was not cancelled. This is a setup problem, "
         "not yours: the relay's operator has been alerted and needs to update the Omni key in its secret."
