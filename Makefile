@@ -18,7 +18,7 @@ PY312 := $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv demo local test lint typecheck template unit integration e2e build events clean
+.PHONY: help venv demo local test lint template build events redrive clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,10 @@ build: venv ## sam build (needs python3.12)
 
 events: venv ## re-sign events/*.json with the local dev secret and a fresh timestamp
 	@$(BIN)/python -m local.events
+
+redrive: venv ## move parked cancels back: make redrive DLQ_URL=... QUEUE_URL=... (stack outputs)
+	@test -n "$(DLQ_URL)" -a -n "$(QUEUE_URL)" || { echo "usage: make redrive DLQ_URL=<TaskDeadLetterQueueUrl> QUEUE_URL=<TaskQueueUrl>"; exit 1; }
+	@$(BIN)/python -m local.redrive --dlq-url "$(DLQ_URL)" --queue-url "$(QUEUE_URL)"
 
 clean: ## remove build output and the venv
 	rm -rf .aws-sam .build-bin $(VENV)

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-for _path in (ROOT / "layers" / "core", ROOT / "functions" / "relay"):
+for _path in (ROOT / "layers" / "core", ROOT / "functions" / "relay", ROOT / "functions" / "worker"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from local.capture import CaptureServer  # noqa: E402
 from local.gateway import Gateway  # noqa: E402
 from local.omni_emulator import OmniEmulator  # noqa: E402
 from local.slack_signer import DEV_SIGNING_SECRET  # noqa: E402
@@ -30,6 +31,8 @@ from local.slack_signer import DEV_SIGNING_SECRET  # noqa: E402
 DEV_OMNI_KEY = "omni-local-org-key"
 SLACK_SECRET_NAME = "omni-cancel-relay/slack"
 OMNI_SECRET_NAME = "omni-cancel-relay/omni"
+QUEUE_NAME = "omni-cancel-relay-tasks"
+DLQ_NAME = "omni-cancel-relay-tasks-dlq"
 REGION = "us-east-1"
 
 
@@ -52,6 +55,9 @@ class StackConfig:
     allowed_users: str = "*"
     allowed_channels: str = "*"
     omni_speed: float = 1.0
+    queue_visibility_s: int = 30  # as template.yaml sets it relative to the worker's timeout
+    max_receives: int = 5
+    worker: bool = True  # poll the queue with the worker, as the SQS event source would
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -65,6 +71,20 @@ class StackConfig:
             omni_api_key=os.environ.get("OMNI_API_KEY") or DEV_OMNI_KEY,
             omni_base_url=os.environ.get("OMNI_BASE_URL") or None,
         )
+
+
+def create_queues(endpoint: str, visibility_s: int, max_receives: int) -> tuple[str, str]:
+    """The task queue and its DLQ, as template.yaml defines them; returns (queue URL, DLQ URL)."""
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
+    dlq_url = sqs.create_queue(QueueName=DLQ_NAME, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})
+    queue_url = sqs.create_queue(
+        QueueName=QUEUE_NAME, Attributes={"VisibilityTimeout": str(visibility_s), "RedrivePolicy": redrive}
+    )["QueueUrl"]
+    return queue_url, dlq_url
 
 
 def seed_secrets(endpoint: str, slack: dict[str, Any], omni: dict[str, Any]) -> dict[str, str]:
@@ -87,6 +107,9 @@ class LocalStack:
         self.moto: Any = None
         self.omni: OmniEmulator | None = None
         self.gateway: Gateway | None = None
+        self.capture: CaptureServer | None = None
+        self.poller: Any = None
+        self.queue_url = self.dlq_url = ""
         self.env: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
 
@@ -112,6 +135,7 @@ class LocalStack:
             self.omni = OmniEmulator(port=cfg.omni_port, speed=cfg.omni_speed).start()
             self.omni.add_key(cfg.omni_api_key)
             omni_url = self.omni.base_url
+        self.capture = CaptureServer().start()
 
         self.env = {
             "AWS_ENDPOINT_URL": moto_url,
@@ -129,6 +153,9 @@ class LocalStack:
             "POWERTOOLS_SERVICE_NAME": "omni-cancel-relay",
             "POWERTOOLS_METRICS_NAMESPACE": "OmniCancelRelay",
             "POWERTOOLS_TRACE_DISABLED": "true",
+            # Local only: post-backs may go to the capture server over plain http on 127.0.0.1.
+            "POSTBACK_HOSTS": self.capture.host,
+            "MAX_RECEIVES": str(cfg.max_receives),
             **cfg.env,
         }
         for key, value in self.env.items():
@@ -140,18 +167,34 @@ class LocalStack:
             {"api_key": cfg.omni_api_key, "user_tokens": cfg.user_tokens},
         )
 
+        self.queue_url, self.dlq_url = create_queues(moto_url, cfg.queue_visibility_s, cfg.max_receives)
+        self._saved_env.setdefault("CANCEL_QUEUE_URL", os.environ.get("CANCEL_QUEUE_URL"))
+        os.environ["CANCEL_QUEUE_URL"] = self.env["CANCEL_QUEUE_URL"] = self.queue_url
+
         import relay_app
+        import worker_app
 
         relay_app.use_runtime(None)  # built from this environment on the first request
+        worker_app.use_runtime(None)
         self.gateway = Gateway(relay_app.lambda_handler, port=cfg.port).start()
+        if cfg.worker:
+            from local.worker_poller import QueuePoller
+
+            self.poller = QueuePoller(worker_app.lambda_handler, self.queue_url).start()
         return self
 
     def stop(self) -> None:
         import relay_app
+        import worker_app
 
+        if self.poller:
+            self.poller.stop()
         relay_app.use_runtime(None)
+        worker_app.use_runtime(None)
         if self.gateway:
             self.gateway.stop()
+        if self.capture:
+            self.capture.stop()
         if self.omni:
             self.omni.stop()
         if self.moto:
@@ -185,6 +228,9 @@ def main() -> None:
     with LocalStack(config) as stack:
         secret = config.slack_signing_secrets[0]
         print(f"relay       {stack.url}  (POST /slack/commands)")
+        print(f"worker      polling {stack.queue_url}")
+        assert stack.capture is not None
+        print(f"post-backs  {stack.capture.url('/')}  (stands in for Slack's response_url)")
         print(
             f"moto server {stack.env['AWS_ENDPOINT_URL']}  (Secrets Manager: {SLACK_SECRET_NAME}, {OMNI_SECRET_NAME})"
         )

@@ -55,6 +55,7 @@ def slack_command() -> Response:
         service=rt.service,
         policy=rt.slack_policy,
         budget_s=rt.slack_budget_s,
+        hand_off=rt.hand_off,
         now=rt.now,
     )
     if command is not None:

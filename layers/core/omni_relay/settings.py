@@ -41,9 +41,14 @@ class Settings:
     slack_deadline_s: float = 3.0
     deadline_margin_s: float = 0.5
     omni_connect_timeout_s: float = 1.0
-    omni_read_timeout_s: float = 10.0
+    omni_read_timeout_s: float = 20.0
     omni_max_attempts: int = 4
     max_body_bytes: int = 64 * 1024
+    cancel_queue_url: str = ""  # empty: no hand-off, the caller gets what is known at its deadline
+    postback_hosts: str = ""
+    handoff_reserve_s: float = 0.6  # kept from the caller's budget to queue the task and reply
+    worker_deadline_s: float = 45.0
+    max_receives: int = 5  # the queue's maxReceiveCount: the last attempt tells the requester
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,9 +94,14 @@ class Settings:
             slack_deadline_s=number("SLACK_DEADLINE_MS", 3000, 500, 30000) / 1000,
             deadline_margin_s=number("DEADLINE_MARGIN_MS", 500, 0, 5000) / 1000,
             omni_connect_timeout_s=number("OMNI_CONNECT_TIMEOUT_S", 1.0, 0.05, 30),
-            omni_read_timeout_s=number("OMNI_READ_TIMEOUT_S", 10.0, 0.1, 300),
+            omni_read_timeout_s=number("OMNI_READ_TIMEOUT_S", 20.0, 0.1, 300),
             omni_max_attempts=int(number("OMNI_MAX_ATTEMPTS", 4, 1, 10)),
             max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024)),
+            cancel_queue_url=env.get("CANCEL_QUEUE_URL", "").strip(),
+            postback_hosts=env.get("POSTBACK_HOSTS", "").strip(),
+            handoff_reserve_s=number("HANDOFF_RESERVE_MS", 600, 0, 2000) / 1000,
+            worker_deadline_s=number("WORKER_DEADLINE_S", 45, 1, 900),
+            max_receives=int(number("MAX_RECEIVES", 5, 1, 1000)),
         )
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))

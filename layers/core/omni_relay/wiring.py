@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 from omni_relay.auth import SlackPolicy
 from omni_relay.errors import SettingsUnavailable
+from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue, TaskQueue
+from omni_relay.observability import count, logger
 from omni_relay.omni import OmniClient, OmniPort
+from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_store
 from omni_relay.service import CancelService
 from omni_relay.settings import Settings
@@ -21,11 +24,15 @@ class Runtime:
         secrets: SecretStore,
         omni: OmniPort,
         *,
+        queue: TaskQueue | None = None,
+        postback: PostBack | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.secrets = secrets
         self.now = now
+        self.queue = queue
+        self.postback = postback or PostBack(AllowedHosts.parse(settings.postback_hosts))
         self.service = CancelService(omni, secrets, settings.omni_secret_id)
         self.slack_policy = SlackPolicy(
             settings.slack_allowed_teams, settings.slack_allowed_users, settings.slack_allowed_channels
@@ -40,11 +47,31 @@ class Runtime:
             read_timeout=settings.omni_read_timeout_s,
             max_attempts=settings.omni_max_attempts,
         )
-        return cls(settings, default_store(settings.secrets_max_age_s, settings.secrets_extension_port), omni)
+        queue = SqsTaskQueue(settings.cancel_queue_url) if settings.cancel_queue_url else None
+        store = default_store(settings.secrets_max_age_s, settings.secrets_extension_port)
+        return cls(settings, store, omni, queue=queue)
 
     @property
     def slack_budget_s(self) -> float:
-        return self.settings.slack_deadline_s - self.settings.deadline_margin_s
+        """Time for Omni within Slack's deadline; with a queue, the hand-off's share is kept back."""
+        budget = self.settings.slack_deadline_s - self.settings.deadline_margin_s
+        return budget - (self.settings.handoff_reserve_s if self.queue else 0.0)
+
+    def hand_off(self, task: CancelTask) -> bool:
+        """Queue `task` for the worker. False when the relay cannot promise a post-back."""
+        if self.queue is None:
+            return False
+        if not self.postback.allowed.allows(task.reply_to):
+            logger.warning("no hand-off: reply URL host not allowed", extra={"job_id": task.job_id})
+            return False
+        try:
+            self.queue.send(task)
+        except HandoffFailed as exc:
+            logger.error("hand-off to the queue failed", extra={"job_id": task.job_id, "reason": str(exc)})
+            count("HandoffFailures")
+            return False
+        count("Handoffs")
+        return True
 
     def slack_signing_secrets(self) -> list[str]:
         """Every accepted signing secret: {"signing_secrets": [current, previous]} or {"signing_secret": s}."""

@@ -16,6 +16,7 @@ from omni_relay.auth import SlackPolicy
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, Requester
 from omni_relay.errors import InvalidSignature, MalformedRequest, StaleRequest, UnsupportedMediaType
+from omni_relay.handoff import CancelTask
 from omni_relay.jobref import find_job_id
 from omni_relay.messages import SETTLED, describe
 from omni_relay.request import InboundRequest, Reply
@@ -23,6 +24,8 @@ from omni_relay.service import CancelService
 from omni_relay.signing import hmac_sha256, matches_any, unix_seconds
 
 REPLAY_WINDOW_S = 300
+# Outcomes the worker can still turn into a result, given more time than Slack's 3 seconds.
+RETRY_LATER = frozenset({Outcome.OMNI_UNAVAILABLE, Outcome.OMNI_BUSY})
 FORM = "application/x-www-form-urlencoded"
 EXAMPLE_JOB = "123e4567-e89b-12d3-a456-426614174000"
 
@@ -91,6 +94,7 @@ def handle_command(
     service: CancelService,
     policy: SlackPolicy,
     budget_s: float,
+    hand_off: Callable[[CancelTask], bool] = lambda task: False,
     now: Callable[[], float] = time.time,
 ) -> tuple[Reply, SlashCommand | None, CancelOutcome | None]:
     """Verify, parse and answer one slash command. Returns the reply and, for logs and metrics,
@@ -111,6 +115,10 @@ def handle_command(
         return Reply(200, usage(command.command, note)), command, None
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, budget_s, wall=now)
     outcome = service.cancel(CancelRequest(job_id, command.requester), policy, deadline)
+    if outcome.outcome in RETRY_LATER:
+        task = CancelTask(job_id, command.requester, reply_to=command.response_url, request_id=request.request_id)
+        if hand_off(task):
+            outcome = CancelOutcome(job_id, Outcome.PENDING, detail=f"handed off after: {outcome.detail}")
     return Reply(200, render(outcome)), command, outcome
 
 
@@ -132,6 +140,20 @@ def render(outcome: CancelOutcome, *, response_type: str = "ephemeral") -> dict[
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {text}"}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
         ],
+    }
+
+
+def render_given_up(outcome: CancelOutcome, attempts: int) -> dict[str, Any]:
+    """What the requester reads when the worker's last attempt failed too (the task is parked for redrive)."""
+    job = escape(outcome.job_id)
+    text = (
+        f":warning: I could not cancel job `{job}`: after {attempts} attempts Omni still did not answer. "
+        "Your operator can retry it from the dead-letter queue; you can also try again later."
+    )
+    return {
+        "response_type": "ephemeral",
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     }
 
 

@@ -1,0 +1,89 @@
+"""SQS entry point: finishes cancels the relay handed off, then posts the result back.
+
+A thin Powertools batch handler: each record is one CancelTask. Records that Omni cannot
+answer yet are reported as batch item failures, so SQS redelivers them after the visibility
+timeout; on the last allowed receive the requester is told, and the record goes on to the DLQ
+with everything a redrive needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from omni_relay.deadline import Deadline
+from omni_relay.handoff import CancelTask
+from omni_relay.observability import count, logger, metrics, tracer
+from omni_relay.postback import PostBackRefused
+from omni_relay.sources.slack import RETRY_LATER, render, render_given_up
+from omni_relay.wiring import Runtime
+
+processor = BatchProcessor(event_type=EventType.SQS)
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.from_env()
+    return _runtime
+
+
+def use_runtime(value: Runtime | None) -> None:
+    global _runtime
+    _runtime = value
+
+
+class NotFinishedYet(Exception):
+    """Omni could not answer this time: SQS will deliver the task again."""
+
+
+def finish(record: SQSRecord) -> None:
+    rt = runtime()
+    task = CancelTask.from_json(record.body)
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    logger.append_keys(job_id=task.job_id, attempt=attempt, relay_request_id=task.request_id)
+    deadline = Deadline.within(rt.settings.worker_deadline_s)
+    outcome = rt.service.cancel(task.request, rt.slack_policy, deadline)
+    count("Outcomes", source="worker", outcome=outcome.outcome.value)
+    if outcome.outcome in RETRY_LATER:
+        if attempt >= rt.settings.max_receives:
+            logger.error(
+                "cancel not finished after the last attempt: parked in the DLQ", extra={"detail": outcome.detail}
+            )
+            post(rt, task, render_given_up(outcome, attempt))
+            count("TasksParked")
+        raise NotFinishedYet(outcome.detail)
+    logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
+    post(rt, task, render(outcome))
+
+
+def post(rt: Runtime, task: CancelTask, message: dict) -> None:
+    """Replace the pending message. A post-back that cannot be delivered is logged, not retried:
+    the cancel itself is done, and repeating it would not make the URL work."""
+    try:
+        status = rt.postback.post_json(task.reply_to, {**message, "replace_original": True})
+    except PostBackRefused as exc:
+        logger.error("post-back refused", extra={"reason": str(exc)})
+        count("PostBackFailures", reason="refused")
+        return
+    except Exception as exc:  # urllib3 connection errors after its retries
+        logger.error("post-back failed", extra={"reason": type(exc).__name__})
+        count("PostBackFailures", reason=type(exc).__name__)
+        return
+    if status >= 300:
+        logger.error("post-back rejected", extra={"status": status})
+        count("PostBackFailures", reason=str(status))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict, context: LambdaContext) -> Mapping[str, Any]:
+    metrics.add_metric(name="TasksReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    return process_partial_response(event=event, record_handler=finish, processor=processor, context=context)

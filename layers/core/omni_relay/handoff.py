@@ -1,0 +1,68 @@
+"""Handing a cancel that cannot finish within the caller's deadline to the worker, through SQS."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from omni_relay.domain import CancelRequest, Requester
+
+
+@dataclass(frozen=True)
+class CancelTask:
+    """Everything the worker needs to finish (and a redrive to repeat) one accepted cancel."""
+
+    job_id: str
+    requester: Requester
+    reply_to: str  # where the result is posted (Slack response_url)
+    reply_kind: str = "slack"
+    request_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def request(self) -> CancelRequest:
+        return CancelRequest(self.job_id, self.requester)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> CancelTask:
+        data = json.loads(text)
+        return cls(
+            job_id=str(data["job_id"]),
+            requester=Requester(**data["requester"]),
+            reply_to=str(data["reply_to"]),
+            reply_kind=str(data.get("reply_kind", "slack")),
+            request_id=str(data.get("request_id", "")),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+class TaskQueue(Protocol):
+    def send(self, task: CancelTask) -> None: ...
+
+
+class HandoffFailed(Exception):
+    """The task could not be queued: the caller must not be told it will be finished."""
+
+
+class SqsTaskQueue:
+    def __init__(self, queue_url: str) -> None:
+        self._url = queue_url
+        self._client: Any = None
+
+    def send(self, task: CancelTask) -> None:
+        # boto3 only here, on the slow path: the fast path never pays for importing it.
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if self._client is None:
+            config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"})
+            self._client = boto3.client("sqs", config=config)
+        try:
+            self._client.send_message(QueueUrl=self._url, MessageBody=task.to_json())
+        except (BotoCoreError, ClientError) as exc:
+            raise HandoffFailed(type(exc).__name__) from None

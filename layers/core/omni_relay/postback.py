@@ -1,0 +1,72 @@
+"""Posting results back to a caller (Slack response_url, callbacks) — only to allowed hosts.
+
+https only, to hosts on the allow-list (hooks.slack.com by default, more from POSTBACK_HOSTS as
+host or host:port). Plain http is accepted for 127.0.0.1 alone, and only when it is listed:
+that is the local stack's capture server, never a production target.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+
+from omni_relay.outbound import shared_pool
+
+DEFAULT_HOSTS = ("hooks.slack.com",)
+
+
+class PostBackRefused(Exception):
+    """The URL is not one the relay may post to."""
+
+
+@dataclass(frozen=True)
+class AllowedHosts:
+    entries: frozenset[str]
+
+    @classmethod
+    def parse(cls, extra: str = "", defaults: Iterable[str] = DEFAULT_HOSTS) -> AllowedHosts:
+        listed = {e.strip().lower() for e in extra.split(",") if e.strip()}
+        return cls(frozenset(listed | set(defaults)))
+
+    def allows(self, url: str) -> bool:
+        try:
+            parts = urlsplit(url)
+            host, port = (parts.hostname or "").lower(), parts.port
+        except ValueError:
+            return False
+        if parts.username or parts.password or not host:
+            return False
+        if parts.scheme == "https":
+            return host in self.entries or f"{host}:{port or 443}" in self.entries
+        if parts.scheme == "http" and host == "127.0.0.1":
+            return f"{host}:{port or 80}" in self.entries
+        return False
+
+
+class PostBack:
+    def __init__(self, allowed: AllowedHosts, http: urllib3.PoolManager | None = None, timeout: float = 5.0) -> None:
+        self.allowed = allowed
+        self._http = http or shared_pool()
+        self._timeout = timeout
+
+    def post_json(self, url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> int:
+        """POST `body`; returns the HTTP status. Raises PostBackRefused, or urllib3 errors on no answer."""
+        if not self.allowed.allows(url):
+            raise PostBackRefused(f"post-back host not allowed: {urlsplit(url).hostname or '?'}")
+        response = self._http.request(
+            "POST",
+            url,
+            body=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
+            timeout=self._timeout,
+            retries=urllib3.Retry(
+                total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504), allowed_methods=None
+            ),
+            redirect=False,
+        )
+        return response.status

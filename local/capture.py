@@ -1,0 +1,67 @@
+"""A capture server on 127.0.0.1: stands in for Slack's response_url (and other post-back targets)
+and records every JSON body posted to it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class CaptureServer:
+    def __init__(self, status: int = 200) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.status = status
+        self._changed = threading.Condition()
+        capture = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(data)
+                except ValueError:
+                    body = {"raw": data.decode("utf-8", "replace")}
+                with capture._changed:
+                    capture.posts.append({"path": self.path, "body": body, "at": time.monotonic()})
+                    capture._changed.notify_all()
+                self.send_response(capture.status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def url(self, path: str = "/response") -> str:
+        return f"http://{self.host}{path}"
+
+    def start(self) -> CaptureServer:
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for(self, path: str, timeout: float = 10.0, count: int = 1) -> list[dict[str, Any]]:
+        """The bodies posted to `path`, once there are `count` of them (or what there is at `timeout`)."""
+        end = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [p["body"] for p in self.posts if p["path"] == path]
+                if len(found) >= count or time.monotonic() >= end:
+                    return found
+                self._changed.wait(max(end - time.monotonic(), 0.01))

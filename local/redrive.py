@@ -1,0 +1,41 @@
+"""Move parked cancels from the dead-letter queue back to the task queue (`make redrive`).
+
+Works against AWS (your credentials) or the local stack (AWS_ENDPOINT_URL). Each task is sent
+back unchanged: it holds the job, the requester and where to post the result.
+On AWS, `aws sqs start-message-move-task --source-arn <DLQ ARN>` does the same natively.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def redrive(dlq_url: str, queue_url: str, *, limit: int = 1000) -> int:
+    import boto3
+
+    sqs = boto3.client("sqs")
+    moved = 0
+    while moved < limit:
+        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dlq-url", required=True, help="the TaskDeadLetterQueueUrl stack output")
+    parser.add_argument("--queue-url", required=True, help="the TaskQueueUrl stack output")
+    args = parser.parse_args()
+    moved = redrive(args.dlq_url, args.queue_url)
+    print(f"moved {moved} parked cancel(s) back to the task queue")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
