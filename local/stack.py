@@ -129,6 +129,10 @@ class LocalStack:
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self.moto.start()
         moto_url = f"http://127.0.0.1:{moto_port}"
+        # moto keeps its state per process, not per server: start from an empty account.
+        import urllib3
+
+        urllib3.request("POST", f"{moto_url}/moto-api/reset", timeout=5)
 
         omni_url = cfg.omni_base_url
         if not omni_url:

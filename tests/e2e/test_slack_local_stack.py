@@ -92,11 +92,12 @@ def test_slow_omni_is_answered_within_slacks_3_seconds(stack: LocalStack):
     status, text = send(stack, job)
     elapsed = time.monotonic() - started
     assert status == 200 and elapsed < 3.0
-    assert "did not respond in time" in text
+    assert "I will post the result here" in text
 
 
-def test_omni_rate_limiting_is_explained(stack: LocalStack):
+def test_omni_rate_limiting_is_never_shown_as_a_failure(stack: LocalStack):
     assert stack.omni is not None
     job = stack.omni.create_job(key=stack.config.omni_api_key, queued_s=600)
     stack.omni.set_faults(status=429, count=-1, retry_after="60")
-    assert "rate-limiting" in send(stack, job)[1]
+    status, text = send(stack, job)
+    assert status == 200 and "I will post the result here" in text
