@@ -69,6 +69,31 @@ def slack_command() -> Response:
     return _respond(reply)
 
 
+@app.post("/slack/interactions")
+def slack_interaction() -> Response:
+    rt = runtime()
+    reply, click, outcome = slack.handle_interaction(
+        _inbound(),
+        signing_secrets=rt.slack_signing_secrets,
+        service=rt.service,
+        policy=rt.slack_policy,
+        budget_s=rt.slack_budget_s,
+        hand_off=rt.hand_off,
+        post=rt.post,
+        dedupe=rt.dedupe,
+        now=rt.now,
+    )
+    if click is not None:
+        logger.append_keys(team_id=click.requester.team_id, user_id=click.requester.user_id)
+    if outcome is not None:
+        logger.info(
+            "slack button",
+            extra={"job_id": outcome.job_id, "outcome": outcome.outcome.value, "detail": outcome.detail},
+        )
+        count("Outcomes", source="slack-button", outcome=outcome.outcome.value)
+    return _respond(reply)
+
+
 @app.exception_handler(RelayError)
 def relay_error(exc: RelayError) -> Response:
     if isinstance(exc, InvalidSignature | StaleRequest):

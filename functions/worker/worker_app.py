@@ -19,7 +19,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from omni_relay.deadline import Deadline
 from omni_relay.handoff import CancelTask
 from omni_relay.observability import count, logger, metrics, tracer
-from omni_relay.postback import PostBackRefused
 from omni_relay.sources.slack import RETRY_LATER, render, render_given_up
 from omni_relay.wiring import Runtime
 
@@ -48,37 +47,24 @@ def finish(record: SQSRecord) -> None:
     task = CancelTask.from_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
     logger.append_keys(job_id=task.job_id, attempt=attempt, relay_request_id=task.request_id)
-    deadline = Deadline.within(rt.settings.worker_deadline_s)
-    outcome = rt.service.cancel(task.request, rt.slack_policy, deadline)
-    count("Outcomes", source="worker", outcome=outcome.outcome.value)
-    if outcome.outcome in RETRY_LATER:
-        if attempt >= rt.settings.max_receives:
-            logger.error(
-                "cancel not finished after the last attempt: parked in the DLQ", extra={"detail": outcome.detail}
-            )
-            post(rt, task, render_given_up(outcome, attempt))
-            count("TasksParked")
-        raise NotFinishedYet(outcome.detail)
-    logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
-    post(rt, task, render(outcome))
 
+    def cancel_and_post() -> dict:
+        outcome = rt.service.cancel(task.request, rt.slack_policy, Deadline.within(rt.settings.worker_deadline_s))
+        count("Outcomes", source="worker", outcome=outcome.outcome.value)
+        if outcome.outcome in RETRY_LATER:
+            if attempt >= rt.settings.max_receives:
+                logger.error(
+                    "cancel not finished after the last attempt: parked in the DLQ", extra={"detail": outcome.detail}
+                )
+                rt.post(task.reply_to, {**render_given_up(outcome, attempt), "replace_original": True})
+                count("TasksParked")
+            raise NotFinishedYet(outcome.detail)  # nothing is recorded: the redelivery runs again
+        logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
+        rt.post(task.reply_to, {**render(outcome), "replace_original": True})
+        return outcome.as_dict()
 
-def post(rt: Runtime, task: CancelTask, message: dict) -> None:
-    """Replace the pending message. A post-back that cannot be delivered is logged, not retried:
-    the cancel itself is done, and repeating it would not make the URL work."""
-    try:
-        status = rt.postback.post_json(task.reply_to, {**message, "replace_original": True})
-    except PostBackRefused as exc:
-        logger.error("post-back refused", extra={"reason": str(exc)})
-        count("PostBackFailures", reason="refused")
-        return
-    except Exception as exc:  # urllib3 connection errors after its retries
-        logger.error("post-back failed", extra={"reason": type(exc).__name__})
-        count("PostBackFailures", reason=type(exc).__name__)
-        return
-    if status >= 300:
-        logger.error("post-back rejected", extra={"status": status})
-        count("PostBackFailures", reason=str(status))
+    # A redelivered task that already finished (the worker died before deleting it) is not repeated.
+    rt.dedupe.once(f"task:{task.request_id}:{task.job_id}", cancel_and_post)
 
 
 @logger.inject_lambda_context(clear_state=True)

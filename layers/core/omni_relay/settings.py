@@ -49,6 +49,7 @@ class Settings:
     handoff_reserve_s: float = 0.6  # kept from the caller's budget to queue the task and reply
     worker_deadline_s: float = 45.0
     max_receives: int = 5  # the queue's maxReceiveCount: the last attempt tells the requester
+    idempotency_table: str = ""  # empty: no de-duplication
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,6 +103,7 @@ class Settings:
             handoff_reserve_s=number("HANDOFF_RESERVE_MS", 600, 0, 2000) / 1000,
             worker_deadline_s=number("WORKER_DEADLINE_S", 45, 1, 900),
             max_receives=int(number("MAX_RECEIVES", 5, 1, 1000)),
+            idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip(),
         )
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
+
+import urllib3
 
 from omni_relay.auth import SlackPolicy
+from omni_relay.dedupe import Deduplicator, default_dedupe
 from omni_relay.errors import SettingsUnavailable
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue, TaskQueue
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniClient, OmniPort
-from omni_relay.postback import AllowedHosts, PostBack
+from omni_relay.postback import AllowedHosts, PostBack, PostBackRefused
 from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_store
 from omni_relay.service import CancelService
 from omni_relay.settings import Settings
@@ -26,6 +30,7 @@ class Runtime:
         *,
         queue: TaskQueue | None = None,
         postback: PostBack | None = None,
+        dedupe: Deduplicator | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -33,6 +38,7 @@ class Runtime:
         self.now = now
         self.queue = queue
         self.postback = postback or PostBack(AllowedHosts.parse(settings.postback_hosts))
+        self.dedupe = dedupe or default_dedupe(settings.idempotency_table)
         self.service = CancelService(omni, secrets, settings.omni_secret_id)
         self.slack_policy = SlackPolicy(
             settings.slack_allowed_teams, settings.slack_allowed_users, settings.slack_allowed_channels
@@ -56,6 +62,23 @@ class Runtime:
         """Time for Omni within Slack's deadline; with a queue, the hand-off's share is kept back."""
         budget = self.settings.slack_deadline_s - self.settings.deadline_margin_s
         return budget - (self.settings.handoff_reserve_s if self.queue else 0.0)
+
+    def post(self, url: str, message: dict[str, Any]) -> None:
+        """Post a message back (Slack response_url). Failures are logged and counted, never raised:
+        the cancel itself is done, and repeating it would not make the URL work."""
+        try:
+            status = self.postback.post_json(url, message)
+        except PostBackRefused as exc:
+            logger.error("post-back refused", extra={"reason": str(exc)})
+            count("PostBackFailures", reason="refused")
+            return
+        except urllib3.exceptions.HTTPError as exc:
+            logger.error("post-back failed", extra={"reason": type(exc).__name__})
+            count("PostBackFailures", reason=type(exc).__name__)
+            return
+        if status >= 300:
+            logger.error("post-back rejected", extra={"status": status})
+            count("PostBackFailures", reason=str(status))
 
     def hand_off(self, task: CancelTask) -> bool:
         """Queue `task` for the worker. False when the relay cannot promise a post-back."""

@@ -6,15 +6,17 @@ Slack shows anything but HTTP 200 as an error, so every answer to an authentic r
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from omni_relay.auth import SlackPolicy
 from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, Requester
+from omni_relay.dedupe import AlreadyInProgress, Deduplicator
+from omni_relay.domain import CancelOutcome, CancelRequest, JobState, Outcome, Requester
 from omni_relay.errors import InvalidSignature, MalformedRequest, StaleRequest, UnsupportedMediaType
 from omni_relay.handoff import CancelTask
 from omni_relay.jobref import find_job_id
@@ -28,6 +30,9 @@ REPLAY_WINDOW_S = 300
 RETRY_LATER = frozenset({Outcome.OMNI_UNAVAILABLE, Outcome.OMNI_BUSY})
 FORM = "application/x-www-form-urlencoded"
 EXAMPLE_JOB = "123e4567-e89b-12d3-a456-426614174000"
+# Button action ids. Any app's message can offer CANCEL_ACTION with a job id as its value.
+CANCEL_ACTION = "omni_cancel_job"
+CHECK_ACTION = "omni_check_job"
 
 _ICON = {
     Outcome.CANCELLED: ":white_check_mark:",
@@ -122,6 +127,94 @@ def handle_command(
     return Reply(200, render(outcome)), command, outcome
 
 
+@dataclass(frozen=True)
+class ButtonClick:
+    action_id: str
+    job_id: str
+    requester: Requester
+    response_url: str
+    action_ts: str
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> ButtonClick | None:
+        """The first of our buttons in a block_actions payload; None for anything else Slack sends."""
+        try:
+            payload = json.loads(form.get("payload", ""))
+        except ValueError:
+            raise MalformedRequest("The interaction payload is not JSON.") from None
+        if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+            return None
+        user, team, channel = (_object(payload.get(k)) for k in ("user", "team", "channel"))
+        actions = payload.get("actions")
+        for action in actions if isinstance(actions, list) else []:
+            if isinstance(action, dict) and action.get("action_id") in (CANCEL_ACTION, CHECK_ACTION):
+                job_id = find_job_id(str(action.get("value", "")))
+                if not job_id or not user.get("id"):
+                    raise MalformedRequest("The button has no job id or no user.")
+                requester = Requester(
+                    source="slack",
+                    team_id=str(team.get("id") or user.get("team_id") or ""),
+                    user_id=str(user["id"]),
+                    channel_id=str(channel.get("id", "")),
+                    display_name=str(user.get("username", "")),
+                )
+                return cls(
+                    str(action["action_id"]),
+                    job_id,
+                    requester,
+                    str(payload.get("response_url", "")),
+                    str(action.get("action_ts", "")),
+                )
+        return None
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def handle_interaction(
+    request: InboundRequest,
+    *,
+    signing_secrets: Callable[[], Sequence[str]],
+    service: CancelService,
+    policy: SlackPolicy,
+    budget_s: float,
+    hand_off: Callable[[CancelTask], bool],
+    post: Callable[[str, dict[str, Any]], None],
+    dedupe: Deduplicator,
+    now: Callable[[], float] = time.time,
+) -> tuple[Reply, ButtonClick | None, CancelOutcome | None]:
+    """A button click: verify, acknowledge with 200, replace the message it came from with the outcome."""
+    verify(request, signing_secrets(), now())
+    if request.content_type != FORM:
+        raise UnsupportedMediaType(f"Interactions must be sent as {FORM}.")
+    click = ButtonClick.from_form(parse_form(request.body))
+    if click is None:
+        return Reply(200, {}), None, None
+    deadline = Deadline.from_arrival(request.arrival_epoch_ms, budget_s, wall=now)
+
+    def act() -> dict[str, Any]:
+        asked = CancelRequest(click.job_id, click.requester)
+        if click.action_id == CHECK_ACTION:
+            outcome = service.status(asked, policy, deadline)
+        else:
+            outcome = service.cancel(asked, policy, deadline)
+            if outcome.outcome in RETRY_LATER:
+                task = CancelTask(click.job_id, click.requester, click.response_url, request_id=request.request_id)
+                if hand_off(task):
+                    outcome = CancelOutcome(click.job_id, Outcome.PENDING, detail=outcome.detail)
+        post(click.response_url, {**render(outcome), "replace_original": True})
+        return {**outcome.as_dict(), "detail": outcome.detail}
+
+    key = f"slack-action:{click.requester.key}:{click.action_ts}:{click.action_id}:{click.job_id}"
+    try:
+        done = dedupe.once(key, act)
+    except AlreadyInProgress:
+        return Reply(200, {}), click, None  # a concurrent resend: the first one answers
+    outcome = CancelOutcome(click.job_id, Outcome(done["outcome"]), JobState.parse(done.get("state")), done["detail"])
+    return Reply(200, {}), click, outcome
+
+
 def escape(text: str) -> str:
     """Slack mrkdwn control characters (https://api.slack.com/reference/surfaces/formatting#escaping)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -133,13 +226,23 @@ def render(outcome: CancelOutcome, *, response_type: str = "ephemeral") -> dict[
     context = f"Job `{escape(outcome.job_id)}`"
     if outcome.state:
         context += f" · state *{outcome.state.value}*"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {text}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+    ]
+    if outcome.outcome is Outcome.STOPPING or (
+        outcome.outcome is Outcome.STATUS and outcome.state is not None and not outcome.state.terminal
+    ):
+        blocks.append({"type": "actions", "elements": [button("Check again", CHECK_ACTION, outcome.job_id)]})
+    return {"response_type": response_type, "text": describe(outcome), "blocks": blocks}
+
+
+def button(label: str, action_id: str, job_id: str) -> dict[str, Any]:
     return {
-        "response_type": response_type,
-        "text": describe(outcome),
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {text}"}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
-        ],
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": job_id,
     }
 
 
