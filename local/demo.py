@@ -76,6 +76,20 @@ def main() -> int:
         run("An unknown job id", unknown, user_id=ALICE)
         run("A user who is not on the allow-list", executing, user_id=INTERN)
         run("Bob, with his own Omni token, on a job he does not own", someone_elses, user_id=BOB)
+        # Omni slow beyond Slack's deadline: answered at once, finished by the worker, posted back.
+        assert stack.capture is not None
+        slow = omni.create_job(key=config.omni_api_key, pinned="QUEUED")
+        omni.set_faults(latency_s=4)
+        sent = time.monotonic()
+        run("Omni taking 4 s to answer (Slack allows 3)", slow, user_id=ALICE, response_url=stack.capture.url("/slow"))
+        print(f"   (answered in {time.monotonic() - sent:.1f}s)")
+        posted = stack.capture.wait_for("/slow", timeout=30)
+        omni.set_faults()
+        if posted:
+            show("… and a few seconds later the worker replaced that message with", slow, 200, posted[0])
+        else:
+            failures += 1
+            print("   │ (no post-back arrived)")
         run("A forged request (wrong signing secret)", executing, expect=401, user_id=ALICE, secret="not-the-secret")
         print(
             f"\nThe executing job is now {omni.job_state(executing)} in Omni "

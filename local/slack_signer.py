@@ -53,3 +53,46 @@ def slash_command(
         "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
     }
     return headers, body
+
+
+def button_click(
+    job_id: str,
+    *,
+    action_id: str = "omni_cancel_job",
+    secret: str = DEV_SIGNING_SECRET,
+    team_id: str = "T0LOCAL01",
+    user_id: str = "U0LOCAL01",
+    channel_id: str = "C0LOCAL01",
+    response_url: str = "https://hooks.slack.com/actions/T0LOCAL01/1/local",
+    action_ts: str | None = None,
+    timestamp: int | None = None,
+) -> tuple[dict[str, str], bytes]:
+    """Headers and body of a signed block_actions interaction (a button click), as Slack sends it."""
+    import json
+
+    ts = int(time.time()) if timestamp is None else timestamp
+    payload = {
+        "type": "block_actions",
+        "team": {"id": team_id, "domain": "local"},
+        "user": {"id": user_id, "username": "local.user", "team_id": team_id},
+        "channel": {"id": channel_id, "name": "omni-oncall"},
+        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": channel_id},
+        "response_url": response_url,
+        "trigger_id": "0000000000.0000000000.local",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "omni",
+                "value": job_id,
+                "action_ts": action_ts or f"{time.time():.6f}",
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": sign(secret, body, ts),
+    }
+    return headers, body

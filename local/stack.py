@@ -33,6 +33,7 @@ SLACK_SECRET_NAME = "omni-cancel-relay/slack"
 OMNI_SECRET_NAME = "omni-cancel-relay/omni"
 QUEUE_NAME = "omni-cancel-relay-tasks"
 DLQ_NAME = "omni-cancel-relay-tasks-dlq"
+TABLE_NAME = "omni-cancel-relay-idempotency"
 REGION = "us-east-1"
 
 
@@ -85,6 +86,22 @@ def create_queues(endpoint: str, visibility_s: int, max_receives: int) -> tuple[
         QueueName=QUEUE_NAME, Attributes={"VisibilityTimeout": str(visibility_s), "RedrivePolicy": redrive}
     )["QueueUrl"]
     return queue_url, dlq_url
+
+
+def create_table(endpoint: str, name: str) -> None:
+    """The idempotency table, as template.yaml defines it (key `id`, TTL on `expiration`)."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"AttributeName": "expiration", "Enabled": True}
+    )
 
 
 def seed_secrets(endpoint: str, slack: dict[str, Any], omni: dict[str, Any]) -> dict[str, str]:
@@ -160,6 +177,7 @@ class LocalStack:
             # Local only: post-backs may go to the capture server over plain http on 127.0.0.1.
             "POSTBACK_HOSTS": self.capture.host,
             "MAX_RECEIVES": str(cfg.max_receives),
+            "IDEMPOTENCY_TABLE": TABLE_NAME,
             **cfg.env,
         }
         for key, value in self.env.items():
@@ -171,6 +189,7 @@ class LocalStack:
             {"api_key": cfg.omni_api_key, "user_tokens": cfg.user_tokens},
         )
 
+        create_table(moto_url, TABLE_NAME)
         self.queue_url, self.dlq_url = create_queues(moto_url, cfg.queue_visibility_s, cfg.max_receives)
         self._saved_env.setdefault("CANCEL_QUEUE_URL", os.environ.get("CANCEL_QUEUE_URL"))
         os.environ["CANCEL_QUEUE_URL"] = self.env["CANCEL_QUEUE_URL"] = self.queue_url
@@ -231,7 +250,7 @@ def main() -> None:
     config = StackConfig.from_env()
     with LocalStack(config) as stack:
         secret = config.slack_signing_secrets[0]
-        print(f"relay       {stack.url}  (POST /slack/commands)")
+        print(f"relay       {stack.url}  (POST /slack/commands, /slack/interactions)")
         print(f"worker      polling {stack.queue_url}")
         assert stack.capture is not None
         print(f"post-backs  {stack.capture.url('/')}  (stands in for Slack's response_url)")

@@ -72,6 +72,7 @@ def slack_command() -> Response:
 @app.post("/slack/interactions")
 def slack_interaction() -> Response:
     rt = runtime()
+    rt.dedupe.register_lambda_context(app.lambda_context)
     reply, click, outcome = slack.handle_interaction(
         _inbound(),
         signing_secrets=rt.slack_signing_secrets,

@@ -71,5 +71,6 @@ def finish(record: SQSRecord) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: LambdaContext) -> Mapping[str, Any]:
+    runtime().dedupe.register_lambda_context(context)
     metrics.add_metric(name="TasksReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     return process_partial_response(event=event, record_handler=finish, processor=processor, context=context)

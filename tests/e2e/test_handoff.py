@@ -93,3 +93,33 @@ def test_redrive_finishes_a_parked_cancel_once_omni_is_back(stack: LocalStack):
     posted = capture.wait_for("/redrive", timeout=20, count=2)
     assert "Cancelled Omni AI job" in posted[-1]["text"]
     assert omni.job_state(job) == "CANCELLED"
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(stack: LocalStack):
+    from local.worker_poller import QueuePoller
+    from omni_relay.domain import Requester
+    from omni_relay.handoff import CancelTask, SqsTaskQueue
+
+    omni, capture = stack.omni, stack.capture
+    assert omni is not None and capture is not None
+    stack.poller.stop()  # the stack's own worker steps aside while one dies mid-batch
+    try:
+        jobs = [omni.create_job(key=stack.config.omni_api_key, queued_s=600) for _ in range(3)]
+        queue = SqsTaskQueue(stack.queue_url)
+        for i, job in enumerate(jobs):
+            queue.send(
+                CancelTask(
+                    job, Requester("slack", "U0LOCAL01", "T0LOCAL01"), capture.url(f"/kill/{i}"), request_id=f"kill-{i}"
+                )
+            )
+
+        def dies(event: dict, context: object) -> dict:
+            raise SystemExit("worker killed")  # the process ends before it deletes anything
+
+        with pytest.raises(SystemExit):
+            QueuePoller(dies, stack.queue_url).poll_once()
+    finally:
+        stack.poller = QueuePoller(__import__("worker_app").lambda_handler, stack.queue_url).start()
+    for i, job in enumerate(jobs):  # back after the visibility timeout (2 s here), finished once
+        assert capture.wait_for(f"/kill/{i}", timeout=20), f"task {i} was lost"
+        assert omni.job_state(job) == "CANCELLED"

@@ -20,8 +20,13 @@ Result = dict[str, Any]
 class Deduplicator(Protocol):
     def once(self, key: str, action: Callable[[], Result]) -> Result: ...
 
+    def register_lambda_context(self, context: Any) -> None: ...
+
 
 class NoDedupe:
+    def register_lambda_context(self, context: Any) -> None:
+        return None
+
     def once(self, key: str, action: Callable[[], Result]) -> Result:
         return action()
 
@@ -36,6 +41,13 @@ class DynamoDedupe:
         self._ttl_s = ttl_s
         self._layer: Any = None
         self._config: Any = None
+        self._context: Any = None
+
+    def register_lambda_context(self, context: Any) -> None:
+        """In-progress records then expire with the invocation, as Powertools recommends."""
+        self._context = context
+        if self._config is not None:
+            self._config.register_lambda_context(context)
 
     def once(self, key: str, action: Callable[[], Result]) -> Result:
         # Imported on first use: idempotency pulls in boto3.
@@ -56,6 +68,8 @@ class DynamoDedupe:
                 boto_config=Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2}),
             )
             self._config = IdempotencyConfig(expires_after_seconds=self._ttl_s)
+            if self._context is not None:
+                self._config.register_lambda_context(self._context)
         ran: list[Result] = []
 
         # Decorated per call (cheap) so concurrent calls never share an action.
