@@ -1,0 +1,56 @@
+"""A burst of 300 cancels of distinct jobs against Omni's 60 requests/minute per key, with the
+emulator's clock sped up 10x (60 requests per 6 real seconds) to keep the test short."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from local.send import as_slack_shows, post_command
+from local.stack import LocalStack, StackConfig
+
+JOBS = 300
+
+
+def test_300_cancels_end_in_their_true_state_none_lost_none_twice():
+    config = StackConfig(
+        omni_speed=10,
+        queue_visibility_s=5,
+        env={"POWERTOOLS_LOG_LEVEL": "CRITICAL", "POWERTOOLS_METRICS_DISABLED": "true"},
+    )
+    with LocalStack(config) as stack:
+        omni, capture = stack.omni, stack.capture
+        assert omni is not None and capture is not None
+        key = config.omni_api_key
+        # Mostly running jobs, some already finished: each must end CANCELLED or in its own terminal state.
+        jobs = [omni.create_job(key=key, pinned="COMPLETE" if i % 10 == 0 else "QUEUED") for i in range(JOBS)]
+        expected = {job: ("COMPLETE" if i % 10 == 0 else "CANCELLED") for i, job in enumerate(jobs)}
+
+        def cancel(i: int) -> tuple[int, str]:
+            status, payload = post_command(stack.url, jobs[i], response_url=capture.url(f"/burst/{i}"))
+            return status, as_slack_shows(status, payload)
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            replies = list(pool.map(cancel, range(JOBS)))
+        assert all(status == 200 for status, _ in replies)
+        assert not any("rate-limiting" in text or "did not respond" in text for _, text in replies)
+        pending = [i for i, (_, text) in enumerate(replies) if "I will post the result here" in text]
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len({p["path"] for p in capture.posts}) < len(pending):
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
+
+        posts = Counter(p["path"] for p in capture.posts)
+        assert set(posts) == {f"/burst/{i}" for i in pending}, "a handed-off cancel was lost"
+        assert max(posts.values(), default=1) == 1, "a result was posted twice"
+        for job, state in expected.items():
+            assert omni.job_state(job) == state
+        accepted = Counter(c["job"] for c in omni.cancel_calls())
+        assert max(accepted.values()) == 1, "a job was cancelled twice"
+        print(
+            f"\n300 cancels: {JOBS - len(pending)} answered in Slack's window, {len(pending)} handed off, "
+            f"all settled in {elapsed:.1f}s"
+        )
