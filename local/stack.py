@@ -196,9 +196,9 @@ class LocalStack:
 
         import relay_app
         import worker_app
+        from omni_relay import wiring
 
-        relay_app.use_runtime(None)  # built from this environment on the first request
-        worker_app.use_runtime(None)
+        wiring.use(None)  # built from this environment on the first request
         self.gateway = Gateway(relay_app.lambda_handler, port=cfg.port).start()
         if cfg.worker:
             from local.worker_poller import QueuePoller
@@ -207,13 +207,11 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        import relay_app
-        import worker_app
+        from omni_relay import wiring
 
         if self.poller:
             self.poller.stop()
-        relay_app.use_runtime(None)
-        worker_app.use_runtime(None)
+        wiring.use(None)
         if self.gateway:
             self.gateway.stop()
         if self.capture:

@@ -9,28 +9,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from omni_relay import wiring
+from omni_relay.domain import CancelOutcome, Requester
 from omni_relay.errors import ConfigError, InvalidSignature, RelayError, SettingsUnavailable, StaleRequest
 from omni_relay.observability import count, logger, metrics, tracer
 from omni_relay.request import InboundRequest, Reply
 from omni_relay.sources import slack
-from omni_relay.wiring import Runtime
 
 app = APIGatewayHttpResolver()
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    """Built on first use and kept for the life of the execution environment."""
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime.from_env()
-    return _runtime
-
-
-def use_runtime(value: Runtime | None) -> None:
-    """Hand in a Runtime (tests, the local gateway); None goes back to the environment's."""
-    global _runtime
-    _runtime = value
+runtime = wiring.current
 
 
 def _inbound() -> InboundRequest:
@@ -43,6 +30,23 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> R
 
 def _respond(reply: Reply) -> Response:
     return _json(reply.status, reply.body, dict(reply.headers))
+
+
+def _record(source: str, requester: Requester | None, outcome: CancelOutcome | None) -> None:
+    """One log line and one metric per answered request, with who asked and how it ended."""
+    if requester is not None:
+        logger.append_keys(team_id=requester.team_id, user_id=requester.user_id)
+    if outcome is not None:
+        logger.info(
+            "cancel answered",
+            extra={
+                "source": source,
+                "job_id": outcome.job_id,
+                "outcome": outcome.outcome.value,
+                "detail": outcome.detail,
+            },
+        )
+        count("Outcomes", source=source, outcome=outcome.outcome.value)
 
 
 @app.post("/slack/commands")
@@ -58,14 +62,7 @@ def slack_command() -> Response:
         hand_off=rt.hand_off,
         now=rt.now,
     )
-    if command is not None:
-        logger.append_keys(team_id=command.requester.team_id, user_id=command.requester.user_id)
-    if outcome is not None:
-        logger.info(
-            "slack cancel",
-            extra={"job_id": outcome.job_id, "outcome": outcome.outcome.value, "detail": outcome.detail},
-        )
-        count("Outcomes", source="slack", outcome=outcome.outcome.value)
+    _record("slack", command.requester if command else None, outcome)
     return _respond(reply)
 
 
@@ -84,14 +81,7 @@ def slack_interaction() -> Response:
         dedupe=rt.dedupe,
         now=rt.now,
     )
-    if click is not None:
-        logger.append_keys(team_id=click.requester.team_id, user_id=click.requester.user_id)
-    if outcome is not None:
-        logger.info(
-            "slack button",
-            extra={"job_id": outcome.job_id, "outcome": outcome.outcome.value, "detail": outcome.detail},
-        )
-        count("Outcomes", source="slack-button", outcome=outcome.outcome.value)
+    _record("slack-button", click.requester if click else None, outcome)
     return _respond(reply)
 
 

@@ -16,26 +16,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from omni_relay import wiring
 from omni_relay.deadline import Deadline
 from omni_relay.handoff import CancelTask
 from omni_relay.observability import count, logger, metrics, tracer
 from omni_relay.sources.slack import RETRY_LATER, render, render_given_up
-from omni_relay.wiring import Runtime
 
 processor = BatchProcessor(event_type=EventType.SQS)
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime.from_env()
-    return _runtime
-
-
-def use_runtime(value: Runtime | None) -> None:
-    global _runtime
-    _runtime = value
+runtime = wiring.current
 
 
 class NotFinishedYet(Exception):

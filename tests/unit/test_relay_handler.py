@@ -14,6 +14,7 @@ import pytest
 import relay_app
 from local.events import resign
 from local.gateway import LambdaContext
+from omni_relay import wiring
 from omni_relay.observability import logger
 from omni_relay.omni import OmniReply
 from omni_relay.wiring import Runtime
@@ -25,9 +26,9 @@ JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 
 @pytest.fixture(autouse=True)
 def _use(runtime: Runtime):
-    relay_app.use_runtime(runtime)
+    wiring.use(runtime)
     yield
-    relay_app.use_runtime(None)
+    wiring.use(None)
 
 
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -137,7 +138,7 @@ def test_an_unreadable_signing_secret_gives_slack_a_friendly_200(secrets: FakeSe
 
 
 def test_a_misconfigured_relay_says_so_to_slack(monkeypatch: pytest.MonkeyPatch):
-    relay_app.use_runtime(None)
+    wiring.use(None)
     monkeypatch.delenv("OMNI_BASE_URL", raising=False)
     status, reply = invoke(signed("slack_command_cancel.json"))
     assert status == 200 and "misconfigured" in reply["text"]
@@ -188,7 +189,7 @@ def test_no_secret_appears_in_any_log_line_or_reply(
         omni,
         now=lambda: NOW,
     )
-    relay_app.use_runtime(runtime)
+    wiring.use(runtime)
     replies = []
     for answer in (OmniReply(401, {}), OmniReply(200, {"state": "CANCELLED"}), OmniReply(500, {})):
         omni.answer = lambda op, job, token, a=answer: a
@@ -196,6 +197,6 @@ def test_no_secret_appears_in_any_log_line_or_reply(
     replies.append(invoke(signed("slack_command_cancel.json", secret="forged")))
     captured = capsys.readouterr()
     everything = log_lines.getvalue() + captured.out + captured.err + json.dumps(replies)
-    assert "slack cancel" in log_lines.getvalue() and "invalid_signature" in log_lines.getvalue()
+    assert "cancel answered" in log_lines.getvalue() and "invalid_signature" in log_lines.getvalue()
     for secret in (SIGNING_SECRET, OMNI_KEY, "pat-secret-3b7e"):
         assert secret not in everything

@@ -42,7 +42,8 @@ class AllowedHosts:
         if parts.username or parts.password or not host:
             return False
         if parts.scheme == "https":
-            return host in self.entries or f"{host}:{port or 443}" in self.entries
+            # A bare host entry means its default port; another port must be listed as host:port.
+            return (port in (None, 443) and host in self.entries) or f"{host}:{port or 443}" in self.entries
         if parts.scheme == "http" and host == "127.0.0.1":
             return f"{host}:{port or 80}" in self.entries
         return False

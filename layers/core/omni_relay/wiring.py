@@ -110,3 +110,20 @@ class Runtime:
         if not secrets:
             raise SettingsUnavailable("The relay's Slack secret has no signing secret.")
         return secrets
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    """The execution environment's Runtime: built from the environment on first use, then kept."""
+    global _current
+    if _current is None:
+        _current = Runtime.from_env()
+    return _current
+
+
+def use(value: Runtime | None) -> None:
+    """Hand in a Runtime (tests, the local stack); None goes back to building it from the environment."""
+    global _current
+    _current = value
