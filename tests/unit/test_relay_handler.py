@@ -200,3 +200,35 @@ def test_no_secret_appears_in_any_log_line_or_reply(
     assert "cancel answered" in log_lines.getvalue() and "invalid_signature" in log_lines.getvalue()
     for secret in (SIGNING_SECRET, OMNI_KEY, "pat-secret-3b7e"):
         assert secret not in everything
+
+
+class _BrokenQueue:
+    def send(self, task: object) -> None:
+        from omni_relay.handoff import HandoffFailed
+
+        raise HandoffFailed("EndpointConnectionError")
+
+
+class _Queue:
+    def __init__(self) -> None:
+        self.tasks: list[object] = []
+
+    def send(self, task: object) -> None:
+        self.tasks.append(task)
+
+
+def test_a_slow_omni_is_handed_off_and_the_user_told_so(secrets: FakeSecretStore, omni: FakeOmni):
+    queue = _Queue()
+    omni.answer = lambda op, job, token: OmniReply(503, {})
+    wiring.use(Runtime(make_settings(), secrets, omni, queue=queue, now=lambda: NOW))
+    status, reply = invoke(signed("slack_command_cancel.json"))
+    assert status == 200 and "I will post the result here" in text_of(reply)
+    assert len(queue.tasks) == 1
+
+
+def test_when_the_queue_is_down_nothing_is_promised(secrets: FakeSecretStore, omni: FakeOmni):
+    omni.answer = lambda op, job, token: OmniReply(503, {})
+    wiring.use(Runtime(make_settings(), secrets, omni, queue=_BrokenQueue(), now=lambda: NOW))
+    status, reply = invoke(signed("slack_command_cancel.json"))
+    assert status == 200 and "did not respond in time" in text_of(reply)
+    assert "post the result" not in text_of(reply)

@@ -1,0 +1,80 @@
+"""Faults around the hand-off: the queue unreachable, the de-duplication table unreachable,
+a response_url that answers 404/500. Each has one expected answer for the requester."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.capture import CaptureServer
+from local.stack import _reset_powertools_parameters, free_port
+from omni_relay.dedupe import DynamoDedupe
+from omni_relay.domain import Requester
+from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue
+from omni_relay.omni import OmniReply
+from omni_relay.settings import Settings
+from omni_relay.wiring import Runtime
+from tests.fakes import FakeOmni, FakeSecretStore
+
+TASK = CancelTask("3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01", Requester("slack", "U1", "T1"), "https://hooks.slack.com/x")
+
+
+@pytest.fixture
+def nowhere(monkeypatch: pytest.MonkeyPatch) -> str:
+    """AWS pointed at a loopback port where nothing listens."""
+    url = f"http://127.0.0.1:{free_port()}"
+    for key, value in {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    _reset_powertools_parameters()
+    return url
+
+
+def test_sqs_unreachable_raises_handoff_failed(nowhere: str):
+    with pytest.raises(HandoffFailed):
+        SqsTaskQueue(f"{nowhere}/000000000000/tasks").send(TASK)
+
+
+def test_dynamodb_unreachable_fails_open_and_runs_the_action_once(nowhere: str):
+    runs: list[int] = []
+    result = DynamoDedupe("idempotency").once("key-1", lambda: runs.append(1) or {"outcome": "cancelled"})
+    assert result == {"outcome": "cancelled"}
+    assert runs == [1]
+
+
+class BrokenQueue:
+    def send(self, task: CancelTask) -> None:
+        raise HandoffFailed("EndpointConnectionError")
+
+
+def runtime(**kwargs) -> Runtime:
+    settings = Settings.from_env(
+        {
+            "OMNI_BASE_URL": "https://acme.omniapp.co/api",
+            "OMNI_SECRET_ID": "omni",
+            "SLACK_SECRET_ID": "slack",
+            "SLACK_ALLOWED_TEAMS": "*",
+            "POSTBACK_HOSTS": kwargs.pop("hosts", ""),
+        }
+    )
+    secrets = FakeSecretStore({"omni": {"api_key": "k"}, "slack": {"signing_secrets": ["s"]}})
+    return Runtime(settings, secrets, FakeOmni(lambda *a: OmniReply(503, {})), **kwargs)
+
+
+def test_a_failed_hand_off_promises_nothing():
+    assert runtime(queue=BrokenQueue()).hand_off(TASK) is False
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_response_url_that_fails_is_logged_not_raised(status: int):
+    capture = CaptureServer(status=status).start()
+    try:
+        rt = runtime(hosts=capture.host)
+        rt.post(capture.url("/gone"), {"text": "done"})  # no exception: the cancel itself is done
+        assert len(capture.posts) >= 1
+    finally:
+        capture.stop()
