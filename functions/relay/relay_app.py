@@ -51,17 +51,7 @@ def _record(source: str, requester: Requester | None, outcome: CancelOutcome | N
 
 @app.post("/slack/commands")
 def slack_command() -> Response:
-    rt = runtime()
-    request = _inbound()
-    reply, command, outcome = slack.handle_command(
-        request,
-        signing_secrets=rt.slack_signing_secrets,
-        service=rt.service,
-        policy=rt.slack_policy,
-        budget_s=rt.slack_budget_s,
-        hand_off=rt.hand_off,
-        now=rt.now,
-    )
+    reply, command, outcome = slack.handle_command(_inbound(), runtime())
     _record("slack", command.requester if command else None, outcome)
     return _respond(reply)
 
@@ -70,17 +60,7 @@ def slack_command() -> Response:
 def slack_interaction() -> Response:
     rt = runtime()
     rt.dedupe.register_lambda_context(app.lambda_context)
-    reply, click, outcome = slack.handle_interaction(
-        _inbound(),
-        signing_secrets=rt.slack_signing_secrets,
-        service=rt.service,
-        policy=rt.slack_policy,
-        budget_s=rt.slack_budget_s,
-        hand_off=rt.hand_off,
-        post=rt.post,
-        dedupe=rt.dedupe,
-        now=rt.now,
-    )
+    reply, click, outcome = slack.handle_interaction(_inbound(), rt)
     _record("slack-button", click.requester if click else None, outcome)
     return _respond(reply)
 

@@ -19,13 +19,6 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
-@pytest.fixture(autouse=True)
-def _clear_faults(stack: LocalStack) -> Iterator[None]:
-    yield
-    assert stack.omni is not None
-    stack.omni.set_faults()
-
-
 def test_a_10_second_omni_is_answered_at_once_and_finished_by_the_worker(stack: LocalStack):
     omni, capture = stack.omni, stack.capture
     assert omni is not None and capture is not None

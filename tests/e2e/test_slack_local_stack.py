@@ -21,13 +21,6 @@ def stack() -> Iterator[LocalStack]:
         yield running
 
 
-@pytest.fixture(autouse=True)
-def _clear_faults(stack: LocalStack) -> Iterator[None]:
-    yield
-    assert stack.omni is not None
-    stack.omni.set_faults()
-
-
 def send(stack: LocalStack, text: str, user: str = ALICE, **fields: object) -> tuple[int, str]:
     status, payload = post_command(stack.url, text, team_id=TEAM, user_id=user, **fields)  # type: ignore[arg-type]
     return status, as_slack_shows(status, payload)

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.omni_emulator import OmniEmulator
+from local.stack import _reset_powertools_parameters
 
 ORG_KEY = "omni-org-key-integration"
 
@@ -14,3 +15,17 @@ def emulator() -> Iterator[OmniEmulator]:
     with OmniEmulator() as omni:
         omni.add_key(ORG_KEY)
         yield omni
+
+
+def point_aws_at(monkeypatch: pytest.MonkeyPatch, url: str, **extra: str) -> None:
+    """boto3 (and Powertools' cached clients) talk to `url` on loopback with test credentials."""
+    env = {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        **extra,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    _reset_powertools_parameters()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from local.capture import CaptureServer
-from local.stack import _reset_powertools_parameters, free_port
+from local.stack import free_port
 from omni_relay.dedupe import DynamoDedupe
 from omni_relay.domain import Requester
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue
@@ -14,6 +14,7 @@ from omni_relay.omni import OmniReply
 from omni_relay.settings import Settings
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore
+from tests.integration.conftest import point_aws_at
 
 TASK = CancelTask("3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01", Requester("slack", "U1", "T1"), "https://hooks.slack.com/x")
 
@@ -22,15 +23,7 @@ TASK = CancelTask("3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01", Requester("slack", "U1
 def nowhere(monkeypatch: pytest.MonkeyPatch) -> str:
     """AWS pointed at a loopback port where nothing listens."""
     url = f"http://127.0.0.1:{free_port()}"
-    for key, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_MAX_ATTEMPTS": "1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    _reset_powertools_parameters()
+    point_aws_at(monkeypatch, url, AWS_MAX_ATTEMPTS="1")
     return url
 
 

@@ -13,6 +13,7 @@ from moto.server import ThreadedMotoServer
 
 from local.stack import _reset_powertools_parameters, free_port
 from omni_relay.secret_store import ExtensionSecretStore, PowertoolsSecretStore, SecretsUnavailable
+from tests.integration.conftest import point_aws_at
 
 
 @pytest.fixture
@@ -21,14 +22,7 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
-    for key, value in {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    _reset_powertools_parameters()
+    point_aws_at(monkeypatch, url)
     yield url
     _reset_powertools_parameters()
     server.stop()
@@ -65,11 +59,7 @@ def test_a_malformed_secret_is_reported_without_its_value(moto: str, value: str)
 
 
 def test_secrets_manager_unreachable(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    _reset_powertools_parameters()
+    point_aws_at(monkeypatch, f"http://127.0.0.1:{free_port()}", AWS_MAX_ATTEMPTS="1")
     try:
         with pytest.raises(SecretsUnavailable):
             PowertoolsSecretStore().get_json("omni")

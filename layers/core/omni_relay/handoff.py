@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from omni_relay.domain import CancelRequest, Requester
@@ -16,9 +16,7 @@ class CancelTask:
     job_id: str
     requester: Requester
     reply_to: str  # where the result is posted (Slack response_url)
-    reply_kind: str = "slack"
     request_id: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def request(self) -> CancelRequest:
@@ -34,9 +32,7 @@ class CancelTask:
             job_id=str(data["job_id"]),
             requester=Requester(**data["requester"]),
             reply_to=str(data["reply_to"]),
-            reply_kind=str(data.get("reply_kind", "slack")),
             request_id=str(data.get("request_id", "")),
-            extra=dict(data.get("extra") or {}),
         )
 
 

@@ -7,10 +7,9 @@ Slack shows anything but HTTP 200 as an error, so every answer to an authentic r
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from omni_relay.auth import SlackPolicy
@@ -43,6 +42,24 @@ _ICON = {
     Outcome.OMNI_BUSY: ":vertical_traffic_light:",
     Outcome.OMNI_UNAVAILABLE: ":cloud:",
 }
+
+
+class SlackPorts(Protocol):
+    """What the Slack handlers need from the outside world (the Runtime, or fakes in tests)."""
+
+    service: CancelService
+    slack_policy: SlackPolicy
+    dedupe: Deduplicator
+    now: Callable[[], float]
+
+    @property
+    def slack_budget_s(self) -> float: ...
+
+    def slack_signing_secrets(self) -> list[str]: ...
+
+    def hand_off(self, task: CancelTask) -> bool: ...
+
+    def post(self, url: str, message: dict[str, Any]) -> None: ...
 
 
 def verify(request: InboundRequest, signing_secrets: Sequence[str], now: float) -> None:
@@ -93,21 +110,14 @@ class SlashCommand:
 
 
 def handle_command(
-    request: InboundRequest,
-    *,
-    signing_secrets: Callable[[], Sequence[str]],
-    service: CancelService,
-    policy: SlackPolicy,
-    budget_s: float,
-    hand_off: Callable[[CancelTask], bool] = lambda task: False,
-    now: Callable[[], float] = time.time,
+    request: InboundRequest, ports: SlackPorts
 ) -> tuple[Reply, SlashCommand | None, CancelOutcome | None]:
     """Verify, parse and answer one slash command. Returns the reply and, for logs and metrics,
     what was asked and how it ended."""
     form = parse_form(request.body) if request.content_type == FORM else None
     if form is not None and form.get("ssl_check") == "1":
         return Reply(200, {}), None, None  # Slack's certificate probe, answered before verification as Bolt does
-    verify(request, signing_secrets(), now())
+    verify(request, ports.slack_signing_secrets(), ports.now())
     if form is None:
         raise UnsupportedMediaType(f"Slash commands must be sent as {FORM}.")
     command = SlashCommand.from_form(form)
@@ -118,11 +128,11 @@ def handle_command(
     if job_id is None:
         note = f"I could not find a job id in `{escape(text[:100])}`."
         return Reply(200, usage(command.command, note)), command, None
-    deadline = Deadline.from_arrival(request.arrival_epoch_ms, budget_s, wall=now)
-    outcome = service.cancel(CancelRequest(job_id, command.requester), policy, deadline)
+    deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
+    outcome = ports.service.cancel(CancelRequest(job_id, command.requester), ports.slack_policy, deadline)
     if outcome.outcome in RETRY_LATER:
         task = CancelTask(job_id, command.requester, reply_to=command.response_url, request_id=request.request_id)
-        if hand_off(task):
+        if ports.hand_off(task):
             outcome = CancelOutcome(job_id, Outcome.PENDING, detail=f"handed off after: {outcome.detail}")
     return Reply(200, render(outcome)), command, outcome
 
@@ -173,25 +183,17 @@ def _object(value: object) -> dict[str, Any]:
 
 
 def handle_interaction(
-    request: InboundRequest,
-    *,
-    signing_secrets: Callable[[], Sequence[str]],
-    service: CancelService,
-    policy: SlackPolicy,
-    budget_s: float,
-    hand_off: Callable[[CancelTask], bool],
-    post: Callable[[str, dict[str, Any]], None],
-    dedupe: Deduplicator,
-    now: Callable[[], float] = time.time,
+    request: InboundRequest, ports: SlackPorts
 ) -> tuple[Reply, ButtonClick | None, CancelOutcome | None]:
     """A button click: verify, acknowledge with 200, replace the message it came from with the outcome."""
-    verify(request, signing_secrets(), now())
+    verify(request, ports.slack_signing_secrets(), ports.now())
     if request.content_type != FORM:
         raise UnsupportedMediaType(f"Interactions must be sent as {FORM}.")
     click = ButtonClick.from_form(parse_form(request.body))
     if click is None:
         return Reply(200, {}), None, None
-    deadline = Deadline.from_arrival(request.arrival_epoch_ms, budget_s, wall=now)
+    deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
+    service, policy = ports.service, ports.slack_policy
 
     def act() -> dict[str, Any]:
         asked = CancelRequest(click.job_id, click.requester)
@@ -201,14 +203,14 @@ def handle_interaction(
             outcome = service.cancel(asked, policy, deadline)
             if outcome.outcome in RETRY_LATER:
                 task = CancelTask(click.job_id, click.requester, click.response_url, request_id=request.request_id)
-                if hand_off(task):
+                if ports.hand_off(task):
                     outcome = CancelOutcome(click.job_id, Outcome.PENDING, detail=outcome.detail)
-        post(click.response_url, {**render(outcome), "replace_original": True})
+        ports.post(click.response_url, {**render(outcome), "replace_original": True})
         return {**outcome.as_dict(), "detail": outcome.detail}
 
     key = f"slack-action:{click.requester.key}:{click.action_ts}:{click.action_id}:{click.job_id}"
     try:
-        done = dedupe.once(key, act)
+        done = ports.dedupe.once(key, act)
     except AlreadyInProgress:
         return Reply(200, {}), click, None  # a concurrent resend: the first one answers
     outcome = CancelOutcome(click.job_id, Outcome(done["outcome"]), JobState.parse(done.get("state")), done["detail"])
