@@ -1,5 +1,5 @@
-"""A capture server on 127.0.0.1: stands in for Slack's response_url (and other post-back targets)
-and records every JSON body posted to it."""
+"""A capture server on 127.0.0.1: stands in for Slack's response_url, the vendors' comment APIs and
+the callback receiver, and records every JSON body sent to it (with its method and headers)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ class CaptureServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def do_PUT(self) -> None:  # noqa: N802
+                self.do_POST()
+
             def do_POST(self) -> None:  # noqa: N802
                 data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
@@ -31,7 +34,16 @@ class CaptureServer:
                 except ValueError:
                     body = {"raw": data.decode("utf-8", "replace")}
                 with capture._changed:
-                    capture.posts.append({"path": self.path, "body": body, "at": time.monotonic()})
+                    capture.posts.append(
+                        {
+                            "path": self.path,
+                            "method": self.command,
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "raw": data,
+                            "body": body,
+                            "at": time.monotonic(),
+                        }
+                    )
                     capture._changed.notify_all()
                 self.send_response(capture.status)
                 self.send_header("Content-Length", "2")
@@ -58,10 +70,14 @@ class CaptureServer:
 
     def wait_for(self, path: str, timeout: float = 10.0, count: int = 1) -> list[dict[str, Any]]:
         """The bodies posted to `path`, once there are `count` of them (or what there is at `timeout`)."""
+        return [r["body"] for r in self.wait_for_requests(path, timeout, count)]
+
+    def wait_for_requests(self, path: str, timeout: float = 10.0, count: int = 1) -> list[dict[str, Any]]:
+        """The requests (path, method, headers, raw, body) sent to `path`, as wait_for."""
         end = time.monotonic() + timeout
         with self._changed:
             while True:
-                found = [p["body"] for p in self.posts if p["path"] == path]
+                found = [p for p in self.posts if p["path"] == path]
                 if len(found) >= count or time.monotonic() >= end:
                     return found
                 self._changed.wait(max(end - time.monotonic(), 0.01))

@@ -1,6 +1,7 @@
 """Send one signed slash command to a running relay and print the reply as Slack would show it.
 
 python -m local.send [--url http://127.0.0.1:3000] [--secret S] [--user U] [--team T] <text>
+python -m local.send --webhook github|jira|zendesk|pagerduty|linear|teams|standard|shared <job id>
 """
 
 from __future__ import annotations
@@ -13,11 +14,25 @@ from typing import Any
 import urllib3
 
 from local.slack_signer import DEV_SIGNING_SECRET, slash_command
+from local.webhook_signer import SOURCES, delivery
 
 
 def post_command(url: str, text: str, **fields: Any) -> tuple[int, dict[str, Any]]:
     headers, body = slash_command(text, **fields)
     response = urllib3.request("POST", url.rstrip("/") + "/slack/commands", headers=headers, body=body, timeout=10)
+    try:
+        payload = json.loads(response.data or b"{}")
+    except ValueError:
+        payload = {"raw": response.data.decode("utf-8", "replace")}
+    return response.status, payload
+
+
+def post_webhook(url: str, source: str, job_id: str, **options: Any) -> tuple[int, dict[str, Any]]:
+    """One signed, real-shaped delivery from `source` (see local.webhook_signer.delivery for options)."""
+    headers, body = delivery(source, job_id, **options)
+    response = urllib3.request(
+        "POST", f"{url.rstrip('/')}/webhooks/{source}", headers=headers, body=body, timeout=20, retries=False
+    )
     try:
         payload = json.loads(response.data or b"{}")
     except ValueError:
@@ -45,7 +60,12 @@ def main() -> None:
     parser.add_argument("--secret", default=os.environ.get("SLACK_SIGNING_SECRET") or DEV_SIGNING_SECRET)
     parser.add_argument("--team", default="T0LOCAL01")
     parser.add_argument("--user", default="U0LOCAL01")
+    parser.add_argument("--webhook", choices=SOURCES, help="send as this webhook source instead of Slack")
     args = parser.parse_args()
+    if args.webhook:
+        status, payload = post_webhook(args.url, args.webhook, " ".join(args.text))
+        print(status, json.dumps(payload, indent=2))
+        return
     status, payload = post_command(
         args.url, " ".join(args.text), secret=args.secret, team_id=args.team, user_id=args.user
     )

@@ -6,6 +6,10 @@ HTTP -> Lambda gateway, all on 127.0.0.1. No AWS account, no Docker.
   OMNI_API_KEY          Omni org API key the relay uses (default: omni-local-org-key)
   OMNI_BASE_URL         a real Omni to call instead of the emulator (then no emulator starts)
   PORT                  the relay's port (default 3000)
+  <SOURCE>_WEBHOOK_SECRET  each webhook source's secret (GITHUB_, JIRA_, ZENDESK_, PAGERDUTY_, LINEAR_,
+                        TEAMS_, STANDARD_, SHARED_WEBHOOK_SECRET; default: local dev secrets)
+Locally every webhook sender is allowed (<SOURCE>_ALLOWED=*), comments and the signed callback go
+to the capture server; a deployed relay allows no one until configured.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ from local.capture import CaptureServer  # noqa: E402
 from local.gateway import Gateway  # noqa: E402
 from local.omni_emulator import OmniEmulator  # noqa: E402
 from local.slack_signer import DEV_SIGNING_SECRET  # noqa: E402
+from local.webhook_signer import SOURCES, dev_secret  # noqa: E402
 
 DEV_OMNI_KEY = "omni-local-org-key"
 SLACK_SECRET_NAME = "omni-cancel-relay/slack"
 OMNI_SECRET_NAME = "omni-cancel-relay/omni"
+WEBHOOK_SECRET_NAME = "omni-cancel-relay/webhooks"
+CALLBACK_SECRET = "whsec_bG9jYWwtZGV2LWNhbGxiYWNrLXNpZ25pbmcta2V5IQ=="  # local dev only
 QUEUE_NAME = "omni-cancel-relay-tasks"
 DLQ_NAME = "omni-cancel-relay-tasks-dlq"
 TABLE_NAME = "omni-cancel-relay-idempotency"
@@ -59,6 +66,8 @@ class StackConfig:
     queue_visibility_s: int = 30  # as template.yaml sets it relative to the worker's timeout
     max_receives: int = 5
     worker: bool = True  # poll the queue with the worker, as the SQS event source would
+    webhook_secrets: dict[str, str] = field(default_factory=lambda: {s: dev_secret(s) for s in SOURCES})
+    webhook_allowed: str = "*"  # local only: every webhook sender may cancel
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -104,13 +113,29 @@ def create_table(endpoint: str, name: str) -> None:
     )
 
 
-def seed_secrets(endpoint: str, slack: dict[str, Any], omni: dict[str, Any]) -> dict[str, str]:
-    """Create (or update) the two secrets in the same shape as production; returns their ARNs."""
+def webhook_secret(secrets: dict[str, str], api_base: str) -> dict[str, Any]:
+    """The webhooks secret as production holds it; every comment API points at the capture server."""
+    api = {
+        "github": {"api_token": "ghp_local", "api_url": f"{api_base}/github"},
+        "jira": {"site_url": f"{api_base}/jira", "email": "relay@acme.example", "api_token": "jira-local"},
+        "zendesk": {"site_url": f"{api_base}/zendesk", "email": "relay@acme.example", "api_token": "zd-local"},
+        "pagerduty": {"api_token": "pd-local", "email": "relay@acme.example", "api_url": f"{api_base}/pagerduty"},
+        "linear": {"api_token": "lin_api_local", "api_url": f"{api_base}/linear/graphql"},
+    }
+    value: dict[str, Any] = {name: {"secrets": [secret], **api.get(name, {})} for name, secret in secrets.items()}
+    value["callback"] = {"secrets": [CALLBACK_SECRET]}
+    return value
+
+
+def seed_secrets(
+    endpoint: str, slack: dict[str, Any], omni: dict[str, Any], webhooks: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Create (or update) the secrets in the same shape as production; returns their ARNs."""
     import boto3
 
     client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=REGION)
     arns = {}
-    for name, value in ((SLACK_SECRET_NAME, slack), (OMNI_SECRET_NAME, omni)):
+    for name, value in ((SLACK_SECRET_NAME, slack), (OMNI_SECRET_NAME, omni), (WEBHOOK_SECRET_NAME, webhooks or {})):
         try:
             arns[name] = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
         except client.exceptions.ResourceExistsException:
@@ -178,6 +203,9 @@ class LocalStack:
             "POSTBACK_HOSTS": self.capture.host,
             "MAX_RECEIVES": str(cfg.max_receives),
             "IDEMPOTENCY_TABLE": TABLE_NAME,
+            "WEBHOOK_SECRET_ID": WEBHOOK_SECRET_NAME,
+            "CALLBACK_URL": self.capture.url("/callback"),
+            **{f"{name.upper()}_ALLOWED": cfg.webhook_allowed for name in cfg.webhook_secrets},
             **cfg.env,
         }
         for key, value in self.env.items():
@@ -187,6 +215,7 @@ class LocalStack:
             moto_url,
             {"signing_secrets": cfg.slack_signing_secrets},
             {"api_key": cfg.omni_api_key, "user_tokens": cfg.user_tokens},
+            webhook_secret(cfg.webhook_secrets, self.capture.url("")),
         )
 
         create_table(moto_url, TABLE_NAME)
@@ -248,7 +277,7 @@ def main() -> None:
     config = StackConfig.from_env()
     with LocalStack(config) as stack:
         secret = config.slack_signing_secrets[0]
-        print(f"relay       {stack.url}  (POST /slack/commands, /slack/interactions)")
+        print(f"relay       {stack.url}  (POST /slack/commands, /slack/interactions, /webhooks/<source>)")
         print(f"worker      polling {stack.queue_url}")
         assert stack.capture is not None
         print(f"post-backs  {stack.capture.url('/')}  (stands in for Slack's response_url)")
@@ -264,6 +293,8 @@ def main() -> None:
         default = " (the dev default)" if secret == DEV_SIGNING_SECRET else ""
         print(f"\nSlack signing secret{default}: SLACK_SIGNING_SECRET. Send a signed slash command with:")
         print(f"  .venv/bin/python -m local.send --url {stack.url} <job id>")
+        print(f"and a signed webhook ({', '.join(SOURCES)}) with:")
+        print(f"  .venv/bin/python -m local.send --url {stack.url} --webhook github <job id>")
         print("Ctrl-C stops everything.", flush=True)
         try:
             import threading

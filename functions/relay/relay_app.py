@@ -15,6 +15,8 @@ from omni_relay.errors import ConfigError, InvalidSignature, RelayError, Setting
 from omni_relay.observability import count, logger, metrics, tracer
 from omni_relay.request import InboundRequest, Reply
 from omni_relay.sources import slack
+from omni_relay.sources.registry import webhook_source
+from omni_relay.sources.webhook import handle_webhook
 
 app = APIGatewayHttpResolver()
 runtime = wiring.current
@@ -35,7 +37,7 @@ def _respond(reply: Reply) -> Response:
 def _record(source: str, requester: Requester | None, outcome: CancelOutcome | None) -> None:
     """One log line and one metric per answered request, with who asked and how it ended."""
     if requester is not None:
-        logger.append_keys(team_id=requester.team_id, user_id=requester.user_id)
+        logger.append_keys(team_id=requester.team_id, user_id=requester.user_id, scope=requester.channel_id)
     if outcome is not None:
         logger.info(
             "cancel answered",
@@ -62,6 +64,18 @@ def slack_interaction() -> Response:
     rt.dedupe.register_lambda_context(app.lambda_context)
     reply, click, outcome = slack.handle_interaction(_inbound(), rt)
     _record("slack-button", click.requester if click else None, outcome)
+    return _respond(reply)
+
+
+@app.post("/webhooks/<name>")
+def webhook(name: str) -> Response:
+    source = webhook_source(name)
+    if source is None:
+        return _json(404, {"error": "unknown_source", "message": "No such webhook source."})
+    rt = runtime()
+    rt.dedupe.register_lambda_context(app.lambda_context)
+    reply, delivery, outcome = handle_webhook(_inbound(), source, rt)
+    _record(name, delivery.requester if delivery else None, outcome)
     return _respond(reply)
 
 

@@ -16,11 +16,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omni_relay import wiring
+from omni_relay import messages, wiring
 from omni_relay.deadline import Deadline
+from omni_relay.domain import RETRY_LATER, CancelOutcome
 from omni_relay.handoff import CancelTask
 from omni_relay.observability import count, logger, metrics, tracer
-from omni_relay.sources.slack import RETRY_LATER, render, render_given_up
+from omni_relay.sources.slack import render, render_given_up
 
 processor = BatchProcessor(event_type=EventType.SQS)
 runtime = wiring.current
@@ -44,15 +45,26 @@ def finish(record: SQSRecord) -> None:
                 logger.error(
                     "cancel not finished after the last attempt: parked in the DLQ", extra={"detail": outcome.detail}
                 )
-                rt.post(task.reply_to, {**render_given_up(outcome, attempt), "replace_original": True})
+                tell(task, outcome, given_up=attempt)
                 count("TasksParked")
             raise NotFinishedYet(outcome.detail)  # nothing is recorded: the redelivery runs again
         logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
-        rt.post(task.reply_to, {**render(outcome), "replace_original": True})
+        tell(task, outcome)
         return outcome.as_dict()
 
     # A redelivered task that already finished (the worker died before deleting it) is not repeated.
     rt.dedupe.once(f"task:{task.request_id}:{task.job_id}", cancel_and_post)
+
+
+def tell(task: CancelTask, outcome: CancelOutcome, given_up: int = 0) -> None:
+    """Post the result where the request came from: Slack's response_url, or the webhook source's
+    comment API and the callback."""
+    rt = runtime()
+    if task.source == "slack":
+        message = render_given_up(outcome, given_up) if given_up else render(outcome)
+        rt.post(task.reply_to, {**message, "replace_original": True})
+    else:
+        rt.notify(task.source, task.thread, outcome, messages.given_up(task.job_id, given_up) if given_up else "")
 
 
 @logger.inject_lambda_context(clear_state=True)

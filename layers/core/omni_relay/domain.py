@@ -44,6 +44,10 @@ class Outcome(StrEnum):
     STATUS = "status"  # a status look-up, not a cancel
 
 
+# Outcomes the worker can still turn into a result, given more time than the caller's deadline.
+RETRY_LATER = frozenset({Outcome.OMNI_UNAVAILABLE, Outcome.OMNI_BUSY})
+
+
 @dataclass(frozen=True)
 class Requester:
     """Who asked, in the source's own terms (Slack team/user/channel, GitHub repo/user, ...)."""

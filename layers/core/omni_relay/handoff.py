@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from omni_relay.domain import CancelRequest, Requester
@@ -15,15 +16,17 @@ class CancelTask:
 
     job_id: str
     requester: Requester
-    reply_to: str  # where the result is posted (Slack response_url)
+    reply_to: str  # where the result is posted (Slack response_url); "" for webhook sources
     request_id: str = ""
+    source: str = "slack"  # a webhook source posts through its own API and the callback instead
+    thread: Mapping[str, str] = field(default_factory=dict)  # the issue/ticket/incident to comment on
 
     @property
     def request(self) -> CancelRequest:
         return CancelRequest(self.job_id, self.requester)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps({**asdict(self), "thread": dict(self.thread)}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> CancelTask:
@@ -33,6 +36,8 @@ class CancelTask:
             requester=Requester(**data["requester"]),
             reply_to=str(data["reply_to"]),
             request_id=str(data.get("request_id", "")),
+            source=str(data.get("source") or "slack"),
+            thread={str(k): str(v) for k, v in (data.get("thread") or {}).items()},
         )
 
 

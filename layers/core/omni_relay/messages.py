@@ -56,3 +56,11 @@ SETTLED = frozenset({Outcome.CANCELLED, Outcome.ALREADY_FINISHED, Outcome.STOPPI
 def describe(outcome: CancelOutcome) -> str:
     state = outcome.state.value if outcome.state else "unknown"
     return _TEXT[outcome.outcome].format(job=outcome.job_id, state=state)
+
+
+def given_up(job_id: str, attempts: int) -> str:
+    """The worker's last attempt failed too: the task is parked in the dead-letter queue for a redrive."""
+    return (
+        f"I could not cancel job {job_id}: after {attempts} attempts Omni still did not answer. "
+        "Your operator can retry it from the dead-letter queue; you can also try again later."
+    )

@@ -17,7 +17,9 @@ import urllib3
 
 from omni_relay.outbound import shared_pool
 
-DEFAULT_HOSTS = ("hooks.slack.com",)
+# Slack's response_url host and the comment APIs with one public host; Jira and Zendesk sites
+# (<org>.atlassian.net, <org>.zendesk.com) and the callback's host must be listed in POSTBACK_HOSTS.
+DEFAULT_HOSTS = ("hooks.slack.com", "api.github.com", "api.linear.app", "api.pagerduty.com")
 
 
 class PostBackRefused(Exception):
@@ -56,13 +58,16 @@ class PostBack:
         self._timeout = timeout
 
     def post_json(self, url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> int:
-        """POST `body`; returns the HTTP status. Raises PostBackRefused, or urllib3 errors on no answer."""
+        return self.send("POST", url, json.dumps(body).encode(), headers)
+
+    def send(self, method: str, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> int:
+        """Send a JSON `body`; returns the HTTP status. Raises PostBackRefused, or urllib3 errors on no answer."""
         if not self.allowed.allows(url):
             raise PostBackRefused(f"post-back host not allowed: {urlsplit(url).hostname or '?'}")
         response = self._http.request(
-            "POST",
+            method,
             url,
-            body=json.dumps(body).encode(),
+            body=body,
             headers={"Content-Type": "application/json", **(headers or {})},
             timeout=self._timeout,
             retries=urllib3.Retry(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from omni_relay.errors import ConfigError
@@ -29,6 +30,30 @@ class AllowList:
 
 
 @dataclass(frozen=True)
+class SenderList:
+    """Which senders of a webhook source may cancel: comma-separated `scope` or `scope:user` entries,
+    `*` for any part (e.g. `acme/data:*`, `*:alice`, `*`). Empty allows no one: deny by default."""
+
+    entries: frozenset[tuple[str, str]]
+
+    @classmethod
+    def parse(cls, raw: str) -> SenderList:
+        pairs = set()
+        for entry in (e.strip() for e in raw.split(",")):
+            if entry:
+                scope, _, user = entry.partition(":") if entry != "*" else ("*", "", "*")
+                pairs.add((scope.strip() or "*", user.strip() or "*"))
+        return cls(frozenset(pairs))
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.entries)
+
+    def allows(self, scope: str, user: str) -> bool:
+        return any((s == "*" or (scope and s == scope)) and (u == "*" or (user and u == user)) for s, u in self.entries)
+
+
+@dataclass(frozen=True)
 class Settings:
     omni_base_url: str
     omni_secret_id: str
@@ -50,6 +75,18 @@ class Settings:
     worker_deadline_s: float = 45.0
     max_receives: int = 5  # the queue's maxReceiveCount: the last attempt tells the requester
     idempotency_table: str = ""  # empty: no de-duplication
+    webhook_secret_id: str = ""  # empty: no webhook source is enabled
+    command_word: str = "/omni-cancel"  # required before a job id in free text (comments, notes)
+    callback_url: str = ""  # where webhook results are also sent, signed as Standard Webhooks
+    # Per webhook source: <SOURCE>_ALLOWED (senders) and <SOURCE>_JOB_ID_PATH (JMESPath), by source name.
+    source_allowed: Mapping[str, str] = field(default_factory=dict)
+    source_job_paths: Mapping[str, str] = field(default_factory=dict)
+
+    def allowed_senders(self, source: str) -> SenderList:
+        return SenderList.parse(self.source_allowed.get(source, ""))
+
+    def job_id_path(self, source: str) -> str:
+        return self.source_job_paths.get(source, "")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,7 +141,43 @@ class Settings:
             worker_deadline_s=number("WORKER_DEADLINE_S", 45, 1, 900),
             max_receives=int(number("MAX_RECEIVES", 5, 1, 1000)),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip(),
+            webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
+            **_webhook_options(env, problems),
         )
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return settings
+
+
+def valid_jmespath(expression: str) -> bool:
+    import jmespath  # only when a source's job id path is configured
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        jmespath.compile(expression)
+    except JMESPathError:
+        return False
+    return True
+
+
+def _webhook_options(env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """COMMAND_WORD, CALLBACK_URL, and per source <SOURCE>_ALLOWED and <SOURCE>_JOB_ID_PATH."""
+    allowed = {k[: -len("_ALLOWED")].lower(): v for k, v in env.items() if k.endswith("_ALLOWED")}
+    job_paths = {
+        k[: -len("_JOB_ID_PATH")].lower(): v.strip() for k, v in env.items() if k.endswith("_JOB_ID_PATH") and v.strip()
+    }
+    for name, expression in job_paths.items():
+        if not valid_jmespath(expression):
+            problems.append(f"{name.upper()}_JOB_ID_PATH is not a JMESPath expression: {expression!r}")
+    callback_url = env.get("CALLBACK_URL", "").strip()
+    if callback_url and urlsplit(callback_url).scheme not in ("https", "http"):
+        problems.append("CALLBACK_URL must be an https URL")
+    command_word = env.get("COMMAND_WORD", "/omni-cancel").strip()
+    if not command_word or any(c.isspace() for c in command_word):
+        problems.append("COMMAND_WORD must be one word, such as /omni-cancel")
+    return {
+        "command_word": command_word,
+        "callback_url": callback_url,
+        "source_allowed": allowed,
+        "source_job_paths": job_paths,
+    }

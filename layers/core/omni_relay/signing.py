@@ -26,3 +26,23 @@ def unix_seconds(value: str) -> int | None:
     if not value or len(value) > 12 or not value.isascii() or not value.isdigit():
         return None
     return int(value)
+
+
+def whsec_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret: the base64 after `whsec_` (ValueError if it is not)."""
+    import base64
+    import binascii
+
+    encoded = secret.strip().removeprefix("whsec_")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not a whsec_ secret") from None
+
+
+def standard_signature(key: bytes, message_id: str, timestamp: int | str, body: bytes) -> str:
+    """Standard Webhooks: "v1," + base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"."""
+    import base64
+
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac_sha256(key, signed)).decode()

@@ -15,18 +15,16 @@ from urllib.parse import parse_qs
 from omni_relay.auth import SlackPolicy
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress, Deduplicator
-from omni_relay.domain import CancelOutcome, CancelRequest, JobState, Outcome, Requester
+from omni_relay.domain import RETRY_LATER, CancelOutcome, CancelRequest, JobState, Outcome, Requester
 from omni_relay.errors import InvalidSignature, MalformedRequest, StaleRequest, UnsupportedMediaType
 from omni_relay.handoff import CancelTask
 from omni_relay.jobref import find_job_id
-from omni_relay.messages import SETTLED, describe
+from omni_relay.messages import SETTLED, describe, given_up
 from omni_relay.request import InboundRequest, Reply
 from omni_relay.service import CancelService
 from omni_relay.signing import hmac_sha256, matches_any, unix_seconds
 
 REPLAY_WINDOW_S = 300
-# Outcomes the worker can still turn into a result, given more time than Slack's 3 seconds.
-RETRY_LATER = frozenset({Outcome.OMNI_UNAVAILABLE, Outcome.OMNI_BUSY})
 FORM = "application/x-www-form-urlencoded"
 EXAMPLE_JOB = "123e4567-e89b-12d3-a456-426614174000"
 # Button action ids. Any app's message can offer CANCEL_ACTION with a job id as its value.
@@ -250,11 +248,7 @@ def button(label: str, action_id: str, job_id: str) -> dict[str, Any]:
 
 def render_given_up(outcome: CancelOutcome, attempts: int) -> dict[str, Any]:
     """What the requester reads when the worker's last attempt failed too (the task is parked for redrive)."""
-    job = escape(outcome.job_id)
-    text = (
-        f":warning: I could not cancel job `{job}`: after {attempts} attempts Omni still did not answer. "
-        "Your operator can retry it from the dead-letter queue; you can also try again later."
-    )
+    text = ":warning: " + given_up(outcome.job_id, attempts).replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
     return {
         "response_type": "ephemeral",
         "text": text,

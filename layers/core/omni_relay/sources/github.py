@@ -1,0 +1,84 @@
+"""GitHub: `/omni-cancel <job>` in an issue or pull-request comment (or a new issue), answered by a comment.
+
+Webhook (repository or organization settings -> Webhooks): content type application/json, the secret
+from the webhooks secret, events "Issue comments" and "Issues". GitHub signs the raw body with
+HMAC-SHA256 (X-Hub-Signature-256: sha256=<hex>) and names each delivery (X-GitHub-Delivery).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from omni_relay.domain import Requester
+from omni_relay.errors import InvalidSignature
+from omni_relay.request import InboundRequest
+from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+
+API = "https://api.github.com"
+_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
+
+
+class GitHub(WebhookSource):
+    name = "github"
+    title = "GitHub"
+    deadline_s = 10.0
+
+    def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
+        signature = request.header("x-hub-signature-256")
+        if not signature:
+            raise InvalidSignature("Missing X-Hub-Signature-256.")
+        expected = ("sha256=" + hmac_sha256(s.encode(), request.body).hex() for s in config.secrets)
+        if not matches_any(signature, expected):
+            raise InvalidSignature("The GitHub signature does not match.")
+
+    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        event, action = request.header("x-github-event"), text(payload.get("action"))
+        repo = text(dig(payload, "repository", "full_name"))
+        sender = dig(payload, "sender") or {}
+        requester = Requester(
+            source=self.name,
+            team_id=self.name,
+            channel_id=repo,
+            user_id=text(dig(sender, "login")),
+            display_name=text(dig(sender, "login")),
+        )
+        delivery_id = request.header("x-github-delivery")
+        number = text(dig(payload, "issue", "number"))
+        thread = {"repo": repo, "number": number} if _REPO.fullmatch(repo) and number.isdigit() else {}
+        ignore, texts = "", tuple[str, ...]()
+        if event == "ping":
+            ignore = "pong: the webhook reaches the relay"
+        elif text(dig(sender, "type")) == "Bot":
+            ignore = "events from bots are not commands"
+        elif event == "issue_comment" and action == "created":
+            texts = (text(dig(payload, "comment", "body")),)
+        elif event == "issues" and action == "opened":
+            texts = (text(dig(payload, "issue", "title")), text(dig(payload, "issue", "body")))
+        else:
+            ignore = f"the relay acts on new issue comments and new issues, not {event or 'this'} {action}".rstrip()
+        if ignore:
+            return Delivery(requester, delivery_id, ignore=ignore)
+        return Delivery(requester, delivery_id, texts, thread)
+
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+        token = config.get("api_token")
+        if not token or not thread.get("repo") or not thread.get("number"):
+            return None
+        base = config.get("api_url") or API
+        return Outbound(
+            "POST",
+            f"{base.rstrip('/')}/repos/{thread['repo']}/issues/{thread['number']}/comments",
+            {"body": body},
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "omni-cancel-relay",
+            },
+        )
+
+
+SOURCE = GitHub()

@@ -1,0 +1,84 @@
+"""Jira Cloud: `/omni-cancel <job>` in an issue comment (or summary/description), answered by a comment.
+
+Two ways to send, both accepted:
+- an admin webhook (Settings -> System -> WebHooks) with a secret: X-Hub-Signature: sha256=<hex>
+  HMAC of the raw body; each delivery is named by X-Atlassian-Webhook-Identifier;
+- Jira Automation "Send web request" with a header the admin adds (X-Omni-Relay-Token by default,
+  or `header` in this source's secret entry) holding the shared secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from omni_relay.domain import Requester
+from omni_relay.errors import InvalidSignature
+from omni_relay.request import InboundRequest
+from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+
+DEFAULT_HEADER = "x-omni-relay-token"
+ACTED_ON = ("comment_created", "jira:issue_created")
+
+
+class Jira(WebhookSource):
+    name = "jira"
+    title = "Jira"
+
+    def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
+        signature = request.header("x-hub-signature")
+        if signature:
+            expected = ("sha256=" + hmac_sha256(s.encode(), request.body).hex() for s in config.secrets)
+            if not matches_any(signature, expected):
+                raise InvalidSignature("The Jira webhook signature does not match.")
+            return
+        token = request.header(config.get("header") or DEFAULT_HEADER)
+        if not token:
+            raise InvalidSignature("Missing X-Hub-Signature (admin webhook) or the Automation secret header.")
+        if not matches_any(token, config.secrets):
+            raise InvalidSignature("The Jira Automation secret does not match.")
+
+    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        event = text(payload.get("webhookEvent"))
+        issue = dig(payload, "issue") or {}
+        fields = dig(issue, "fields") or {}
+        author = dig(payload, "comment", "author") or dig(payload, "user") or {}
+        requester = Requester(
+            source=self.name,
+            team_id=self.name,
+            channel_id=text(dig(fields, "project", "key")),
+            user_id=text(dig(author, "accountId")),
+            display_name=text(dig(author, "displayName")),
+        )
+        key = text(dig(issue, "key"))
+        thread = {"issue": key} if key else {}
+        delivery_id = request.header("x-atlassian-webhook-identifier")
+        if event and event not in ACTED_ON:
+            return Delivery(requester, delivery_id, ignore=f"the relay acts on new comments and issues, not {event}")
+        comment = text(dig(payload, "comment", "body"))
+        texts = (comment,) if comment else (text(dig(fields, "summary")), text(dig(fields, "description")))
+        return Delivery(requester, delivery_id, texts, thread)
+
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+        site, email, token = config.get("site_url"), config.get("email"), config.get("api_token")
+        if not (site and email and token and thread.get("issue")):
+            return None
+        import base64
+
+        basic = base64.b64encode(f"{email}:{token}".encode()).decode()
+        document = {
+            "type": "doc",
+            "version": 1,
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": body}]}],
+        }
+        return Outbound(
+            "POST",
+            f"{site.rstrip('/')}/rest/api/3/issue/{quote(thread['issue'], safe='')}/comment",
+            {"body": document},
+            {"Authorization": f"Basic {basic}", "Accept": "application/json"},
+        )
+
+
+SOURCE = Jira()

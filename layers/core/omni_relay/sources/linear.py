@@ -1,0 +1,79 @@
+"""Linear: `/omni-cancel <job>` in an issue comment (or a new issue), answered by a comment.
+
+Webhook (Settings -> API -> Webhooks) for the data types Comments and Issues. Linear signs the raw
+body with HMAC-SHA256, hex (Linear-Signature), names each delivery (Linear-Delivery) and puts the
+send time in the body (webhookTimestamp, ms): requests older than a minute are refused as replays.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from omni_relay.domain import Requester
+from omni_relay.errors import InvalidSignature, StaleRequest
+from omni_relay.request import InboundRequest
+from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+
+API = "https://api.linear.app/graphql"
+REPLAY_WINDOW_S = 60
+COMMENT_CREATE = "mutation CommentCreate($input: CommentCreateInput!) { commentCreate(input: $input) { success } }"
+
+
+class Linear(WebhookSource):
+    name = "linear"
+    title = "Linear"
+
+    def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
+        signature = request.header("linear-signature")
+        if not signature:
+            raise InvalidSignature("Missing Linear-Signature.")
+        if not matches_any(signature, (hmac_sha256(s.encode(), request.body).hex() for s in config.secrets)):
+            raise InvalidSignature("The Linear signature does not match.")
+        try:
+            sent_ms = json.loads(request.body).get("webhookTimestamp")
+        except (ValueError, AttributeError, RecursionError):
+            sent_ms = None
+        if not isinstance(sent_ms, int) or isinstance(sent_ms, bool) or abs(now - sent_ms / 1000) > REPLAY_WINDOW_S:
+            raise StaleRequest("The Linear webhookTimestamp is missing or more than a minute away.")
+
+    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        kind, action, data = text(payload.get("type")), text(payload.get("action")), dig(payload, "data") or {}
+        actor = dig(payload, "actor") or {}
+        if kind == "Comment":
+            issue, team = text(dig(data, "issueId")), text(dig(data, "issue", "teamId"))
+            texts: tuple[str, ...] = (text(dig(data, "body")),)
+        else:
+            issue, team = text(dig(data, "id")), text(dig(data, "teamId"))
+            texts = (text(dig(data, "title")), text(dig(data, "description")))
+        requester = Requester(
+            source=self.name,
+            team_id=self.name,
+            channel_id=team,
+            user_id=text(dig(actor, "id")) or text(dig(data, "userId")),
+            display_name=text(dig(actor, "name")),
+        )
+        delivery_id = request.header("linear-delivery") or text(payload.get("webhookId"))
+        thread = {"issue": issue} if issue else {}
+        if kind not in ("Comment", "Issue") or action != "create":
+            return Delivery(
+                requester, delivery_id, ignore=f"the relay acts on new comments and issues, not {kind} {action}"
+            )
+        return Delivery(requester, delivery_id, texts, thread)
+
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+        token = config.get("api_token")
+        if not token or not thread.get("issue"):
+            return None
+        variables = {"input": {"issueId": thread["issue"], "body": body}}
+        return Outbound(
+            "POST",
+            config.get("api_url") or API,
+            {"query": COMMENT_CREATE, "variables": variables},
+            {"Authorization": token},
+        )
+
+
+SOURCE = Linear()

@@ -1,0 +1,78 @@
+"""PagerDuty: `/omni-cancel <job>` in an incident note (or an incident's title), answered by a note.
+
+Generic Webhook (v3) subscription (Integrations -> Generic Webhooks (v3)) with the events
+incident.annotated and incident.triggered. PagerDuty signs the raw body with HMAC-SHA256 and sends
+every valid signature during a secret rotation: X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...].
+It retries 5xx, 429 and timeouts (5 s) for up to 48 hours: each delivery is named by X-Webhook-Id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from omni_relay.domain import Requester
+from omni_relay.errors import InvalidSignature
+from omni_relay.request import InboundRequest
+from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+
+API = "https://api.pagerduty.com"
+ACTED_ON = ("incident.annotated", "incident.triggered")
+
+
+class PagerDuty(WebhookSource):
+    name = "pagerduty"
+    title = "PagerDuty"
+    deadline_s = 5.0
+
+    def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
+        header = request.header("x-pagerduty-signature")
+        presented = [s.strip() for s in header.split(",") if s.strip()][:10]
+        if not presented:
+            raise InvalidSignature("Missing X-PagerDuty-Signature.")
+        expected = ["v1=" + hmac_sha256(s.encode(), request.body).hex() for s in config.secrets]
+        if not any(matches_any(signature, expected) for signature in presented):
+            raise InvalidSignature("No PagerDuty signature matches.")
+
+    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        event = dig(payload, "event") or {}
+        event_type, data = text(dig(event, "event_type")), dig(event, "data") or {}
+        agent = dig(event, "agent") or {}
+        if event_type == "incident.annotated":
+            incident, texts = text(dig(data, "incident", "id")), (text(dig(data, "content")),)
+            service = text(dig(data, "incident", "service", "id"))
+        else:
+            incident, texts = text(dig(data, "id")), (text(dig(data, "title")),)
+            service = text(dig(data, "service", "id"))
+        requester = Requester(
+            source=self.name,
+            team_id=self.name,
+            channel_id=service,
+            user_id=text(dig(agent, "id")),
+            display_name=text(dig(agent, "summary")),
+        )
+        delivery_id = request.header("x-webhook-id") or text(dig(event, "id"))
+        thread = {"incident": incident} if incident.isalnum() else {}
+        if event_type not in ACTED_ON:
+            return Delivery(requester, delivery_id, ignore=f"the relay acts on incident notes, not {event_type or '?'}")
+        return Delivery(requester, delivery_id, texts, thread)
+
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+        token, email = config.get("api_token"), config.get("email")
+        if not (token and email and thread.get("incident")):
+            return None
+        return Outbound(
+            "POST",
+            f"{(config.get('api_url') or API).rstrip('/')}/incidents/{quote(thread['incident'], safe='')}/notes",
+            {"note": {"content": body}},
+            {
+                "Authorization": f"Token token={token}",
+                "From": email,
+                "Accept": "application/vnd.pagerduty+json;version=2",
+            },
+        )
+
+
+SOURCE = PagerDuty()

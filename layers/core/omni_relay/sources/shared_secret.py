@@ -1,0 +1,64 @@
+"""Senders that cannot sign (Opsgenie, ServiceNow outbound REST, scripts): a shared secret in a header.
+
+Accepted as `Authorization: Bearer <secret>`, `Authorization: Basic <any user>:<secret>`, or the
+header X-Omni-Relay-Token (or `header` in this source's secret entry). There is no replay guard,
+so prefer a signing source when the sender can sign; keep this secret long and rotate it.
+The job id is read from jobId, alert.details.jobId (Opsgenie) or after /omni-cancel in a
+description field; the sender from user, alert.username or caller_id, the scope from source or integrationName.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+from omni_relay.domain import Requester
+from omni_relay.errors import InvalidSignature
+from omni_relay.request import InboundRequest
+from omni_relay.signing import matches_any
+from omni_relay.sources.webhook import Delivery, SourceConfig, WebhookSource, dig, text
+
+DEFAULT_HEADER = "x-omni-relay-token"
+
+
+class SharedSecret(WebhookSource):
+    name = "shared"
+    title = "Shared-secret webhook"
+    default_job_path = "jobId || alert.details.jobId || data.jobId"
+
+    def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
+        scheme, _, credential = request.header("authorization").partition(" ")
+        presented = request.header(config.get("header") or DEFAULT_HEADER)
+        if scheme.lower() == "bearer":
+            presented = credential.strip()
+        elif scheme.lower() == "basic":
+            try:
+                presented = base64.b64decode(credential.strip(), validate=True).decode().partition(":")[2]
+            except (binascii.Error, ValueError):
+                presented = ""
+        if not presented:
+            raise InvalidSignature("Missing the shared secret (Authorization or X-Omni-Relay-Token).")
+        if not matches_any(presented, config.secrets):
+            raise InvalidSignature("The shared secret does not match.")
+
+    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        alert = dig(payload, "alert") or {}
+        user = text(payload.get("user")) or text(dig(alert, "username")) or text(payload.get("caller_id"))
+        scope = text(payload.get("source")) or text(payload.get("integrationName"))
+        requester = Requester(source=self.name, team_id=self.name, channel_id=scope, user_id=user, display_name=user)
+        texts = tuple(
+            t
+            for t in (
+                text(dig(alert, "message")),
+                text(dig(alert, "description")),
+                text(payload.get("short_description")),
+                text(payload.get("description")),
+            )
+            if t
+        )
+        return Delivery(requester, request.header("x-request-id") or text(dig(alert, "alertId")), texts)
+
+
+SOURCE = SharedSecret()

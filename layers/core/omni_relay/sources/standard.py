@@ -1,0 +1,60 @@
+"""Standard Webhooks (https://www.standardwebhooks.com): the generic source for any other sender.
+
+Send {"jobId": "<job>", "requestedBy": "<who>", "source": "<system>"} (or the same under "data").
+Headers webhook-id, webhook-timestamp (Unix s, within 5 minutes) and webhook-signature
+("v1,<base64>" entries separated by spaces) over "{id}.{timestamp}.{raw body}", keyed by the
+base64 after "whsec_". Repeats of a webhook-id are answered once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from omni_relay.domain import Requester
+from omni_relay.errors import InvalidSignature, StaleRequest
+from omni_relay.request import InboundRequest
+from omni_relay.signing import matches_any, standard_signature, unix_seconds, whsec_key
+from omni_relay.sources.webhook import Delivery, SourceConfig, WebhookSource, dig, text
+
+TOLERANCE_S = 300
+
+
+class StandardWebhooks(WebhookSource):
+    name = "standard"
+    title = "Standard Webhooks"
+    deadline_s = 15.0
+    default_job_path = "jobId || data.jobId"
+    needs_command_word = False  # the delivery is the command
+
+    def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
+        message_id, timestamp = request.header("webhook-id"), request.header("webhook-timestamp")
+        presented = request.header("webhook-signature")
+        if not (message_id and timestamp and presented):
+            raise InvalidSignature("Missing webhook-id, webhook-timestamp or webhook-signature.")
+        sent_at = unix_seconds(timestamp)
+        if sent_at is None:
+            raise InvalidSignature("Malformed webhook-timestamp.")
+        if abs(now - sent_at) > TOLERANCE_S:
+            raise StaleRequest("The webhook-timestamp is outside the 5 minute tolerance.")
+        expected = []
+        for secret in config.secrets:
+            try:
+                expected.append(standard_signature(whsec_key(secret), message_id, sent_at, request.body))
+            except ValueError:
+                continue
+        signatures = [s for s in presented.split(" ") if s.startswith("v1,")][:10]
+        if not any(matches_any(signature, expected) for signature in signatures):
+            raise InvalidSignature("No webhook-signature matches.")
+
+    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        data = dig(payload, "data")
+        body = data if isinstance(data, Mapping) else payload
+        who = text(body.get("requestedBy"))
+        requester = Requester(
+            source=self.name, team_id=self.name, channel_id=text(body.get("source")), user_id=who, display_name=who
+        )
+        return Delivery(requester, request.header("webhook-id"))
+
+
+SOURCE = StandardWebhooks()

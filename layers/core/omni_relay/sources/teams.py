@@ -1,0 +1,66 @@
+"""Microsoft Teams outgoing webhook: `@Omni Cancel <job>` in a channel, answered in the thread.
+
+Teams -> a team -> Manage team -> Apps -> Create an outgoing webhook, with this URL as callback URL.
+Teams signs the raw body with HMAC-SHA256 keyed by the base64-decoded security token it shows
+once (Authorization: HMAC <base64>), waits 5 seconds, and shows the JSON message we return. It has
+no follow-up URL, so a cancel Omni cannot finish in time is answered with what is known then
+(a configured callback still gets the final result).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from omni_relay.domain import Requester
+from omni_relay.errors import InvalidSignature
+from omni_relay.request import InboundRequest, Reply
+from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.sources.webhook import Delivery, SourceConfig, WebhookSource, dig, text
+
+_MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+
+
+class Teams(WebhookSource):
+    name = "teams"
+    title = "Microsoft Teams"
+    deadline_s = 5.0
+    needs_command_word = False  # Teams only calls an outgoing webhook when it is @mentioned
+
+    def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
+        scheme, _, signature = request.header("authorization").partition(" ")
+        if scheme.lower() != "hmac" or not signature.strip():
+            raise InvalidSignature("Missing Authorization: HMAC <signature>.")
+        expected = []
+        for secret in config.secrets:
+            try:
+                key = base64.b64decode(secret, validate=True)
+            except (binascii.Error, ValueError):
+                continue  # not a Teams security token; the operator sees no match
+            expected.append(base64.b64encode(hmac_sha256(key, request.body)).decode())
+        if not matches_any(signature, expected):
+            raise InvalidSignature("The Teams signature does not match.")
+
+    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        sender = dig(payload, "from") or {}
+        requester = Requester(
+            source=self.name,
+            team_id=self.name,
+            channel_id=text(dig(payload, "channelData", "tenant", "id")),
+            user_id=text(dig(sender, "aadObjectId")) or text(dig(sender, "id")),
+            display_name=text(dig(sender, "name")),
+        )
+        said = _MENTION.sub(" ", text(payload.get("text")))
+        if text(payload.get("type")) != "message":
+            return Delivery(requester, text(payload.get("id")), ignore="only messages are commands")
+        return Delivery(requester, text(payload.get("id")), (said,))
+
+    def render(self, status: int, body: dict[str, Any]) -> Reply:
+        # Teams shows anything but a 200 message as "Sorry, there was a problem": say what happened instead.
+        return Reply(200, {"type": "message", "text": str(body.get("message", ""))})
+
+
+SOURCE = Teams()

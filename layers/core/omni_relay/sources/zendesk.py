@@ -1,0 +1,69 @@
+"""Zendesk: `/omni-cancel <job>` in a ticket comment, answered by an internal note on the ticket.
+
+Webhook (Admin Center -> Apps and integrations -> Webhooks) subscribed to the event
+"Ticket comment added" (zen:event-type:ticket.comment_added), or called by a trigger with a JSON body
+holding ticket_id, brand_id, comment and user. Zendesk signs "{timestamp}{raw body}" with
+HMAC-SHA256, base64 (X-Zendesk-Webhook-Signature, X-Zendesk-Webhook-Signature-Timestamp).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from omni_relay.domain import Requester
+from omni_relay.errors import InvalidSignature
+from omni_relay.request import InboundRequest
+from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+
+COMMENT_ADDED = "zen:event-type:ticket.comment_added"
+
+
+class Zendesk(WebhookSource):
+    name = "zendesk"
+    title = "Zendesk"
+
+    def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
+        signature = request.header("x-zendesk-webhook-signature")
+        timestamp = request.header("x-zendesk-webhook-signature-timestamp")
+        if not signature or not timestamp:
+            raise InvalidSignature("Missing the Zendesk webhook signature headers.")
+        signed = timestamp.encode() + request.body
+        expected = (base64.b64encode(hmac_sha256(s.encode(), signed)).decode() for s in config.secrets)
+        if not matches_any(signature, expected):
+            raise InvalidSignature("The Zendesk signature does not match.")
+
+    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        event_type = text(payload.get("type"))
+        delivery_id = request.header("x-zendesk-webhook-invocation-id") or text(payload.get("id"))
+        if event_type:  # an event-subscribed webhook
+            detail, comment = dig(payload, "detail") or {}, dig(payload, "event", "comment") or {}
+            ticket, brand = text(dig(detail, "id")), text(dig(detail, "brand_id"))
+            user, name = text(dig(comment, "author", "id")), text(dig(comment, "author", "name"))
+            body = text(dig(comment, "body"))
+        else:  # a trigger's JSON body
+            ticket, brand = text(payload.get("ticket_id")), text(payload.get("brand_id"))
+            user, name, body = text(payload.get("user")), text(payload.get("user_name")), text(payload.get("comment"))
+        requester = Requester(source=self.name, team_id=self.name, channel_id=brand, user_id=user, display_name=name)
+        thread = {"ticket": ticket} if ticket.isdigit() else {}
+        if event_type and event_type != COMMENT_ADDED:
+            return Delivery(requester, delivery_id, ignore=f"the relay acts on new ticket comments, not {event_type}")
+        return Delivery(requester, delivery_id, (body,), thread)
+
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+        site, email, token = config.get("site_url"), config.get("email"), config.get("api_token")
+        if not (site and email and token and thread.get("ticket")):
+            return None
+        basic = base64.b64encode(f"{email}/token:{token}".encode()).decode()
+        return Outbound(
+            "PUT",
+            f"{site.rstrip('/')}/api/v2/tickets/{quote(thread['ticket'], safe='')}.json",
+            {"ticket": {"comment": {"body": body, "public": False}}},
+            {"Authorization": f"Basic {basic}"},
+        )
+
+
+SOURCE = Zendesk()
