@@ -1,4 +1,5 @@
-"""`make demo`: start the local stack, drive it as Slack would, print what a Slack user reads, stop.
+"""`make demo`: start the local stack, drive it as Slack (then GitHub, Jira and Teams) would, print
+what people read, stop.
 
 Each scenario is a signed slash command (or a forged one) sent over HTTP to the relay on
 127.0.0.1, which reads its secrets from moto server and cancels jobs in the Omni emulator.
@@ -6,6 +7,7 @@ Each scenario is a signed slash command (or a forged one) sent over HTTP to the 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -14,7 +16,7 @@ import time
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
-from local.send import as_slack_shows, post_command  # noqa: E402
+from local.send import as_slack_shows, post_command, post_webhook  # noqa: E402
 from local.stack import LocalStack, StackConfig  # noqa: E402
 
 TEAM, ALICE, INTERN, BOB = "T0LOCAL01", "U0ALICE01", "U0INTERN1", "U0BOB0001"
@@ -26,6 +28,23 @@ EMOJI = {
     ":cloud:": "☁️ ",
     ":warning:": "⚠️ ",
 }
+
+
+WEBHOOK_SCENES = (
+    (
+        "github",
+        "GitHub: `/omni-cancel <job>` commented on issue acme/data-platform#42",
+        "/github/repos/acme/data-platform/issues/42/comments",
+    ),
+    ("jira", "Jira: `/omni-cancel <job>` commented on DATA-7", "/jira/rest/api/3/issue/DATA-7/comment"),
+    ("teams", "Microsoft Teams: `@Omni Cancel <job>` in a channel (the reply is the Teams message)", ""),
+)
+
+
+def comment_text(source: str, posted: dict) -> str:
+    if source == "jira":
+        return posted.get("body", {}).get("content", [{}])[0].get("content", [{}])[0].get("text", "")
+    return str(posted.get("body", ""))
 
 
 def show(title: str, text: str, status: int, payload: dict) -> None:
@@ -91,6 +110,20 @@ def main() -> int:
             failures += 1
             print("   │ (no post-back arrived)")
         run("A forged request (wrong signing secret)", executing, expect=401, user_id=ALICE, secret="not-the-secret")
+
+        print("\n══ The same relay, from other tools (signed webhooks to /webhooks/<source>)")
+        for source, where, comment_path in WEBHOOK_SCENES:
+            job = omni.create_job(key=config.omni_api_key, pinned="QUEUED")
+            status, reply = post_webhook(url, source, job)
+            print(f"\n── {where}\n   HTTP {status} {json.dumps(reply)[:110]}…")
+            if comment_path:
+                found = stack.capture.wait_for(comment_path, timeout=5)
+                shown = found[-1] if found else {}
+                print(f"   │ comment posted back: {comment_text(source, shown) or '(none)'}")
+            failures += status != 200
+        status, reply = post_webhook(url, "github", omni.create_job(key=config.omni_api_key), secret="forged")
+        print(f"\n── A forged GitHub delivery\n   HTTP {status} {json.dumps(reply)}")
+        failures += status != 401
         print(
             f"\nThe executing job is now {omni.job_state(executing)} in Omni "
             f"(it stops after its current step: {omni.state.jobs[executing].cancelled_at is not None})."

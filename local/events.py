@@ -1,5 +1,6 @@
 """Writes events/: API Gateway HTTP API (payload v2) events for `sam local invoke -e` and for the
-tests, signed with the local dev secret and a fresh timestamp (`make events`).
+tests, signed with the local dev secrets and a fresh timestamp (`make events`): Slack commands and
+one real-shaped delivery per webhook source.
 
 Signatures expire after 5 minutes (Slack's replay window): run `make events` right before
 `sam local invoke`. Tests re-sign the same files in memory with their own clock.
@@ -14,6 +15,7 @@ from typing import Any
 
 from local.gateway import http_api_event
 from local.slack_signer import DEV_SIGNING_SECRET, sign, slash_command
+from local.webhook_signer import SOURCES, delivery
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
@@ -47,6 +49,16 @@ def resign(event: dict[str, Any], secret: str, timestamp: int) -> dict[str, Any]
     return dict(event, headers=headers, requestContext=context)
 
 
+def webhook_event(source: str, job_id: str = JOB, *, timestamp: int | None = None, **options: Any) -> dict[str, Any]:
+    """A signed, real-shaped delivery from `source` as API Gateway hands it to the function."""
+    headers, body = delivery(source, job_id, now=timestamp, **options)
+    headers["Host"] = "abc123.execute-api.us-east-1.amazonaws.com"
+    event = http_api_event(
+        "POST", f"/webhooks/{source}", headers, body, arrival_ms=(timestamp or int(time.time())) * 1000
+    )
+    return dict(event, routeKey="POST /webhooks/{source}", pathParameters={"source": source})
+
+
 def write_all() -> list[Path]:
     EVENTS.mkdir(exist_ok=True)
     written = []
@@ -61,10 +73,14 @@ def write_all() -> list[Path]:
     )
     (EVENTS / "slack_ssl_check.json").write_text(json.dumps(ssl, indent=2) + "\n")
     written.append(EVENTS / "slack_ssl_check.json")
+    for source in SOURCES:
+        target = EVENTS / f"webhook_{source}.json"
+        target.write_text(json.dumps(webhook_event(source, timestamp=now), indent=2) + "\n")
+        written.append(target)
     return written
 
 
 if __name__ == "__main__":
     for path in write_all():
         print(f"wrote {path.relative_to(EVENTS.parent)}")
-    print("signed with the local dev secret; valid for 5 minutes")
+    print("signed with the local dev secrets; Slack, Linear and Standard Webhooks events are valid for minutes")

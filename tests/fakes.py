@@ -52,3 +52,41 @@ class FakeOmni:
 
 def unavailable(op: str, job: str, token: str) -> OmniReply:
     raise OmniUnavailable("ConnectTimeoutError")
+
+
+class RecordingHttp:
+    """Stands in for urllib3.PoolManager under PostBack: records each request, answers `status`."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.requests: list[dict[str, Any]] = []
+
+    def request(self, method: str, url: str, body: bytes = b"", headers: dict | None = None, **_: Any) -> Any:
+        import json
+        from types import SimpleNamespace
+
+        self.requests.append(
+            {
+                "method": method,
+                "url": url,
+                "headers": dict(headers or {}),
+                "raw": body,
+                "body": json.loads(body) if body else None,
+            }
+        )
+        return SimpleNamespace(status=self.status)
+
+
+class MemoryDedupe:
+    """The Deduplicator interface in memory: an action per key runs once, repeats get its result."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, dict[str, Any]] = {}
+
+    def register_lambda_context(self, context: Any) -> None:
+        return None
+
+    def once(self, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        if key not in self.results:
+            self.results[key] = action()
+        return copy.deepcopy(self.results[key])

@@ -64,3 +64,11 @@ def given_up(job_id: str, attempts: int) -> str:
         f"I could not cancel job {job_id}: after {attempts} attempts Omni still did not answer. "
         "Your operator can retry it from the dead-letter queue; you can also try again later."
     )
+
+
+def pending_elsewhere(job_id: str) -> str:
+    """Handed off, for a source with no way to post into the conversation (Teams): the callback gets it."""
+    return (
+        f"Cancelling job {job_id}. Omni is slow to answer; the relay keeps trying in the background "
+        "and sends the result to its callback. Check the job in Omni in a minute."
+    )

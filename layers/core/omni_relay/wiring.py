@@ -8,8 +8,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
 

@@ -21,7 +21,7 @@ from omni_relay.domain import RETRY_LATER, CancelOutcome, CancelRequest, JobStat
 from omni_relay.errors import MalformedRequest, RelayError, UnsupportedMediaType
 from omni_relay.handoff import CancelTask
 from omni_relay.jobref import find_job_id
-from omni_relay.messages import describe
+from omni_relay.messages import describe, pending_elsewhere
 from omni_relay.request import InboundRequest, Reply
 from omni_relay.service import CancelService
 from omni_relay.settings import SenderList
@@ -180,7 +180,10 @@ def handle_webhook(
         body = {"outcome": "in_progress", "message": "This delivery is already being handled."}
         return source.render(202, body), delivery, None
     outcome = CancelOutcome(found, Outcome(done["outcome"]), JobState.parse(done.get("state")), done["detail"])
-    return source.render(status_of(outcome), answer(outcome)), delivery, outcome
+    body = answer(outcome)
+    if outcome.outcome is Outcome.PENDING and source.comment(delivery.thread, "", config) is None:
+        body["message"] = pending_elsewhere(found)  # "I will post the result here" would not be true
+    return source.render(status_of(outcome), body), delivery, outcome
 
 
 def _stored(outcome: CancelOutcome) -> dict[str, Any]:
