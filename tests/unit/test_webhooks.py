@@ -120,6 +120,14 @@ def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return result["statusCode"], json.loads(result["body"] or "{}")
 
 
+def invoke_on(runtime: Runtime, *events: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    wiring.use(runtime)
+    try:
+        return [invoke(e) for e in events]
+    finally:
+        wiring.use(None)
+
+
 def event(source: str, *, secret: str | None = None, **options: Any) -> dict[str, Any]:
     return webhook_event(source, JOB, timestamp=NOW, secret=secret or SECRETS[source], **options)
 
@@ -280,11 +288,7 @@ def test_mentioning_a_job_without_the_command_word_cancels_nothing(source: str, 
 @pytest.mark.parametrize("source", sorted(SECRETS))
 def test_a_sender_not_on_the_allow_list_is_refused(source: str, omni: FakeOmni):
     runtime, http, _ = build(omni, **{f"{source.upper()}_ALLOWED": "someone-else:nobody"})
-    wiring.use(runtime)
-    try:
-        status, reply = invoke(event(source))
-    finally:
-        wiring.use(None)
+    [(status, reply)] = invoke_on(runtime, event(source))
     assert omni.calls == []
     if source == "teams":
         assert status == 200 and "not allowed" in reply["text"]
@@ -295,11 +299,7 @@ def test_a_sender_not_on_the_allow_list_is_refused(source: str, omni: FakeOmni):
 @pytest.mark.parametrize("source", sorted(SECRETS))
 def test_deny_by_default_when_no_allow_list_is_configured(source: str, omni: FakeOmni):
     runtime, _, _ = build(omni, **{f"{source.upper()}_ALLOWED": ""})
-    wiring.use(runtime)
-    try:
-        status, reply = invoke(event(source))
-    finally:
-        wiring.use(None)
+    [(status, reply)] = invoke_on(runtime, event(source))
     assert omni.calls == []
     assert (status, reply.get("outcome")) == (403, "not_configured") or "not set up" in reply.get("text", "")
 
@@ -313,22 +313,12 @@ def test_an_oversized_body_is_413(stack, omni: FakeOmni):
 def test_unknown_and_disabled_sources_are_404(omni: FakeOmni):
     runtime, _, store = build(omni)
     del store.values["webhooks"]["zendesk"]
-    wiring.use(runtime)
-    try:
-        e = event("github")
-        unknown = invoke(
-            dict(
-                e,
-                rawPath="/webhooks/gitlab",
-                requestContext={
-                    **e["requestContext"],
-                    "http": {**e["requestContext"]["http"], "path": "/webhooks/gitlab"},
-                },
-            )
-        )
-        disabled = invoke(event("zendesk"))
-    finally:
-        wiring.use(None)
+    e = event("github")
+    path = "/webhooks/gitlab"
+    elsewhere = dict(
+        e, rawPath=path, requestContext={**e["requestContext"], "http": {**e["requestContext"]["http"], "path": path}}
+    )
+    unknown, disabled = invoke_on(runtime, elsewhere, event("zendesk"))
     assert unknown == (404, {"error": "unknown_source", "message": "No such webhook source."})
     assert disabled[0] == 404 and disabled[1]["error"] == "source_not_enabled"
     assert omni.calls == []
@@ -384,13 +374,8 @@ def test_github_ping_and_bot_comments_are_acknowledged_not_acted_on(stack, omni:
 
 def test_a_configured_jmespath_finds_the_job_in_a_structured_field(omni: FakeOmni):
     runtime, _, _ = build(omni, STANDARD_JOB_ID_PATH="payload.omni.job")
-    wiring.use(runtime)
-    try:
-        status, reply = invoke(
-            event("standard", body={"payload": {"omni": {"job": f"https://x.omniapp.co/jobs/{JOB}"}}})
-        )
-    finally:
-        wiring.use(None)
+    job_url = f"https://x.omniapp.co/jobs/{JOB}"
+    [(status, reply)] = invoke_on(runtime, event("standard", body={"payload": {"omni": {"job": job_url}}}))
     assert status == 200 and reply["jobId"] == JOB
 
 
@@ -404,11 +389,7 @@ def test_a_slow_omni_is_handed_off_with_202_and_where_to_comment(omni: FakeOmni)
     tasks: list[Any] = []
     runtime.queue = type("Q", (), {"send": lambda self, task: tasks.append(task)})()
     omni.answer = lambda op, job, token: OmniReply(503, {})
-    wiring.use(runtime)
-    try:
-        status, reply = invoke(event("github"))
-    finally:
-        wiring.use(None)
+    [(status, reply)] = invoke_on(runtime, event("github"))
     assert status == 202 and reply["outcome"] == "pending"
     assert tasks[0].source == "github" and tasks[0].thread == {"repo": "acme/data-platform", "number": "42"}
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
     return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def hex_hmacs(secrets: Iterable[str], body: bytes, prefix: str = "") -> Iterator[str]:
+    """prefix + hex HMAC-SHA256 of `body` under each secret (GitHub, Jira, PagerDuty, Linear)."""
+    return (prefix + hmac_sha256(s.encode("utf-8"), body).hex() for s in secrets)
 
 
 def matches_any(presented: str, expected: Iterable[str]) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.signing import hex_hmacs, matches_any
 from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
 
 API = "https://api.github.com"
@@ -30,8 +30,7 @@ class GitHub(WebhookSource):
         signature = request.header("x-hub-signature-256")
         if not signature:
             raise InvalidSignature("Missing X-Hub-Signature-256.")
-        expected = ("sha256=" + hmac_sha256(s.encode(), request.body).hex() for s in config.secrets)
-        if not matches_any(signature, expected):
+        if not matches_any(signature, hex_hmacs(config.secrets, request.body, "sha256=")):
             raise InvalidSignature("The GitHub signature does not match.")
 
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:

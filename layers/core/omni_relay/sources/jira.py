@@ -16,7 +16,7 @@ from urllib.parse import quote
 from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.signing import hex_hmacs, matches_any
 from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
 
 DEFAULT_HEADER = "x-omni-relay-token"
@@ -30,8 +30,7 @@ class Jira(WebhookSource):
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         signature = request.header("x-hub-signature")
         if signature:
-            expected = ("sha256=" + hmac_sha256(s.encode(), request.body).hex() for s in config.secrets)
-            if not matches_any(signature, expected):
+            if not matches_any(signature, hex_hmacs(config.secrets, request.body, "sha256=")):
                 raise InvalidSignature("The Jira webhook signature does not match.")
             return
         token = request.header(config.get("header") or DEFAULT_HEADER)

@@ -14,7 +14,7 @@ from typing import Any
 from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature, StaleRequest
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.signing import hex_hmacs, matches_any
 from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
 
 API = "https://api.linear.app/graphql"
@@ -30,7 +30,7 @@ class Linear(WebhookSource):
         signature = request.header("linear-signature")
         if not signature:
             raise InvalidSignature("Missing Linear-Signature.")
-        if not matches_any(signature, (hmac_sha256(s.encode(), request.body).hex() for s in config.secrets)):
+        if not matches_any(signature, hex_hmacs(config.secrets, request.body)):
             raise InvalidSignature("The Linear signature does not match.")
         try:
             sent_ms = json.loads(request.body).get("webhookTimestamp")

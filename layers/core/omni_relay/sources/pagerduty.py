@@ -15,7 +15,7 @@ from urllib.parse import quote
 from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.signing import hex_hmacs, matches_any
 from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
 
 API = "https://api.pagerduty.com"
@@ -32,7 +32,7 @@ class PagerDuty(WebhookSource):
         presented = [s.strip() for s in header.split(",") if s.strip()][:10]
         if not presented:
             raise InvalidSignature("Missing X-PagerDuty-Signature.")
-        expected = ["v1=" + hmac_sha256(s.encode(), request.body).hex() for s in config.secrets]
+        expected = list(hex_hmacs(config.secrets, request.body, "v1="))
         if not any(matches_any(signature, expected) for signature in presented):
             raise InvalidSignature("No PagerDuty signature matches.")
 
