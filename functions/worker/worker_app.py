@@ -20,7 +20,7 @@ from omni_relay import messages, wiring
 from omni_relay.deadline import Deadline
 from omni_relay.domain import RETRY_LATER, CancelOutcome
 from omni_relay.handoff import CancelTask
-from omni_relay.observability import count, logger, metrics, tracer
+from omni_relay.observability import count, logger, metrics, traced
 from omni_relay.sources.slack import render, render_given_up
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -69,7 +69,7 @@ def tell(task: CancelTask, outcome: CancelOutcome, given_up: int = 0) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@traced
 def lambda_handler(event: dict, context: LambdaContext) -> Mapping[str, Any]:
     runtime().dedupe.register_lambda_context(context)
     metrics.add_metric(name="TasksReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))

@@ -1,15 +1,34 @@
-"""Powertools Logger, Metrics and Tracer, one of each per process. Service name and namespace come
-from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE (template Globals)."""
+"""Powertools Logger, Metrics and (when X-Ray tracing is on) Tracer, one of each per process.
+Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 logger = Logger(service="omni-cancel-relay")
 metrics = Metrics(namespace="OmniCancelRelay", service="omni-cancel-relay")
-tracer = Tracer(service="omni-cancel-relay")
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def tracing_enabled() -> bool:
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() not in ("1", "true")
+
+
+def traced(handler: Handler) -> Handler:
+    """The handler under Powertools Tracer when tracing is on (template parameter Tracing=Active).
+    Imported only then: aws_xray_sdk loads botocore, a few hundred ms of every cold start."""
+    if not tracing_enabled():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return cast(Handler, Tracer(service="omni-cancel-relay").capture_lambda_handler(handler))
 
 
 def count(name: str, **dimensions: str) -> None:

@@ -66,6 +66,15 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
         return None
 
 
+try:  # Lambda SnapStart: environments restored from one snapshot would share random's state, and so
+    # retry in step (the backoff jitter); reseed each one after its restore.
+    from snapshot_restore_py import register_after_restore
+
+    register_after_restore(random.seed)
+except ImportError:  # not in a Lambda runtime (tests, the local stack)
+    pass
+
+
 class OmniClient:
     def __init__(
         self,

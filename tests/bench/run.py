@@ -1,0 +1,326 @@
+"""`make bench`: the built functions under the Lambda Runtime Interface Emulator (aws-sam-cli's
+binary) with awslambdaric, against the local stack on loopback. Not a test: it measures.
+
+For each variant (the floor, the Bolt peer, the relay with the secrets extension, the relay on its
+Powertools/boto3 fallback) it reports
+- cold: init duration (the emulator's INIT REPORT) and time to first response for a signed Slack
+  command, from starting a fresh runtime process, median over --cold-runs processes;
+- warm: the handler's own time per request minus its wait for Omni (emulator at zero latency),
+  p50 and p99 over --warm-requests requests to one instance, and that instance's requests/second;
+- peak RSS of the runtime process, and the size of the built layer.
+Its last line is the summary for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import urllib3
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / ".bench"
+PROBE = Path(__file__).resolve().parent / "probe"
+SLACK_REPLY_WORDS = {"relay": "Cancelled Omni AI job", "bolt": "is CANCELLED", "floor": "ok"}
+
+
+def rie_binary() -> Path:
+    import samcli
+
+    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    return Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{arch}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Variant:
+    name: str
+    kind: str  # relay | bolt | floor: what a correct reply says
+    code: Path
+    paths: list[Path]
+    handler: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class Runtime:
+    """One execution environment: the emulator and, after the first invoke, the runtime process."""
+
+    def __init__(self, variant: Variant, python: str, env: dict[str, str]) -> None:
+        self.port = free_port()
+        paths = [PROBE, variant.code, *variant.paths, BENCH / "ric"]
+        full_env = {
+            **env,
+            **variant.env,
+            "PYTHONPATH": ":".join(str(p) for p in paths),
+            "BENCH_HANDLER": variant.handler,
+            # Lambda's code and layers are read-only: a runtime never writes .pyc, it uses what was shipped.
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **(
+                {"BENCH_PROFILE": str(BENCH / f"{variant.kind}-{variant.name.split()[-1].strip('()')}.prof")}
+                if os.environ.get("BENCH_PROFILE")
+                else {}
+            ),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        }
+        command = [
+            str(rie_binary()),
+            "--runtime-interface-emulator-address",
+            f"127.0.0.1:{self.port}",
+            "--runtime-api-address",
+            f"127.0.0.1:{free_port()}",
+            python,
+            "-m",
+            "awslambdaric",
+            "bench_probe.handler",
+        ]
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(  # noqa: S603 (our own command line)
+            command, cwd=variant.code, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.init_ms: float | None = None
+        self.samples: list[dict[str, float]] = []
+        self.errors: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=0.5, read=30))
+        self._wait_for_port()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                if line.startswith("BENCH "):
+                    self.samples.append(json.loads(line[6:]))
+                elif match := re.search(r"INIT REPORT\(durationMs: ([0-9.]+)\)", line):
+                    self.init_ms = float(match.group(1))
+                elif "Traceback" in line or '"errorType"' in line or "[ERROR]" in line:
+                    self.errors.append(line.strip())
+                self._changed.notify_all()
+
+    def _wait_for_port(self) -> None:
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.002)
+        raise RuntimeError("the runtime interface emulator did not start")
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        # Arrival is now, as API Gateway would stamp it: the relay's deadline counts from it.
+        event["requestContext"]["timeEpoch"] = int(time.time() * 1000)
+        response = self.http.request(
+            "POST", f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations", body=json.dumps(event)
+        )
+        return json.loads(response.data)
+
+    def wait_samples(self, count: int, timeout: float = 10) -> list[dict[str, float]]:
+        end = time.monotonic() + timeout
+        with self._changed:
+            while len(self.samples) < count and time.monotonic() < end:
+                self._changed.wait(0.05)
+            return list(self.samples)
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM of the runtime process (the emulator's child, started by any of its threads)."""
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            for pid in (task / "children").read_text().split():
+                status = Path(f"/proc/{pid}/status").read_text()
+                if match := re.search(r"VmHWM:\s+(\d+) kB", status):
+                    return int(match.group(1)) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def check_reply(variant: Variant, reply: dict[str, Any], runtime: Runtime) -> None:
+    body = str(reply.get("body", ""))
+    if reply.get("statusCode") != 200 or SLACK_REPLY_WORDS[variant.kind] not in body:
+        raise SystemExit(f"{variant.name} answered wrongly: {json.dumps(reply)[:300]} {runtime.errors[:3]}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def measure(variant: Variant, python: str, env: dict[str, str], events: Any, cold_runs: int, warm: int) -> dict:
+    colds, inits = [], []
+    for _ in range(cold_runs):
+        runtime = Runtime(variant, python, env)
+        try:
+            reply = runtime.invoke(events())
+            colds.append((time.perf_counter() - runtime.started) * 1000)
+            check_reply(variant, reply, runtime)
+            runtime.wait_samples(1)
+            if runtime.init_ms is not None:
+                inits.append(runtime.init_ms)
+        finally:
+            runtime.stop()
+    runtime = Runtime(variant, python, env)
+    try:
+        prepared = [events() for _ in range(warm + 21)]
+        for event in prepared[:21]:  # the cold invoke, then a short warm-up
+            check_reply(variant, runtime.invoke(event), runtime)
+        started = time.perf_counter()
+        replies = [runtime.invoke(event) for event in prepared[21:]]
+        wall = time.perf_counter() - started
+        for reply in replies:  # every answer must be the right one, or the figures mean nothing
+            check_reply(variant, reply, runtime)
+        samples = runtime.wait_samples(warm + 21)[21:]
+        own = [s["handler_ms"] - s["omni_ms"] for s in samples]
+        rss = runtime.peak_rss_mb()
+    finally:
+        runtime.stop()
+    return {
+        "cold_ms": statistics.median(colds),
+        "init_ms": statistics.median(inits) if inits else float("nan"),
+        "warm_p50_ms": percentile(own, 0.50),
+        "warm_p99_ms": percentile(own, 0.99),
+        "omni_p50_ms": percentile([s["omni_ms"] for s in samples], 0.50),
+        "rps": warm / wall,
+        "rss_mb": rss,
+        "requests": len(own),
+    }
+
+
+def size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", type=Path, default=BENCH / "build", help="sam build output")
+    parser.add_argument("--python", required=True, help="the python3.12 the runtime processes use")
+    parser.add_argument("--cold-runs", type=int, default=10)
+    parser.add_argument("--warm-requests", type=int, default=1000)
+    args = parser.parse_args()
+    if args.cold_runs < 10 or args.warm_requests < 1000:
+        print("note: fewer than 10 cold runs or 1000 warm requests: figures are indicative only")
+
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # the bench's own in-process stack stays quiet
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core")]
+    from local.events import slack_event
+    from local.secrets_extension import SecretsExtension
+    from local.slack_signer import DEV_SIGNING_SECRET
+    from local.stack import LocalStack, StackConfig
+
+    args.build = args.build.resolve()
+    # Only what a deployment ships counts: .pyc written by earlier runs (or by hand) would flatter cold starts.
+    for stray in [*(BENCH / "bolt").rglob("__pycache__"), *(args.build / "RelayFunction").rglob("__pycache__")]:
+        shutil.rmtree(stray, ignore_errors=True)
+    layer = args.build / "CoreLayer" / "python"
+    with LocalStack(StackConfig(worker=False)) as stack:
+        assert stack.omni is not None
+        stack.omni.state.rate_limit = 10**9  # measure the relay, not Omni's rate limit
+        job = stack.omni.create_job(key=stack.config.omni_api_key, pinned="QUEUED")
+        token = "bench-session-token"
+        extension = SecretsExtension(stack.env["AWS_ENDPOINT_URL"], stack.env["AWS_REGION"], token=token).start()
+        env = {
+            key: stack.env[key]
+            for key in (
+                "AWS_ENDPOINT_URL",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+                "OMNI_BASE_URL",
+                "OMNI_SECRET_ID",
+                "SLACK_SECRET_ID",
+            )
+        }
+        env.update(
+            AWS_SESSION_TOKEN=token,
+            SLACK_ALLOWED_TEAMS="*",
+            POWERTOOLS_SERVICE_NAME="omni-cancel-relay",
+            POWERTOOLS_METRICS_NAMESPACE="OmniCancelRelay",
+            POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
+            BENCH_OMNI_PORT=str(stack.omni.port),
+        )
+        variants = [
+            Variant("floor (constant handler)", "floor", ROOT / "tests/bench/floor_app", [], "app.lambda_handler"),
+            Variant("Bolt peer", "bolt", ROOT / "tests/bench/bolt_app", [BENCH / "bolt", layer], "app.lambda_handler"),
+            Variant(
+                "relay (secrets extension)",
+                "relay",
+                args.build / "RelayFunction",
+                [layer],
+                "relay_app.lambda_handler",
+                {"SECRETS_EXTENSION_PORT": str(extension.port)},
+            ),
+            Variant(
+                "relay (Powertools + boto3)", "relay", args.build / "RelayFunction", [layer], "relay_app.lambda_handler"
+            ),
+            Variant(
+                "relay (extension, log level warning, no metrics)",
+                "relay",
+                args.build / "RelayFunction",
+                [layer],
+                "relay_app.lambda_handler",
+                {
+                    "SECRETS_EXTENSION_PORT": str(extension.port),
+                    "POWERTOOLS_LOG_LEVEL": "WARNING",
+                    "POWERTOOLS_METRICS_DISABLED": "true",
+                },
+            ),
+        ]
+
+        def events() -> dict[str, Any]:
+            return slack_event("/slack/commands", job, secret=DEV_SIGNING_SECRET)
+
+        results = {}
+        for variant in variants:
+            print(f"measuring {variant.name} …", flush=True)
+            results[variant.name] = measure(variant, args.python, env, events, args.cold_runs, args.warm_requests)
+        extension.stop()
+
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; runtime {args.python}")
+    print(f"{args.cold_runs} cold starts and {args.warm_requests} warm requests per variant, one run\n")
+    header = "| variant | cold: first response ms | cold: init ms | warm p50 ms | warm p99 ms | req/s | peak RSS MB |"
+    print(header + "\n|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        print(
+            f"| {name} | {r['cold_ms']:.0f} | {r['init_ms']:.0f} | {r['warm_p50_ms']:.2f} | {r['warm_p99_ms']:.2f} "
+            f"| {r['rps']:.0f} | {r['rss_mb']:.0f} |"
+        )
+    relay, bolt = results["relay (secrets extension)"], results["Bolt peer"]
+    print(
+        f"\nwarm excludes Omni's time (emulator at zero latency; the relay's median wait for it "
+        f"{relay['omni_p50_ms']:.2f} ms). Layer {size_mb(args.build / 'CoreLayer'):.1f} MB, "
+        f"relay code {size_mb(args.build / 'RelayFunction'):.2f} MB."
+    )
+    print(
+        f"bench: cold_ms={relay['cold_ms']:.0f} cold_vs_bolt={relay['cold_ms'] / bolt['cold_ms']:.2f} "
+        f"warm_p50_ms={relay['warm_p50_ms']:.2f} warm_p99_ms={relay['warm_p99_ms']:.2f} "
+        f"warm_vs_bolt={relay['warm_p50_ms'] / bolt['warm_p50_ms']:.2f} rss_mb={relay['rss_mb']:.0f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
