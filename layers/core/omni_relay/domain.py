@@ -42,6 +42,7 @@ class Outcome(StrEnum):
     SETTINGS_UNAVAILABLE = "settings_unavailable"  # the Omni secret could not be read
     PENDING = "pending"  # handed to the worker; the result is posted back later
     STATUS = "status"  # a status look-up, not a cancel
+    RATE_LIMITED = "rate_limited"  # the relay's per-sender limit: not sent to Omni
 
 
 # Outcomes the worker can still turn into a result, given more time than the caller's deadline.

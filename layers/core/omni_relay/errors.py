@@ -35,6 +35,11 @@ class PayloadTooLarge(RelayError):
     code = "payload_too_large"
 
 
+class HeadersTooLarge(RelayError):
+    status = 431
+    code = "headers_too_large"
+
+
 class UnsupportedMediaType(RelayError):
     status = 415
     code = "unsupported_media_type"

@@ -47,6 +47,10 @@ _TEXT: dict[Outcome, str] = {
     ),
     Outcome.PENDING: "Cancelling job {job}. Omni is slow to answer; I will post the result here.",
     Outcome.STATUS: "Job {job} is {state}.",
+    Outcome.RATE_LIMITED: (
+        "You are sending cancels faster than this relay allows, so job {job} was not cancelled yet. "
+        "Try again in a minute."
+    ),
 }
 
 # Outcomes that finished what was asked (the cancel is done or was not needed).

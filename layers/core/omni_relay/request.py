@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from omni_relay.errors import MalformedRequest, PayloadTooLarge
+from omni_relay.errors import HeadersTooLarge, MalformedRequest, PayloadTooLarge
+
+# API Gateway HTTP APIs accept up to 10 KB of request line and headers; no sender of ours needs half.
+MAX_HEADER_BYTES = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,12 @@ class InboundRequest:
             body = raw.encode("utf-8", "surrogatepass")
         if len(body) > max_body_bytes:
             raise PayloadTooLarge(f"The request body is larger than {max_body_bytes} bytes.")
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        raw_headers = event.get("headers") or {}
+        if not isinstance(raw_headers, Mapping):
+            raise MalformedRequest("The request headers could not be read.")
+        headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+        if sum(len(k) + len(v) + 4 for k, v in headers.items()) > MAX_HEADER_BYTES:
+            raise HeadersTooLarge(f"The request headers are larger than {MAX_HEADER_BYTES} bytes.")
         context = event.get("requestContext") or {}
         arrival = context.get("timeEpoch")
         return cls(

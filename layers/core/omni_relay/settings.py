@@ -75,6 +75,7 @@ class Settings:
     worker_deadline_s: float = 45.0
     max_receives: int = 5  # the queue's maxReceiveCount: the last attempt tells the requester
     idempotency_table: str = ""  # empty: no de-duplication
+    sender_rate_limit_per_min: int = 10  # per sender and execution environment; 0 turns it off
     webhook_secret_id: str = ""  # empty: no webhook source is enabled
     command_word: str = "/omni-cancel"  # required before a job id in free text (comments, notes)
     callback_url: str = ""  # where webhook results are also sent, signed as Standard Webhooks
@@ -141,6 +142,7 @@ class Settings:
             worker_deadline_s=number("WORKER_DEADLINE_S", 45, 1, 900),
             max_receives=int(number("MAX_RECEIVES", 5, 1, 1000)),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip(),
+            sender_rate_limit_per_min=int(number("SENDER_RATE_LIMIT_PER_MIN", 10, 0, 600)),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
             **_webhook_options(env, problems),
         )

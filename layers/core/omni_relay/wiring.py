@@ -15,13 +15,14 @@ import urllib3
 
 from omni_relay.auth import SlackPolicy
 from omni_relay.dedupe import Deduplicator, default_dedupe
-from omni_relay.domain import CancelOutcome
+from omni_relay.domain import CancelOutcome, Requester
 from omni_relay.errors import RelayError, SettingsUnavailable
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue, TaskQueue
 from omni_relay.messages import describe
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniClient, OmniPort
 from omni_relay.postback import AllowedHosts, PostBack, PostBackRefused
+from omni_relay.ratelimit import SenderRateLimit
 from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_store
 from omni_relay.service import CancelService
 from omni_relay.settings import Settings
@@ -56,9 +57,18 @@ class Runtime:
         self.postback = postback or PostBack(AllowedHosts.parse(f"{settings.postback_hosts},{callback_host}"))
         self.dedupe = dedupe or default_dedupe(settings.idempotency_table)
         self.service = CancelService(omni, secrets, settings.omni_secret_id)
+        self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_min)
         self.slack_policy = SlackPolicy(
             settings.slack_allowed_teams, settings.slack_allowed_users, settings.slack_allowed_channels
         )
+
+    def sender_wait_s(self, requester: Requester) -> float:
+        """0 if this sender may cancel now; else the seconds until the per-sender limit allows it."""
+        wait = self.rate_limit.wait_s(f"{requester.source}:{requester.key}")
+        if wait:
+            logger.warning("sender over the relay's rate limit", extra={"retry_after_s": round(wait, 1)})
+            count("RateLimited", source=requester.source)
+        return wait
 
     @classmethod
     def from_env(cls) -> Runtime:

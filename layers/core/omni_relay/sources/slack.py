@@ -55,6 +55,8 @@ class SlackPorts(Protocol):
 
     def slack_signing_secrets(self) -> list[str]: ...
 
+    def sender_wait_s(self, requester: Requester) -> float: ...
+
     def hand_off(self, task: CancelTask) -> bool: ...
 
     def post(self, url: str, message: dict[str, Any]) -> None: ...
@@ -126,6 +128,9 @@ def handle_command(
     if job_id is None:
         note = f"I could not find a job id in `{escape(text[:100])}`."
         return Reply(200, usage(command.command, note)), command, None
+    if wait := ports.sender_wait_s(command.requester):
+        outcome = CancelOutcome(job_id, Outcome.RATE_LIMITED, detail=f"may retry in {wait:.0f}s")
+        return Reply(200, render(outcome)), command, outcome
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
     outcome = ports.service.cancel(CancelRequest(job_id, command.requester), ports.slack_policy, deadline)
     if outcome.outcome in RETRY_LATER:
@@ -190,6 +195,10 @@ def handle_interaction(
     click = ButtonClick.from_form(parse_form(request.body))
     if click is None:
         return Reply(200, {}), None, None
+    if wait := ports.sender_wait_s(click.requester):
+        limited = CancelOutcome(click.job_id, Outcome.RATE_LIMITED, detail=f"may retry in {wait:.0f}s")
+        ports.post(click.response_url, {**render(limited), "replace_original": False})  # the buttons stay
+        return Reply(200, {}), click, limited
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
     service, policy = ports.service, ports.slack_policy
 

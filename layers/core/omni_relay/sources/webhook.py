@@ -11,6 +11,7 @@ how to comment back. Everything else is here, the same for every source:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -109,6 +110,8 @@ class WebhookPorts(Protocol):
 
     def job_id_path(self, source: str) -> str: ...
 
+    def sender_wait_s(self, requester: Requester) -> float: ...
+
     def webhook_budget_s(self, source: WebhookSource) -> float: ...
 
     def can_follow_up(self, source: WebhookSource, thread: Mapping[str, str]) -> bool: ...
@@ -152,6 +155,10 @@ def handle_webhook(
         message = f"No Omni job id was found after {ports.command_word}: give a job UUID or an Omni job URL."
         return source.render(422, {"error": "no_job_id", "message": message}), delivery, None
 
+    if wait := ports.sender_wait_s(delivery.requester):
+        limited = CancelOutcome(found, Outcome.RATE_LIMITED, detail=f"may retry in {wait:.0f}s")
+        reply = source.render(429, answer(limited))
+        return Reply(reply.status, reply.body, {"Retry-After": str(math.ceil(wait))}), delivery, limited
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.webhook_budget_s(source), wall=ports.now)
     policy = ports.sender_policy(source.name)
 
