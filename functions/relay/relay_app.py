@@ -113,7 +113,29 @@ def _is_slack() -> bool:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @traced
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    # API Gateway's request id, read directly (a JMESPath correlation path costs more per request).
-    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    if problem := envelope_problem(event):
+        # Not something API Gateway sends (a direct invoke, a hand-edited event): refuse it plainly.
+        logger.warning("malformed invocation event", extra={"reason": problem})
+        return {
+            "statusCode": 400,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"error": "malformed_event", "message": problem}),
+        }
+    # API Gateway's request id, read directly (a JMESPath correlation path costs more per request).
+    logger.set_correlation_id(event["requestContext"].get("requestId"))
     return app.resolve(event, context)
+
+
+def envelope_problem(event: object) -> str:
+    """What makes `event` not an API Gateway HTTP API (payload 2.0) request, or "" if nothing does."""
+    if not isinstance(event, dict):
+        return "The event is not an object."
+    context, headers, body = event.get("requestContext"), event.get("headers", {}), event.get("body")
+    if not isinstance(context, dict) or not isinstance(context.get("http"), dict):
+        return "The event has no requestContext.http."
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        return "The event's headers must map strings to strings."
+    if body is not None and not isinstance(body, str):
+        return "The event's body must be a string."
+    return ""
