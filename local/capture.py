@@ -68,6 +68,12 @@ class CaptureServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def __enter__(self) -> CaptureServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def wait_for(self, path: str, timeout: float = 10.0, count: int = 1) -> list[dict[str, Any]]:
         """The bodies posted to `path`, once there are `count` of them (or what there is at `timeout`)."""
         return [r["body"] for r in self.wait_for_requests(path, timeout, count)]

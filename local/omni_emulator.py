@@ -109,7 +109,7 @@ class Faults:
     latency_s: float = 0.0  # added to every /api request
     status: int | None = None  # answer this status ...
     count: int = 0  # ... for this many requests (-1: until cleared)
-    mode: str = "status"  # status | reset (close the socket mid-response) | non_json | hang
+    mode: str = "status"  # status | reset (close the socket mid-response) | non_json | odd_state | hang
     retry_after: str | None = None
 
 
@@ -269,6 +269,9 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if faults.mode == "non_json":
             self._send(faults.status or 200, None, raw=b"<html>upstream error</html>")
+            return False
+        if faults.mode == "odd_state":  # a 200 whose state the contract does not list
+            self._send(200, {"jobId": self.path.rsplit("/", 2)[-2], "state": "SUSPENDED"})
             return False
         headers = {"Retry-After": faults.retry_after} if faults.retry_after else None
         self._error(int(faults.status or 500), "Injected fault", headers)

@@ -58,8 +58,8 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # str.isdigit() also accepts "²" and other scripts' digits
+        return min(float(value), 86400.0)
     try:
         return max(parsedate_to_datetime(value).timestamp() - now(), 0.0)
     except (TypeError, ValueError, IndexError, OverflowError):

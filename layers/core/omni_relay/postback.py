@@ -71,7 +71,11 @@ class PostBack:
             headers={"Content-Type": "application/json", **(headers or {})},
             timeout=self._timeout,
             retries=urllib3.Retry(
-                total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504), allowed_methods=None
+                total=2,
+                backoff_factor=0.2,
+                status_forcelist=(500, 502, 503, 504),
+                allowed_methods=None,
+                raise_on_status=False,  # after the retries, the last status is the answer (logged as such)
             ),
             redirect=False,
         )
