@@ -48,10 +48,21 @@ lint: venv ## ruff and mypy
 	@$(BIN)/ruff format --check --diff . >/dev/null || { echo "ruff format would change files: run '$(BIN)/ruff format .'"; exit 1; }
 	@$(BIN)/mypy
 
-template: venv ## sam validate --lint and cfn-lint
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed"; exit 1; }
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
+template: venv $(CHECKOV_STAMP) ## sam validate --lint, cfn-lint and checkov (suppressions justified in template.yaml)
 	@$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION) >/dev/null
 	@$(BIN)/cfn-lint template.yaml
-	@echo "template: sam validate --lint and cfn-lint found nothing"
+	@$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download \
+	  >$(CHECKOV_VENV)/report.txt 2>&1 || { cat $(CHECKOV_VENV)/report.txt; exit 1; }
+	@echo "template: sam validate --lint, cfn-lint and checkov found nothing"
 
 ARCH ?= arm64
 
@@ -90,4 +101,4 @@ redrive: venv ## move parked cancels back: make redrive DLQ_URL=... QUEUE_URL=..
 	@$(BIN)/python -m local.redrive --dlq-url "$(DLQ_URL)" --queue-url "$(QUEUE_URL)"
 
 clean: ## remove build output and the venv
-	rm -rf .aws-sam .build-bin $(BENCH_DIR) $(VENV)
+	rm -rf .aws-sam .build-bin $(BENCH_DIR) $(VENV) $(CHECKOV_VENV)

@@ -50,7 +50,7 @@ class InboundRequest:
         raw_headers = event.get("headers") or {}
         if not isinstance(raw_headers, Mapping):
             raise MalformedRequest("The request headers could not be read.")
-        headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+        headers = {_text(k).lower(): _text(v) for k, v in raw_headers.items()}
         if sum(len(k) + len(v) + 4 for k, v in headers.items()) > MAX_HEADER_BYTES:
             raise HeadersTooLarge(f"The request headers are larger than {MAX_HEADER_BYTES} bytes.")
         context = event.get("requestContext") or {}
@@ -69,3 +69,8 @@ class Reply:
     status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _text(value: object) -> str:
+    """A header as text that always encodes: a lone surrogate (no HTTP sender can mean one) becomes U+FFFD."""
+    return str(value).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
