@@ -18,7 +18,7 @@ PY312 := $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv demo local test lint template build bench events redrive clean
+.PHONY: help venv demo local test lint template build bench soak events redrive clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,12 @@ local: venv ## serve the relay on http://127.0.0.1:$${PORT:-3000} with moto serv
 test: venv lint template ## lint, type-check, check the template, then every test
 	@$(BIN)/python -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+SOAK_EXAMPLES ?= 10000
+
+soak: venv ## deeper fuzzing: $(SOAK_EXAMPLES) fresh requests per route and parser, then the burst and fault tests
+	HYPOTHESIS_PROFILE=soak FUZZ_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -p no:logging -q
+	$(BIN)/python -m pytest tests/integration/test_fault_matrix.py tests/e2e/test_burst.py -p no:logging -q
 
 lint: venv ## ruff and mypy
 	@$(BIN)/ruff check .

@@ -12,12 +12,8 @@ import os
 import sys
 import time
 
-# Quiet the relay's own structured logs here: the demo shows what the Slack user sees.
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-
-from local.send import as_slack_shows, post_command, post_webhook  # noqa: E402
-from local.stack import LocalStack, StackConfig  # noqa: E402
+from local.send import as_slack_shows, post_command, post_webhook
+from local.stack import LocalStack, StackConfig
 
 TEAM, ALICE, INTERN, BOB = "T0LOCAL01", "U0ALICE01", "U0INTERN1", "U0BOB0001"
 EMOJI = {
@@ -56,17 +52,27 @@ def show(title: str, text: str, status: int, payload: dict) -> None:
         print(f"   │ {line}")
 
 
-def main() -> int:
-    config = StackConfig(
-        allowed_teams=TEAM,
-        allowed_users=f"{ALICE}",  # the demo's allow-list: Alice may use the org key
-        user_tokens={f"{TEAM}:{BOB}": "omni-pat-bob"},  # Bob cancels with his own Omni token
-    )
+DEV_BOB_TOKEN = "omni-pat-bob"  # noqa: S105 (the local emulator's made-up personal access token)
+
+
+def demo_config(bob_token: str = DEV_BOB_TOKEN) -> StackConfig:
+    """The demo's stack; secrets from SLACK_SIGNING_SECRET, OMNI_API_KEY, <SOURCE>_WEBHOOK_SECRET or dev defaults."""
+    config = StackConfig.from_env()
+    config.port = config.moto_port = config.omni_port = 0  # any free ports: the demo runs beside `make local`
+    config.allowed_teams = TEAM
+    config.allowed_users = ALICE  # the demo's allow-list: Alice may use the org key
+    config.user_tokens = {f"{TEAM}:{BOB}": bob_token}  # Bob cancels with his own Omni token
+    return config
+
+
+def main(config: StackConfig | None = None) -> int:
+    config = config or demo_config()
+    signing_secret = config.slack_signing_secrets[0]
     started = time.monotonic()
     with LocalStack(config) as stack:
         omni = stack.omni
         assert omni is not None
-        omni.add_key("omni-pat-bob", user="bob", admin=False)
+        omni.add_key(config.user_tokens[f"{TEAM}:{BOB}"], user="bob", admin=False)
         print(
             f"Local stack up in {time.monotonic() - started:.1f}s: relay {stack.url}, Omni emulator "
             f"{omni.base_url}, Secrets Manager on moto {stack.env['AWS_ENDPOINT_URL']}"
@@ -83,6 +89,7 @@ def main() -> int:
 
         def run(title: str, text: str, expect: int = 200, **fields: object) -> None:
             nonlocal failures
+            fields.setdefault("secret", signing_secret)
             status, payload = post_command(url, text, team_id=TEAM, **fields)
             show(title, text, status, payload)
             failures += status != expect
@@ -133,4 +140,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    # Quiet the relay's own structured logs here (set before the relay is imported, by the stack):
+    # the demo shows what people see.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     sys.exit(main())

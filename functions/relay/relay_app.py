@@ -97,7 +97,8 @@ def config_error(exc: ConfigError) -> Response:
     message = "The relay is misconfigured; its operator can find the details in its logs."
     if _is_slack():
         return _json(200, {"response_type": "ephemeral", "text": message})
-    return _json(500, {"error": "relay_misconfigured", "message": message})
+    # 503 + Retry-After, as for unreadable settings: webhook senders retry, and succeed once it is fixed.
+    return _json(503, {"error": "relay_misconfigured", "message": message}, {"Retry-After": "300"})
 
 
 @app.not_found

@@ -170,9 +170,12 @@ def log_lines() -> Iterator[io.StringIO]:
     sink = io.StringIO()
     handler = logging.StreamHandler(sink)
     handler.setFormatter(logger.registered_formatter)
+    level = logger.log_level
+    logger.setLevel("INFO")  # the template's level, whatever an earlier test left
     logging.getLogger(logger.name).addHandler(handler)
     yield sink
     logging.getLogger(logger.name).removeHandler(handler)
+    logger.setLevel(level)
 
 
 def test_no_secret_appears_in_any_log_line_or_reply(

@@ -1,0 +1,89 @@
+"""The whole demo scenario (Slack commands, a hand-off, GitHub, Jira and Teams webhooks, forged
+requests) with recognisable secret values: none may appear in any log line, metric, reply, post-back
+body or exception text. Credentials may only travel where they belong: to Omni and the vendor APIs,
+in their Authorization headers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from typing import Any
+
+import pytest
+
+import local.demo as demo
+from local.stack import CALLBACK_SECRET, LocalStack, webhook_secret
+from local.webhook_signer import SOURCES
+from omni_relay.observability import logger
+
+MARK = "HYGIENE"
+
+
+def recognisable_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "SLACK_SIGNING_SECRET": f"{MARK}-slack-signing-7Qx",
+        "OMNI_API_KEY": f"{MARK}-omni-org-key-3Kd",
+        **{f"{s.upper()}_WEBHOOK_SECRET": f"{MARK}-{s}-webhook-secret" for s in SOURCES},
+    }
+    values["TEAMS_WEBHOOK_SECRET"] = base64.b64encode(f"{MARK}-teams-security-token!!".encode()).decode()
+    values["STANDARD_WEBHOOK_SECRET"] = "whsec_" + base64.b64encode(f"{MARK}-standard-webhooks-key".encode()).decode()
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+def test_no_secret_appears_anywhere_in_the_demo(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]):
+    values = recognisable_secrets(monkeypatch)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    config = demo.demo_config(bob_token=f"{MARK}-bob-personal-token")
+    # Everything the relay logs, at every level, to the captured stdout.
+    stream, level = logger.registered_handler.stream, logger.log_level
+    logger.registered_handler.stream = sys.stdout
+    logger.setLevel("DEBUG")
+    replies: list[Any] = []
+    stacks: list[LocalStack] = []
+
+    def recorded(send: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            reply = send(*args, **kwargs)
+            replies.append(reply)
+            return reply
+
+        return wrapper
+
+    class Recording(LocalStack):
+        def start(self) -> LocalStack:
+            stacks.append(self)
+            return super().start()
+
+    monkeypatch.setattr(demo, "post_command", recorded(demo.post_command))
+    monkeypatch.setattr(demo, "post_webhook", recorded(demo.post_webhook))
+    monkeypatch.setattr(demo, "LocalStack", Recording)
+    try:
+        failures = demo.main(config)
+    finally:
+        logger.registered_handler.stream = stream
+        logger.setLevel(level)
+    out = capfd.readouterr()
+    assert failures == 0
+
+    capture = stacks[0].capture
+    assert capture is not None
+    secrets = [*values.values(), f"{MARK}-bob-personal-token", CALLBACK_SECRET]
+    # The comment APIs' tokens are secrets too (they leave only in Authorization headers).
+    for entry in webhook_secret({}, "http://127.0.0.1:1").values():
+        secrets.extend(v for k, v in entry.items() if k == "api_token")
+    secrets.append(base64.b64decode(values["TEAMS_WEBHOOK_SECRET"]).decode())  # the token's key bytes
+    bodies = [json.dumps(p["body"]) for p in capture.posts]
+    places = {
+        "stdout (logs, metrics, demo output)": out.out,
+        "stderr": out.err,
+        "replies": json.dumps(replies),
+        "post-back bodies": "\n".join(bodies),
+    }
+    assert MARK not in places["replies"] and len(replies) > 10
+    assert '"level":"DEBUG"' in out.out or '"level":"INFO"' in out.out  # the logs were really captured
+    for place, text in places.items():
+        for secret in secrets:
+            assert secret not in text, f"a secret ({secret[:12]}…) appears in {place}"
