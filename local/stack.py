@@ -228,6 +228,7 @@ class LocalStack:
         from omni_relay import wiring
 
         wiring.use(None)  # built from this environment on the first request
+        _reset_powertools_parameters()  # nor may a client cached by an earlier stack in this process be reused
         self.gateway = Gateway(relay_app.lambda_handler, port=cfg.port).start()
         if cfg.worker:
             from local.worker_poller import QueuePoller
