@@ -17,18 +17,19 @@ import time
 import uuid
 from typing import Any
 
-DEV_SECRETS = {
-    "github": "local-dev-github-secret",
-    "jira": "local-dev-jira-secret",
-    "zendesk": "local-dev-zendesk-secret",
-    "pagerduty": "local-dev-pagerduty-secret",
-    "linear": "local-dev-linear-secret",
-    # Teams shows a base64 security token; Standard Webhooks secrets are whsec_<base64>.
-    "teams": base64.b64encode(b"local-dev-teams-security-token!!").decode(),
-    "standard": "whsec_" + base64.b64encode(b"local-dev-standard-webhooks-key!").decode(),
-    "shared": "local-dev-shared-secret-0123456789",
-}
-SOURCES = tuple(DEV_SECRETS)
+SOURCES = ("github", "jira", "zendesk", "pagerduty", "linear", "teams", "standard", "shared")
+
+
+def secrets_for(tag: str) -> dict[str, str]:
+    """A secret per source in the form its vendor issues: Teams shows a base64 security token,
+    Standard Webhooks secrets are whsec_<base64>; the others are plain strings. `tag` tells sets apart."""
+    plain = {s: f"{tag}-{s}-webhook-secret-0123456789" for s in SOURCES}
+    plain["teams"] = base64.b64encode(f"{tag}-teams-security-token".encode()).decode()
+    plain["standard"] = "whsec_" + base64.b64encode(f"{tag}-standard-webhooks-key".encode()).decode()
+    return plain
+
+
+DEV_SECRETS = secrets_for("local-dev")
 
 
 def dev_secret(source: str) -> str:

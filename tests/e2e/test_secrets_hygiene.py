@@ -14,7 +14,7 @@ import pytest
 
 import local.demo as demo
 from local.stack import CALLBACK_SECRET, LocalStack, webhook_secret
-from local.webhook_signer import SOURCES
+from local.webhook_signer import secrets_for
 from omni_relay.observability import logger
 
 MARK = "HYGIENE"
@@ -24,10 +24,8 @@ def recognisable_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {
         "SLACK_SIGNING_SECRET": f"{MARK}-slack-signing-7Qx",
         "OMNI_API_KEY": f"{MARK}-omni-org-key-3Kd",
-        **{f"{s.upper()}_WEBHOOK_SECRET": f"{MARK}-{s}-webhook-secret" for s in SOURCES},
+        **{f"{s.upper()}_WEBHOOK_SECRET": v for s, v in secrets_for(MARK).items()},
     }
-    values["TEAMS_WEBHOOK_SECRET"] = base64.b64encode(f"{MARK}-teams-security-token!!".encode()).decode()
-    values["STANDARD_WEBHOOK_SECRET"] = "whsec_" + base64.b64encode(f"{MARK}-standard-webhooks-key".encode()).decode()
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     return values

@@ -8,7 +8,6 @@ authentic requests tampered with after signing. Invariants, for every single req
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import relay_app
 from local.gateway import LambdaContext, http_api_event
 from local.slack_signer import sign as slack_sign
 from local.webhook_signer import payload as vendor_payload
+from local.webhook_signer import secrets_for
 from local.webhook_signer import sign as vendor_sign
 from omni_relay import wiring
 from omni_relay.postback import AllowedHosts, PostBack
@@ -35,16 +35,7 @@ SLACK_SECRET = "fuzz-slack-signing-secret-51d2"
 OMNI_KEY = "fuzz-omni-org-key-77ae"
 ALLOWED_TEAM = "T0ALLOWED"
 ALLOWED_SCOPE = "scope-allowed"
-WEBHOOK_SECRETS = {
-    "github": "fuzz-github-secret-1",
-    "jira": "fuzz-jira-secret-2",
-    "zendesk": "fuzz-zendesk-secret-3",
-    "pagerduty": "fuzz-pagerduty-secret-4",
-    "linear": "fuzz-linear-secret-5",
-    "teams": base64.b64encode(b"fuzz-teams-security-token-6!!!!!").decode(),
-    "standard": "whsec_" + base64.b64encode(b"fuzz-standard-webhooks-key-7!!!!").decode(),
-    "shared": "fuzz-shared-secret-8-0123456789",
-}
+WEBHOOK_SECRETS = secrets_for("fuzz")
 SECRETS = [SLACK_SECRET, OMNI_KEY, *WEBHOOK_SECRETS.values(), "gh-fuzz-api-token"]
 LEAKS = ("Traceback", 'File "', "Error:", "Exception", "KeyError", "TypeError", "ValueError")
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"

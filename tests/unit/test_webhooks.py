@@ -13,6 +13,7 @@ import pytest
 import relay_app
 from local.events import webhook_event
 from local.gateway import LambdaContext
+from local.webhook_signer import secrets_for
 from omni_relay import wiring
 from omni_relay.errors import ConfigError, InvalidSignature, StaleRequest
 from omni_relay.omni import OmniReply
@@ -29,16 +30,7 @@ from tests.unit.conftest import NOW, OMNI_KEY, make_settings
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 CALLBACK = "https://hooks.acme.example/omni-results"
 CALLBACK_SECRET = "whsec_" + base64.b64encode(b"unit-test-callback-signing-key!!").decode()
-SECRETS = {
-    "github": "gh-unit-secret-1a",
-    "jira": "jira-unit-secret-2b",
-    "zendesk": "zd-unit-secret-3c",
-    "pagerduty": "pd-unit-secret-4d",
-    "linear": "lin-unit-secret-5e",
-    "teams": base64.b64encode(b"teams-unit-security-token-6f!!!!").decode(),
-    "standard": "whsec_" + base64.b64encode(b"standard-unit-signing-key-7g!!!!").decode(),
-    "shared": "shared-unit-secret-8h-0123456789",
-}
+SECRETS = secrets_for("unit")
 API = {
     "github": {"api_token": "ghp_unit_token"},
     "jira": {"site_url": "https://acme.atlassian.net", "email": "relay@acme.example", "api_token": "jira-unit-tok"},
