@@ -38,7 +38,7 @@ def finish(record: SQSRecord) -> None:
     logger.append_keys(job_id=task.job_id, attempt=attempt, relay_request_id=task.request_id)
 
     def cancel_and_post() -> dict:
-        outcome = rt.service.cancel(task.request, rt.slack_policy, Deadline.within(rt.settings.worker_deadline_s))
+        outcome = rt.service.cancel(task.request, Deadline.within(rt.settings.worker_deadline_s))
         count("Outcomes", source="worker", outcome=outcome.outcome.value)
         if outcome.outcome in RETRY_LATER:
             if attempt >= rt.settings.max_receives:

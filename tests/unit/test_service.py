@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omni_relay.auth import SlackPolicy
+from omni_relay.auth import SenderPolicy, SlackPolicy, policy_for
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelRequest, JobState, Outcome, Requester
 from omni_relay.omni import OmniReply
@@ -55,15 +55,17 @@ def test_a_non_json_200_is_unexpected_not_success():
     assert interpret(JOB, OmniReply(200, {}, is_json=False)).outcome is Outcome.UNEXPECTED_REPLY
 
 
-def service(omni: FakeOmni, omni_secret: dict) -> tuple[CancelService, FakeSecretStore]:
+def service(
+    omni: FakeOmni, omni_secret: dict, policy: SenderPolicy = ALLOW_T1
+) -> tuple[CancelService, FakeSecretStore]:
     store = FakeSecretStore({"omni": omni_secret})
-    return CancelService(omni, store, "omni"), store
+    return CancelService(omni, store, "omni", lambda source: policy), store
 
 
 def test_allow_listed_sender_cancels_with_the_org_key():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": "org-key"})
-    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert result.outcome is Outcome.CANCELLED
     assert omni.calls == [("cancel", JOB, "org-key")]
 
@@ -71,7 +73,7 @@ def test_allow_listed_sender_cancels_with_the_org_key():
 def test_a_mapped_user_token_wins_over_the_org_key():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": "org-key", "user_tokens": {"T1:U1": "alice-pat"}})
-    svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert omni.calls[0][2] == "alice-pat"
 
 
@@ -79,7 +81,7 @@ def test_a_sender_off_the_allow_list_never_reaches_omni():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": "org-key"})
     stranger = Requester("slack", "U9", team_id="T9")
-    result = svc.cancel(CancelRequest(JOB, stranger), ALLOW_T1, Deadline.within(2))
+    result = svc.cancel(CancelRequest(JOB, stranger), Deadline.within(2))
     assert result.outcome is Outcome.SENDER_NOT_ALLOWED
     assert omni.calls == []
 
@@ -87,7 +89,7 @@ def test_a_sender_off_the_allow_list_never_reaches_omni():
 def test_user_token_mode_refuses_users_without_a_token():
     omni = FakeOmni()
     svc, _ = service(omni, {"user_tokens": {"T1:U2": "bob-pat"}})
-    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert result.outcome is Outcome.SENDER_NOT_ALLOWED
     assert omni.calls == []
 
@@ -95,14 +97,14 @@ def test_user_token_mode_refuses_users_without_a_token():
 def test_nothing_configured_says_so():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": ""})
-    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert result.outcome is Outcome.NOT_CONFIGURED
 
 
 def test_org_key_without_an_allow_list_is_not_configured():
     no_list = SlackPolicy(AllowList.parse(""), AllowList.parse("*"), AllowList.parse("*"))
-    svc, _ = service(FakeOmni(), {"api_key": "org-key"})
-    assert svc.cancel(CancelRequest(JOB, ALICE), no_list, Deadline.within(2)).outcome is Outcome.NOT_CONFIGURED
+    svc, _ = service(FakeOmni(), {"api_key": "org-key"}, no_list)
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.NOT_CONFIGURED
 
 
 def test_a_401_rereads_the_key_once_and_retries_with_the_rotated_one():
@@ -115,7 +117,7 @@ def test_a_401_rereads_the_key_once_and_retries_with_the_rotated_one():
     svc, store = service(omni, {"api_key": "old-key"})
     svc.credentials()  # cached before the rotation
     store.values["omni"] = {"api_key": "new-key"}  # rotated in Secrets Manager
-    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert result.outcome is Outcome.CANCELLED
     assert [token for _, _, token in omni.calls] == ["old-key", "new-key"]
 
@@ -123,7 +125,7 @@ def test_a_401_rereads_the_key_once_and_retries_with_the_rotated_one():
 def test_a_401_with_an_unchanged_key_is_a_setup_problem_without_a_second_call():
     omni = FakeOmni(lambda op, job, token: OmniReply(401, {"detail": "Unauthorized"}))
     svc, store = service(omni, {"api_key": "dead-key"})
-    result = svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2))
+    result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert result.outcome is Outcome.KEY_REJECTED
     assert len(omni.calls) == 1
     assert ("omni", True) in store.reads  # it did re-read the secret
@@ -131,25 +133,38 @@ def test_a_401_with_an_unchanged_key_is_a_setup_problem_without_a_second_call():
 
 def test_omni_unreachable_is_unavailable():
     svc, _ = service(FakeOmni(unavailable), {"api_key": "k"})
-    assert svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.OMNI_UNAVAILABLE
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.OMNI_UNAVAILABLE
 
 
 def test_an_unreadable_omni_secret_is_reported_not_raised():
     svc, store = service(FakeOmni(), {"api_key": "k"})
     store.fail = "could not read secret omni (EndpointConnectionError)"
-    assert svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
 
 
 @pytest.mark.parametrize("secret", [{"api_key": 7}, {"user_tokens": ["x"]}, {"user_tokens": {"T1:U1": 5}}])
 def test_a_malformed_omni_secret_is_reported(secret: dict):
     svc, _ = service(FakeOmni(), secret)
-    assert svc.cancel(CancelRequest(JOB, ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
 
 
 def test_an_invalid_job_id_never_reaches_omni():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": "k"})
-    assert (
-        svc.cancel(CancelRequest("not-a-uuid", ALICE), ALLOW_T1, Deadline.within(2)).outcome is Outcome.INVALID_JOB_ID
-    )
+    assert svc.cancel(CancelRequest("not-a-uuid", ALICE), Deadline.within(2)).outcome is Outcome.INVALID_JOB_ID
     assert omni.calls == []
+
+
+def test_each_source_is_judged_by_its_own_allow_list_slacks_star_lets_no_github_sender_in():
+    from tests.unit.conftest import make_settings
+
+    settings = make_settings(SLACK_ALLOWED_TEAMS="*", GITHUB_ALLOWED="acme/data")
+    omni = FakeOmni()
+    store = FakeSecretStore({"omni": {"api_key": "org-key"}})
+    svc = CancelService(omni, store, "omni", lambda source: policy_for(settings, source))
+    outsider = Requester("github", "mallory", team_id="github", channel_id="evil/repo")
+    insider = Requester("github", "alice", team_id="github", channel_id="acme/data")
+    assert svc.cancel(CancelRequest(JOB, outsider), Deadline.within(2)).outcome is Outcome.SENDER_NOT_ALLOWED
+    assert svc.cancel(CancelRequest(JOB, insider), Deadline.within(2)).outcome is Outcome.CANCELLED
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.CANCELLED
+    assert [call[2] for call in omni.calls] == ["org-key", "org-key"]

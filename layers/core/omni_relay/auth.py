@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from omni_relay.domain import Outcome, Requester
 from omni_relay.secret_store import SecretsUnavailable
-from omni_relay.settings import AllowList
+from omni_relay.settings import AllowList, SenderList, Settings
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,29 @@ class SlackPolicy:
             and self.users.allows(requester.user_id)
             and self.channels.allows(requester.channel_id)
         )
+
+
+@dataclass(frozen=True)
+class WebhookSenderPolicy:
+    """A webhook source's <SOURCE>_ALLOWED: the requester's channel_id is the scope (repository,
+    project, brand, service, team), user_id the person."""
+
+    senders: SenderList
+
+    @property
+    def configured(self) -> bool:
+        return self.senders.configured
+
+    def allows(self, requester: Requester) -> bool:
+        return self.senders.allows(requester.channel_id, requester.user_id)
+
+
+def policy_for(settings: Settings, source: str) -> SenderPolicy:
+    """The one place a sender policy is chosen: by the source the request came from, for the relay
+    and the worker alike (a handed-off GitHub task is judged by GITHUB_ALLOWED, never by Slack's)."""
+    if source == "slack":
+        return SlackPolicy(settings.slack_allowed_teams, settings.slack_allowed_users, settings.slack_allowed_channels)
+    return WebhookSenderPolicy(settings.allowed_senders(source))
 
 
 class NotAllowed(Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from omni_relay.auth import NotAllowed, OmniCredentials, SenderPolicy, choose_token
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelOutcome, CancelRequest, JobState, Outcome
@@ -12,8 +14,11 @@ from omni_relay.secret_store import SecretStore, SecretsUnavailable
 
 
 class CancelService:
-    def __init__(self, omni: OmniPort, secrets: SecretStore, omni_secret_id: str) -> None:
+    def __init__(
+        self, omni: OmniPort, secrets: SecretStore, omni_secret_id: str, policy_for: Callable[[str], SenderPolicy]
+    ) -> None:
         self._omni = omni
+        self._policy_for = policy_for  # the requester's source picks its policy, here only
         self._secrets = secrets
         self._omni_secret_id = omni_secret_id
 
@@ -21,15 +26,16 @@ class CancelService:
         value = self._secrets.get_json(self._omni_secret_id, force=force)
         return OmniCredentials.from_secret(self._omni_secret_id, value)
 
-    def cancel(self, request: CancelRequest, policy: SenderPolicy, deadline: Deadline) -> CancelOutcome:
-        return self._run(request, policy, deadline, lookup=False)
+    def cancel(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
+        return self._run(request, deadline, lookup=False)
 
-    def status(self, request: CancelRequest, policy: SenderPolicy, deadline: Deadline) -> CancelOutcome:
+    def status(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
         """The job's current state, with the same authorization as a cancel."""
-        return self._run(request, policy, deadline, lookup=True)
+        return self._run(request, deadline, lookup=True)
 
-    def _run(self, request: CancelRequest, policy: SenderPolicy, deadline: Deadline, lookup: bool) -> CancelOutcome:
+    def _run(self, request: CancelRequest, deadline: Deadline, lookup: bool) -> CancelOutcome:
         job_id = request.job_id
+        policy = self._policy_for(request.requester.source)
         if not is_job_id(job_id):
             return CancelOutcome(job_id, Outcome.INVALID_JOB_ID, detail="not a UUID")
         try:

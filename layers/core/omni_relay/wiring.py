@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from omni_relay.auth import SlackPolicy
+from omni_relay.auth import policy_for
 from omni_relay.dedupe import Deduplicator, default_dedupe
 from omni_relay.domain import CancelOutcome, Requester
 from omni_relay.errors import RelayError, SettingsUnavailable
@@ -29,7 +29,6 @@ from omni_relay.settings import Settings
 from omni_relay.signing import standard_signature, whsec_key
 from omni_relay.sources.webhook import (
     NOTIFY_RESERVE_S,
-    SenderPolicyForSource,
     SourceConfig,
     SourceDisabled,
     WebhookSource,
@@ -56,11 +55,10 @@ class Runtime:
         callback_host = urlsplit(settings.callback_url).netloc if settings.callback_url else ""
         self.postback = postback or PostBack(AllowedHosts.parse(f"{settings.postback_hosts},{callback_host}"))
         self.dedupe = dedupe or default_dedupe(settings.idempotency_table)
-        self.service = CancelService(omni, secrets, settings.omni_secret_id)
-        self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_min)
-        self.slack_policy = SlackPolicy(
-            settings.slack_allowed_teams, settings.slack_allowed_users, settings.slack_allowed_channels
+        self.service = CancelService(
+            omni, secrets, settings.omni_secret_id, lambda source: policy_for(settings, source)
         )
+        self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_min)
 
     def sender_wait_s(self, requester: Requester) -> float:
         """0 if this sender may cancel now; else the seconds until the per-sender limit allows it."""
@@ -170,9 +168,6 @@ class Runtime:
             return self.secrets.get_json(self.settings.webhook_secret_id)
         except SecretsUnavailable as exc:
             raise SettingsUnavailable("The relay cannot read its webhook settings right now.") from exc
-
-    def sender_policy(self, source: str) -> SenderPolicyForSource:
-        return SenderPolicyForSource(self.settings.allowed_senders(source))
 
     def job_id_path(self, source: str) -> str:
         return self.settings.job_id_path(source)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from omni_relay.auth import SlackPolicy
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress, Deduplicator
 from omni_relay.domain import RETRY_LATER, CancelOutcome, CancelRequest, JobState, Outcome, Requester
@@ -46,7 +45,6 @@ class SlackPorts(Protocol):
     """What the Slack handlers need from the outside world (the Runtime, or fakes in tests)."""
 
     service: CancelService
-    slack_policy: SlackPolicy
     dedupe: Deduplicator
     now: Callable[[], float]
 
@@ -132,7 +130,7 @@ def handle_command(
         outcome = CancelOutcome(job_id, Outcome.RATE_LIMITED, detail=f"may retry in {wait:.0f}s")
         return Reply(200, render(outcome)), command, outcome
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
-    outcome = ports.service.cancel(CancelRequest(job_id, command.requester), ports.slack_policy, deadline)
+    outcome = ports.service.cancel(CancelRequest(job_id, command.requester), deadline)
     if outcome.outcome in RETRY_LATER:
         task = CancelTask(job_id, command.requester, reply_to=command.response_url, request_id=request.request_id)
         if ports.hand_off(task):
@@ -200,14 +198,14 @@ def handle_interaction(
         ports.post(click.response_url, {**render(limited), "replace_original": False})  # the buttons stay
         return Reply(200, {}), click, limited
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
-    service, policy = ports.service, ports.slack_policy
+    service = ports.service
 
     def act() -> dict[str, Any]:
         asked = CancelRequest(click.job_id, click.requester)
         if click.action_id == CHECK_ACTION:
-            outcome = service.status(asked, policy, deadline)
+            outcome = service.status(asked, deadline)
         else:
-            outcome = service.cancel(asked, policy, deadline)
+            outcome = service.cancel(asked, deadline)
             if outcome.outcome in RETRY_LATER:
                 task = CancelTask(click.job_id, click.requester, click.response_url, request_id=request.request_id)
                 if ports.hand_off(task):

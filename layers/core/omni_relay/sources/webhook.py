@@ -25,7 +25,6 @@ from omni_relay.jobref import find_job_id
 from omni_relay.messages import describe, pending_elsewhere
 from omni_relay.request import InboundRequest, Reply
 from omni_relay.service import CancelService
-from omni_relay.settings import SenderList
 
 JSON = "application/json"
 # Time kept back from the caller's deadline to comment on the issue and send the callback.
@@ -106,8 +105,6 @@ class WebhookPorts(Protocol):
 
     def webhook_config(self, source: str) -> SourceConfig: ...
 
-    def sender_policy(self, source: str) -> SenderPolicyForSource: ...
-
     def job_id_path(self, source: str) -> str: ...
 
     def sender_wait_s(self, requester: Requester) -> float: ...
@@ -119,21 +116,6 @@ class WebhookPorts(Protocol):
     def hand_off(self, task: CancelTask) -> bool: ...
 
     def notify(self, source_name: str, thread: Mapping[str, str], outcome: CancelOutcome, text: str = "") -> None: ...
-
-
-@dataclass(frozen=True)
-class SenderPolicyForSource:
-    """A source's allow-list as the cancel service asks it: the requester's channel_id is the scope
-    (repository, project, brand, service, team), user_id the person."""
-
-    senders: SenderList
-
-    @property
-    def configured(self) -> bool:
-        return self.senders.configured
-
-    def allows(self, requester: Requester) -> bool:
-        return self.senders.allows(requester.channel_id, requester.user_id)
 
 
 def handle_webhook(
@@ -160,10 +142,9 @@ def handle_webhook(
         reply = source.render(429, answer(limited))
         return Reply(reply.status, reply.body, {"Retry-After": str(math.ceil(wait))}), delivery, limited
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.webhook_budget_s(source), wall=ports.now)
-    policy = ports.sender_policy(source.name)
 
     def act() -> dict[str, Any]:
-        outcome = ports.service.cancel(CancelRequest(found, delivery.requester), policy, deadline)
+        outcome = ports.service.cancel(CancelRequest(found, delivery.requester), deadline)
         if outcome.outcome in RETRY_LATER and ports.can_follow_up(source, delivery.thread):
             task = CancelTask(
                 found,
