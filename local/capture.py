@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
 class CaptureServer:
-    def __init__(self, status: int = 200) -> None:
+    def __init__(
+        self, status: int = 200, *, host: str = "127.0.0.1", on_post: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         self.posts: list[dict[str, Any]] = []
         self.status = status
         self._changed = threading.Condition()
@@ -34,23 +37,24 @@ class CaptureServer:
                 except ValueError:
                     body = {"raw": data.decode("utf-8", "replace")}
                 with capture._changed:
-                    capture.posts.append(
-                        {
-                            "path": self.path,
-                            "method": self.command,
-                            "headers": {k.lower(): v for k, v in self.headers.items()},
-                            "raw": data,
-                            "body": body,
-                            "at": time.monotonic(),
-                        }
-                    )
+                    post = {
+                        "path": self.path,
+                        "method": self.command,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "raw": data,
+                        "body": body,
+                        "at": time.monotonic(),
+                    }
+                    capture.posts.append(post)
                     capture._changed.notify_all()
+                if on_post:
+                    on_post(post)
                 self.send_response(capture.status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer((host, 0), _Handler)
         self._server.daemon_threads = True
 
     @property

@@ -1,5 +1,7 @@
-"""HTTP -> Lambda: serves a handler on 127.0.0.1 the way API Gateway HTTP API would call it
-(payload format 2.0 events), so the local stack exercises the deployed code path."""
+"""HTTP -> Lambda: serves the template's HttpApi routes on 127.0.0.1 the way API Gateway HTTP API
+calls a function (payload format 2.0 events, route key and path parameters); a path the template does
+not route is a 404, as in AWS. Unit tests use http_api_event and LambdaContext to call a handler
+in-process."""
 
 from __future__ import annotations
 
@@ -7,13 +9,15 @@ import base64
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+from local.sam_template import Route
+
+Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]  # (function logical id, event) -> its result
 # API Gateway HTTP APIs pass these content types as text; everything else arrives base64-encoded.
 _TEXT_TYPES = ("application/json", "text/", "application/xml")
 
@@ -47,8 +51,10 @@ def http_api_event(
     *,
     source_ip: str = "127.0.0.1",
     arrival_ms: int | None = None,
+    route_key: str = "$default",
+    path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload v2 event (route $default), as the service builds it."""
+    """An API Gateway HTTP API payload v2 event, as the service builds it for a route."""
     parts = urlsplit(target)
     lowered: dict[str, str] = {}
     for key, value in headers.items():
@@ -67,7 +73,7 @@ def http_api_event(
     request_id = str(uuid.uuid4())
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": parts.path,
         "rawQueryString": parts.query,
         "headers": lowered,
@@ -84,7 +90,7 @@ def http_api_event(
                 "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": request_id,
-            "routeKey": "$default",
+            "routeKey": route_key,
             "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)),
             "timeEpoch": now_ms,
@@ -93,15 +99,26 @@ def http_api_event(
     }
     if body:
         event["body"] = text
+    if path_parameters:
+        event["pathParameters"] = path_parameters
     if parts.query:
         event["queryStringParameters"] = {k: v for k, _, v in (p.partition("=") for p in parts.query.split("&"))}
     return event
 
 
 class Gateway:
-    """Serves `handler` on http://127.0.0.1:<port>; one event per request, like API Gateway."""
+    """Serves `routes` on http://<host>:<port>: one event per request to the route's function."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0, *, max_body: int = 10 * 1024 * 1024):
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        invoke: Invoke,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        max_body: int = 10 * 1024 * 1024,
+        on_request: Callable[[str, str, int, float], None] | None = None,
+    ):
         gateway = self
 
         class _Request(BaseHTTPRequestHandler):
@@ -112,23 +129,45 @@ class Gateway:
                 return
 
             def _handle(self) -> None:
-                arrival = int(time.time() * 1000)
+                started, arrival = time.monotonic(), int(time.time() * 1000)
+                status = self._route(arrival)
+                if on_request:
+                    on_request(self.command, self.path, status, time.monotonic() - started)
+
+            def _route(self, arrival: int) -> int:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > max_body:  # API Gateway's own 10 MB payload limit
-                    self._write(413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
-                    return
+                    return self._write(
+                        413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}'
+                    )
                 body = self.rfile.read(length) if length else b""
-                event = http_api_event(self.command, self.path, dict(self.headers.items()), body, arrival_ms=arrival)
+                path = urlsplit(self.path).path
+                for route in routes:
+                    if (params := route.match(self.command, path)) is not None:
+                        break
+                else:  # what an HTTP API answers for a route it does not have
+                    return self._write(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+                event = http_api_event(
+                    self.command,
+                    self.path,
+                    dict(self.headers.items()),
+                    body,
+                    arrival_ms=arrival,
+                    route_key=route.route_key,
+                    path_parameters=params,
+                )
                 try:
-                    result = gateway.handler(event, LambdaContext())
+                    result = gateway.invoke(route.function, event)
+                    payload = result.get("body") or ""
+                    data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+                    status = int(result.get("statusCode", 200))
                 except Exception:  # what API Gateway answers when the function fails
-                    self._write(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
-                    return
-                payload = result.get("body") or ""
-                data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-                self._write(int(result.get("statusCode", 200)), result.get("headers") or {}, data)
+                    return self._write(
+                        500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+                    )
+                return self._write(status, result.get("headers") or {}, data)
 
-            def _write(self, status: int, headers: dict[str, str], data: bytes) -> None:
+            def _write(self, status: int, headers: dict[str, str], data: bytes) -> int:
                 self.send_response(status)
                 for key, value in headers.items():
                     if key.lower() != "content-length":
@@ -136,10 +175,12 @@ class Gateway:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                return status
 
-            do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
 
-        self.handler = handler
+        self.invoke = invoke
+        self.host = host
         self._server = ThreadingHTTPServer((host, port), _Request)
         self._server.daemon_threads = True
 

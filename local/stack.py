@@ -1,116 +1,112 @@
-"""The local stack: moto server (Secrets Manager), the Omni emulator, and the relay behind the
-HTTP -> Lambda gateway, all on 127.0.0.1. No AWS account, no Docker.
+"""The local stack, derived from template.yaml: no AWS account, no Docker.
 
-`python -m local.stack` (`make local`) serves until stopped. Environment:
-  SLACK_SIGNING_SECRET  Slack signing secret to accept (default: the documented dev secret)
-  OMNI_API_KEY          Omni org API key the relay uses (default: omni-local-org-key)
-  OMNI_BASE_URL         a real Omni to call instead of the emulator (then no emulator starts)
-  PORT                  the relay's port (default 3000)
-  <SOURCE>_WEBHOOK_SECRET  each webhook source's secret (GITHUB_, JIRA_, ZENDESK_, PAGERDUTY_, LINEAR_,
-                        TEAMS_, STANDARD_, SHARED_WEBHOOK_SECRET; default: local dev secrets)
-Locally every webhook sender is allowed (<SOURCE>_ALLOWED=*), comments and the signed callback go
-to the capture server; a deployed relay allows no one until configured.
+- Parameters: local/parameters.toml, then PARAMS="Name=value …" (as `sam deploy --parameter-overrides`),
+  checked against the template's AllowedValues/AllowedPattern/Min/Max as CloudFormation checks them.
+- AWS: moto server, with every resource the template declares created with its properties (secrets,
+  queues with their redrive policy, the table with its key and TTL); their names and ARNs reach the
+  functions through the template's own Ref/GetAtt. In front of moto an IAM gate holds each function
+  to the policy the template gives it (local/iam_gate.py).
+- Functions: each from the `sam build` output in its own processes under the Lambda Runtime
+  Interface Emulator (local/lambda_runtime.py), with exactly the environment SAM CLI resolves for it
+  from the template; only AWS_ENDPOINT_URL (declared by the template for this) and the function's
+  credentials come from the stack, as an env file and a profile would for `sam local`.
+- HTTP: the template's HttpApi routes (local/gateway.py); SQS: its event sources (local/event_source.py).
+- Omni: the emulator (local/omni_emulator.py), unless OMNI_BASE_URL points at a real one; post-backs,
+  comments and callbacks go to a capture server.
+
+`python -m local.stack` (`make local`) serves until Ctrl-C. Environment:
+  PARAMS                 template parameter overrides, e.g. "SlackAllowedTeams=T0123 PostbackHosts=jira.example.com"
+  POSTBACK_HOSTS         extra post-back hosts, added to the capture server's
+  SLACK_SIGNING_SECRET   the Slack signing secret put in the Slack secret (default: the dev secret)
+  OMNI_API_KEY           the org key put in the Omni secret (default: omni-local-org-key)
+  OMNI_BASE_URL          a real Omni to call instead of the emulator
+  <SOURCE>_WEBHOOK_SECRET  each webhook source's secret (default: local dev secrets)
+  HOST                   where everything listens (default 127.0.0.1; 0.0.0.0 for `sam local` containers)
+  PORT, MOTO_PORT, OMNI_EMULATOR_PORT   the relay's (3000), moto's (5005) and the emulator's (8099) ports
+  VERBOSE=1              also print the functions' JSON logs (always in the log file it names)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
+import shlex
 import sys
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-for _path in (ROOT / "layers" / "core", ROOT / "functions" / "relay", ROOT / "functions" / "worker"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from local.capture import CaptureServer  # noqa: E402
-from local.gateway import Gateway  # noqa: E402
-from local.omni_emulator import OmniEmulator  # noqa: E402
-from local.slack_signer import DEV_SIGNING_SECRET  # noqa: E402
-from local.webhook_signer import SOURCES, dev_secret  # noqa: E402
+from local.build import ROOT, ensure_build, ensure_runtime_client, python312
+from local.capture import CaptureServer
+from local.gateway import Gateway
+from local.lambda_runtime import FunctionPool, Instance, free_port, function_environment
+from local.omni_emulator import OmniEmulator
+from local.sam_template import ACCOUNT, REGION, FunctionSpec, SamTemplate
+from local.slack_signer import DEV_SIGNING_SECRET
+from local.webhook_signer import SOURCES, dev_secret
 
 DEV_OMNI_KEY = "omni-local-org-key"
-SLACK_SECRET_NAME = "omni-cancel-relay/slack"
-OMNI_SECRET_NAME = "omni-cancel-relay/omni"
-WEBHOOK_SECRET_NAME = "omni-cancel-relay/webhooks"
 CALLBACK_SECRET = "whsec_bG9jYWwtZGV2LWNhbGxiYWNrLXNpZ25pbmcta2V5IQ=="  # local dev only
-QUEUE_NAME = "omni-cancel-relay-tasks"
-DLQ_NAME = "omni-cancel-relay-tasks-dlq"
-TABLE_NAME = "omni-cancel-relay-idempotency"
-REGION = "us-east-1"
+PARAMETERS_FILE = ROOT / "local" / "parameters.toml"
+LOG_DIR = ROOT / ".aws-sam" / "local-logs"
+ADMIN_KEY = "local-stack-admin"  # the stack's own calls to moto (seeding, tests): not a function's
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def parse_overrides(text: str) -> dict[str, str]:
+    """`Name=value Name2="a value"`, as `sam deploy --parameter-overrides` takes them."""
+    pairs = {}
+    for item in shlex.split(text or ""):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"parameter overrides are Name=value pairs, got {item!r}")
+        pairs[name.removeprefix("ParameterKey=")] = value
+    return pairs
+
+
+def file_parameters(path: Path = PARAMETERS_FILE) -> dict[str, str]:
+    with path.open("rb") as handle:
+        return {name: str(value) for name, value in tomllib.load(handle).items()}
 
 
 @dataclass
 class StackConfig:
-    port: int = 0
-    moto_port: int = 0  # 0: any free port
+    template: Path = ROOT / "template.yaml"
+    params: dict[str, str] = field(default_factory=dict)  # on top of local/parameters.toml
+    postback_hosts: str = ""  # added to the capture server's host
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port
+    moto_port: int = 0
     omni_port: int = 0
     slack_signing_secrets: list[str] = field(default_factory=lambda: [DEV_SIGNING_SECRET])
     omni_api_key: str = DEV_OMNI_KEY
     omni_base_url: str | None = None
     user_tokens: dict[str, str] = field(default_factory=dict)
-    allowed_teams: str = "*"  # local only: allow every Slack user
-    allowed_users: str = "*"
-    allowed_channels: str = "*"
-    omni_speed: float = 1.0
-    queue_visibility_s: int = 30  # as template.yaml sets it relative to the worker's timeout
-    max_receives: int = 5
-    worker: bool = True  # poll the queue with the worker, as the SQS event source would
     webhook_secrets: dict[str, str] = field(default_factory=lambda: {s: dev_secret(s) for s in SOURCES})
-    webhook_allowed: str = "*"  # local only: every webhook sender may cancel
-    env: dict[str, str] = field(default_factory=dict)
+    omni_speed: float = 1.0
+    worker: bool = True  # run the template's SQS event sources
+    max_instances: int = 4  # execution environments per function at most
+    verbose: bool = False  # print the functions' JSON logs too
+    echo: Callable[[str], None] | None = None  # where human lines go (None: nowhere)
 
     @classmethod
     def from_env(cls) -> StackConfig:
         return cls(
+            params=parse_overrides(os.environ.get("PARAMS", "")),
+            postback_hosts=os.environ.get("POSTBACK_HOSTS", ""),
+            host=os.environ.get("HOST") or "127.0.0.1",
             port=int(os.environ.get("PORT") or 3000),
-            # Fixed ports, so events/env.json can point `sam local invoke` at them.
+            # Fixed ports, so events/env.json can point `sam local` at them.
             moto_port=int(os.environ.get("MOTO_PORT") or 5005),
             omni_port=int(os.environ.get("OMNI_EMULATOR_PORT") or 8099),
             slack_signing_secrets=[os.environ.get("SLACK_SIGNING_SECRET") or DEV_SIGNING_SECRET],
             omni_api_key=os.environ.get("OMNI_API_KEY") or DEV_OMNI_KEY,
             omni_base_url=os.environ.get("OMNI_BASE_URL") or None,
+            verbose=os.environ.get("VERBOSE", "") not in ("", "0"),
         )
-
-
-def create_queues(endpoint: str, visibility_s: int, max_receives: int) -> tuple[str, str]:
-    """The task queue and its DLQ, as template.yaml defines them; returns (queue URL, DLQ URL)."""
-    import boto3
-
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
-    dlq_url = sqs.create_queue(QueueName=DLQ_NAME, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})
-    queue_url = sqs.create_queue(
-        QueueName=QUEUE_NAME, Attributes={"VisibilityTimeout": str(visibility_s), "RedrivePolicy": redrive}
-    )["QueueUrl"]
-    return queue_url, dlq_url
-
-
-def create_table(endpoint: str, name: str) -> None:
-    """The idempotency table, as template.yaml defines it (key `id`, TTL on `expiration`)."""
-    import boto3
-
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"AttributeName": "expiration", "Enabled": True}
-    )
 
 
 def webhook_secret(secrets: dict[str, str], api_base: str) -> dict[str, Any]:
@@ -127,20 +123,14 @@ def webhook_secret(secrets: dict[str, str], api_base: str) -> dict[str, Any]:
     return value
 
 
-def seed_secrets(
-    endpoint: str, slack: dict[str, Any], omni: dict[str, Any], webhooks: dict[str, Any] | None = None
-) -> dict[str, str]:
-    """Create (or update) the secrets in the same shape as production; returns their ARNs."""
-    import boto3
-
-    client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=REGION)
-    arns = {}
-    for name, value in ((SLACK_SECRET_NAME, slack), (OMNI_SECRET_NAME, omni), (WEBHOOK_SECRET_NAME, webhooks or {})):
-        try:
-            arns[name] = client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
-        except client.exceptions.ResourceExistsException:
-            arns[name] = client.put_secret_value(SecretId=name, SecretString=json.dumps(value))["ARN"]
-    return arns
+def credentials_for(logical_id: str) -> dict[str, str]:
+    """The function's own role credentials (what Lambda puts in its environment)."""
+    return {
+        "key": f"LOCAL{logical_id.upper()}"[:20],
+        "secret": f"local-secret-{logical_id}",
+        "sessiontoken": f"local-session-{logical_id}",
+        "region": REGION,
+    }
 
 
 class LocalStack:
@@ -148,114 +138,236 @@ class LocalStack:
         self.config = config or StackConfig()
         self.moto: Any = None
         self.omni: OmniEmulator | None = None
-        self.gateway: Gateway | None = None
         self.capture: CaptureServer | None = None
-        self.poller: Any = None
-        self.queue_url = self.dlq_url = ""
-        self.env: dict[str, str] = {}
-        self._saved_env: dict[str, str | None] = {}
+        self.gate: Any = None
+        self.gateway: Gateway | None = None
+        self.template: SamTemplate | None = None
+        self.functions: dict[str, FunctionSpec] = {}
+        self.environments: dict[str, dict[str, str]] = {}  # what each function's processes get
+        self.pools: dict[str, FunctionPool] = {}
+        self.sources: list[Any] = []
+        self.parameters: dict[str, str] = {}
+        self.log_path = LOG_DIR / f"stack-{os.getpid()}-{int(time.time() * 1000)}.log"
+        self._log_lock = threading.Lock()
+        self._log: Any = None
+        self.moto_url = ""
+
+    # Addresses --------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         assert self.gateway is not None
         return self.gateway.url
 
-    def start(self) -> LocalStack:
-        import logging
+    def resource(self, logical_id: str, attribute: str = "Ref") -> str:
+        assert self.template is not None
+        return str(self.template.resolved[logical_id][attribute])
 
-        from moto.server import ThreadedMotoServer
+    @property
+    def queue_url(self) -> str:
+        return self.resource(self._queue_trigger().queue)
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
-        cfg = self.config
-        moto_port = cfg.moto_port or free_port()
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-        self.moto.start()
-        moto_url = f"http://127.0.0.1:{moto_port}"
-        # moto keeps its state per process, not per server: start from an empty account.
-        import urllib3
+    @property
+    def dlq_url(self) -> str:
+        assert self.template is not None
+        queue = self.template.resolve(self.template.merged["Resources"][self._queue_trigger().queue]["Properties"])
+        target = queue["RedrivePolicy"]["deadLetterTargetArn"]
+        return next(str(v["Ref"]) for v in self.template.resolved.values() if v.get("Arn") == target)
 
-        urllib3.request("POST", f"{moto_url}/moto-api/reset", timeout=5)
+    def _queue_trigger(self) -> Any:
+        assert self.template is not None
+        return self.template.queue_triggers()[0]
 
-        omni_url = cfg.omni_base_url
-        if not omni_url:
-            self.omni = OmniEmulator(port=cfg.omni_port, speed=cfg.omni_speed).start()
-            self.omni.add_key(cfg.omni_api_key)
-            omni_url = self.omni.base_url
-        self.capture = CaptureServer().start()
+    def aws(self, service: str) -> Any:
+        """A boto3 client for the stack's own use (tests, redrive): straight to moto, unchecked."""
+        import boto3
 
-        self.env = {
-            "AWS_ENDPOINT_URL": moto_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "OMNI_BASE_URL": omni_url,
-            "OMNI_SECRET_ID": OMNI_SECRET_NAME,
-            "SLACK_SECRET_ID": SLACK_SECRET_NAME,
-            "SLACK_ALLOWED_TEAMS": cfg.allowed_teams,
-            "SLACK_ALLOWED_USERS": cfg.allowed_users,
-            "SLACK_ALLOWED_CHANNELS": cfg.allowed_channels,
-            "POWERTOOLS_SERVICE_NAME": "omni-cancel-relay",
-            "POWERTOOLS_METRICS_NAMESPACE": "OmniCancelRelay",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            # Local only: post-backs may go to the capture server over plain http on 127.0.0.1.
-            "POSTBACK_HOSTS": self.capture.host,
-            "MAX_RECEIVES": str(cfg.max_receives),
-            "IDEMPOTENCY_TABLE": TABLE_NAME,
-            "WEBHOOK_SECRET_ID": WEBHOOK_SECRET_NAME,
-            "CALLBACK_URL": self.capture.url("/callback"),
-            **{f"{name.upper()}_ALLOWED": cfg.webhook_allowed for name in cfg.webhook_secrets},
-            **cfg.env,
-        }
-        for key, value in self.env.items():
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
-        seed_secrets(
-            moto_url,
-            {"signing_secrets": cfg.slack_signing_secrets},
-            {"api_key": cfg.omni_api_key, "user_tokens": cfg.user_tokens},
-            webhook_secret(cfg.webhook_secrets, self.capture.url("")),
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name=REGION,
+            aws_access_key_id=ADMIN_KEY,
+            aws_secret_access_key=ADMIN_KEY,  # noqa: S106 (moto's test credentials)
         )
 
-        create_table(moto_url, TABLE_NAME)
-        self.queue_url, self.dlq_url = create_queues(moto_url, cfg.queue_visibility_s, cfg.max_receives)
-        self._saved_env.setdefault("CANCEL_QUEUE_URL", os.environ.get("CANCEL_QUEUE_URL"))
-        os.environ["CANCEL_QUEUE_URL"] = self.env["CANCEL_QUEUE_URL"] = self.queue_url
+    def function_logs(self) -> str:
+        """Everything the functions printed (their JSON logs), from the log file."""
+        with self._log_lock:
+            if self._log:
+                self._log.flush()
+        return self.log_path.read_text() if self.log_path.exists() else ""
 
-        import relay_app
-        import worker_app
-        from omni_relay import wiring
+    # Lifecycle --------------------------------------------------------------------------------
 
-        wiring.use(None)  # built from this environment on the first request
-        _reset_powertools_parameters()  # nor may a client cached by an earlier stack in this process be reused
-        self.gateway = Gateway(relay_app.lambda_handler, port=cfg.port).start()
-        if cfg.worker:
-            from local.worker_poller import QueuePoller
-
-            self.poller = QueuePoller(worker_app.lambda_handler, self.queue_url).start()
+    def start(self) -> LocalStack:
+        build_dir = ensure_build()
+        runtime_client = ensure_runtime_client()
+        python = python312()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("a", encoding="utf-8")
+        try:
+            self._start_services()
+            self._start_template(build_dir, runtime_client, python)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
-    def stop(self) -> None:
-        from omni_relay import wiring
+    def _start_services(self) -> None:
+        import logging
 
-        if self.poller:
-            self.poller.stop()
-        wiring.use(None)
-        if self.gateway:
-            self.gateway.stop()
-        if self.capture:
-            self.capture.stop()
-        if self.omni:
-            self.omni.stop()
-        if self.moto:
-            self.moto.stop()
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        _reset_powertools_parameters()
+        import urllib3
+        from moto.server import ThreadedMotoServer
+
+        cfg = self.config
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
+        moto_port = cfg.moto_port or free_port()
+        self.moto = ThreadedMotoServer(ip_address=cfg.host, port=moto_port, verbose=False)
+        self.moto.start()
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        # moto keeps its state per process, not per server: start from an empty account.
+        urllib3.request("POST", f"{self.moto_url}/moto-api/reset", timeout=5)
+        if not cfg.omni_base_url:
+            self.omni = OmniEmulator(host=cfg.host, port=cfg.omni_port, speed=cfg.omni_speed).start()
+            self.omni.add_key(cfg.omni_api_key)
+        self.capture = CaptureServer(host=cfg.host, on_post=self._echo_post).start()
+
+    def _start_template(self, build_dir: Path, runtime_client: Path, python: str) -> None:
+        from local.aws_resources import create_all
+        from local.event_source import SqsEventSource
+        from local.iam_gate import IamGate
+
+        cfg = self.config
+        assert self.capture is not None
+        omni_url = cfg.omni_base_url or (self.omni.base_url if self.omni else "")
+        hosts = [h for h in (cfg.params.get("PostbackHosts", ""), cfg.postback_hosts, self.capture.host) if h]
+        self.parameters = {
+            **file_parameters(),
+            "OmniBaseUrl": omni_url,
+            "CallbackUrl": self.capture.url("/callback"),
+            **cfg.params,
+            "PostbackHosts": ",".join(hosts),
+        }
+        template = self.template = SamTemplate(cfg.template, self.parameters)
+        create_all(template, self.aws)
+        self.functions = template.functions()
+        self._seed_secrets()
+
+        policies = template.policies()
+        keys = {credentials_for(fid)["key"]: fid for fid in self.functions}
+        secrets = self.aws("secretsmanager")
+
+        def secret_arn(secret_id: str) -> str:
+            if secret_id.startswith("arn:"):
+                return secret_id
+            try:
+                return str(secrets.describe_secret(SecretId=secret_id)["ARN"])
+            except secrets.exceptions.ResourceNotFoundException:
+                return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret_id}"
+
+        self.gate = IamGate(
+            self.moto_url,
+            {key: policies[fid] for key, fid in keys.items()},
+            keys,
+            secret_arn,
+            region=REGION,
+            account=ACCOUNT,
+            on_decision=self._echo_denied,
+        ).start()
+
+        for fid, spec in self.functions.items():
+            if spec.external_layers:
+                self._say(
+                    f"note: {fid} has layers this machine cannot run, left out: {', '.join(spec.external_layers)}"
+                )
+            env = function_environment(spec, {"AWS_ENDPOINT_URL": self.gate.url}, credentials_for(fid))
+            self.environments[fid] = env
+            code_dir = build_dir / fid
+            layer_dirs = [build_dir / layer / "python" for layer in spec.layers]
+
+            def make(spec: FunctionSpec = spec, env: dict[str, str] = env, code_dir: Path = code_dir,
+                     layer_dirs: list[Path] = layer_dirs) -> Instance:  # fmt: skip
+                return Instance(
+                    spec,
+                    env,
+                    python=python,
+                    code_dir=code_dir,
+                    layer_dirs=layer_dirs,
+                    runtime_client=runtime_client,
+                    log=self._function_line,
+                )
+
+            limit = cfg.max_instances
+            for trigger in template.queue_triggers():
+                if trigger.function == fid:
+                    limit = trigger.max_concurrency
+            self.pools[fid] = FunctionPool(make, fid, limit)
+
+        self.gateway = Gateway(
+            template.routes(),
+            lambda fid, event: self.pools[fid].invoke(event),
+            host=cfg.host,
+            port=cfg.port,
+            on_request=self._echo_request,
+        ).start()
+        if cfg.worker:
+            for trigger in template.queue_triggers():
+                creds = credentials_for(trigger.function)
+                import boto3
+
+                sqs = boto3.client(
+                    "sqs",
+                    endpoint_url=self.gate.url,
+                    region_name=REGION,
+                    aws_access_key_id=creds["key"],
+                    aws_secret_access_key=creds["secret"],
+                    aws_session_token=creds["sessiontoken"],
+                )
+                source = SqsEventSource(
+                    trigger,
+                    self.resource(trigger.queue),
+                    self.resource(trigger.queue, "Arn"),
+                    self.pools[trigger.function].invoke,
+                    sqs,
+                    region=REGION,
+                    on_batch=lambda size, failed, fid=trigger.function: self._say(
+                        f"{fid:<15} SQS batch of {size}" + (f", {failed} to retry" if failed else "")
+                    ),
+                )
+                self.sources.append(source.start())
+
+    def _seed_secrets(self) -> None:
+        """Put the values in the secrets the template created, as an operator does after a deploy."""
+        cfg = self.config
+        assert self.capture is not None
+        values = {
+            "SLACK_SECRET_ID": {"signing_secrets": cfg.slack_signing_secrets},
+            "OMNI_SECRET_ID": {"api_key": cfg.omni_api_key, "user_tokens": cfg.user_tokens},
+            "WEBHOOK_SECRET_ID": webhook_secret(cfg.webhook_secrets, self.capture.url("")),
+        }
+        secrets = self.aws("secretsmanager")
+        seeded: set[str] = set()
+        for spec in self.functions.values():
+            for variable, value in values.items():
+                secret_id = spec.variables.get(variable, "")
+                if secret_id and secret_id not in seeded:
+                    secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
+                    seeded.add(secret_id)
+
+    def stop(self) -> None:
+        for source in self.sources:
+            source.stop()
+        self.sources = []
+        for pool in self.pools.values():
+            pool.stop()
+        for server in (self.gateway, self.gate, self.capture, self.omni, self.moto):
+            if server is not None:
+                server.stop()
+        self.gateway = self.gate = self.capture = self.omni = self.moto = None
+        with self._log_lock:
+            if self._log:
+                self._log.close()
+                self._log = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -263,47 +375,88 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    # What it shows ----------------------------------------------------------------------------
 
-def _reset_powertools_parameters() -> None:
-    """Powertools keeps one default Secrets Manager client and cache per process: drop them so the
-    next stack (another moto port) starts clean, as a new execution environment would."""
-    try:
-        from aws_lambda_powertools.utilities.parameters import constants as parameters_constants
-    except ImportError:
-        return
-    parameters_constants.DEFAULT_PROVIDERS.clear()
+    def _say(self, line: str) -> None:
+        if self.config.echo:
+            self.config.echo(line)
+
+    def _function_line(self, function: str, line: str) -> None:
+        with self._log_lock:
+            if self._log:
+                self._log.write(f"{function} {line}\n")
+        if self.config.verbose:
+            self._say(f"{function:<15} {line}")
+            return
+        try:
+            record = json.loads(line)
+        except ValueError:  # a traceback or the emulator's own lines
+            if "Traceback" in line or "Error" in line:
+                self._say(f"{function:<15} {line}")
+            return
+        if isinstance(record, dict) and record.get("level") in ("WARNING", "ERROR", "CRITICAL"):
+            self._say(f"{function:<15} {record.get('level')}: {record.get('message')} {_brief(record)}")
+        elif isinstance(record, dict) and record.get("message") in ("cancel answered", "cancel finished"):
+            self._say(f"{function:<15} {record['message']}: {_brief(record)}")
+
+    def _echo_request(self, method: str, path: str, status: int, seconds: float) -> None:
+        self._say(f"{'HTTP':<15} {method} {path} -> {status} in {seconds * 1000:.0f} ms")
+
+    def _echo_post(self, post: Mapping[str, Any]) -> None:
+        self._say(f"{'post-back':<15} {post['method']} {post['path']}")
+
+    def _echo_denied(self, decision: Any) -> None:
+        if not decision.allowed:
+            self._say(f"{'IAM':<15} AccessDenied: {decision.principal} {decision.action} on {decision.resource}")
+
+
+def _brief(record: Mapping[str, Any]) -> str:
+    keys = ("source", "job_id", "outcome", "detail", "reason", "error")
+    return " ".join(f"{k}={record[k]}" for k in keys if record.get(k))
 
 
 def main() -> None:
     config = StackConfig.from_env()
+    config.echo = lambda line: print(line, flush=True)
+    print("starting the local stack from template.yaml …", flush=True)
     with LocalStack(config) as stack:
-        secret = config.slack_signing_secrets[0]
-        print(f"relay       {stack.url}  (POST /slack/commands, /slack/interactions, /webhooks/<source>)")
-        print(f"worker      polling {stack.queue_url}")
+        print(f"\nrelay       {stack.url}  routes: {', '.join(r.route_key for r in stack.template.routes())}")  # type: ignore[union-attr]
+        for fid, pool in stack.pools.items():
+            names = ", ".join(sorted(stack.environments[fid]))
+            print(f"{fid:<11} up to {pool.max_instances} processes (RIE + awslambdaric), started on demand")
+            print(f"            environment: {names}")
+        print(f"worker      SQS event source on {stack.queue_url}")
+        print(f"moto server {stack.moto_url}  (IAM-checked for the functions at {stack.gate.url})")
         assert stack.capture is not None
-        print(f"post-backs  {stack.capture.url('/')}  (stands in for Slack's response_url)")
-        print(
-            f"moto server {stack.env['AWS_ENDPOINT_URL']}  (Secrets Manager: {SLACK_SECRET_NAME}, {OMNI_SECRET_NAME})"
-        )
+        print(f"post-backs  {stack.capture.url('/')}  (Slack's response_url, comment APIs, the callback)")
         if stack.omni:
             print(f"omni        {stack.omni.base_url}  (emulator; org key from OMNI_API_KEY)")
             job = stack.omni.create_job(key=config.omni_api_key, executing_s=600)
             print(f"            a running job to cancel: {job}")
         else:
-            print(f"omni        {stack.env['OMNI_BASE_URL']}  (from OMNI_BASE_URL)")
+            print(f"omni        {stack.parameters['OmniBaseUrl']}  (from OMNI_BASE_URL)")
+        print(f"parameters  {' '.join(f'{k}={v}' for k, v in sorted(stack.parameters.items()) if v)}")
+        print(f"logs        {stack.log_path}  (the functions' JSON logs; VERBOSE=1 prints them here)")
+        secret = config.slack_signing_secrets[0]
         default = " (the dev default)" if secret == DEV_SIGNING_SECRET else ""
         print(f"\nSlack signing secret{default}: SLACK_SIGNING_SECRET. Send a signed slash command with:")
         print(f"  .venv/bin/python -m local.send --url {stack.url} <job id>")
         print(f"and a signed webhook ({', '.join(SOURCES)}) with:")
         print(f"  .venv/bin/python -m local.send --url {stack.url} --webhook github <job id>")
-        print("Ctrl-C stops everything.", flush=True)
+        print("Ctrl-C stops everything.\n", flush=True)
         try:
-            import threading
-
             threading.Event().wait()
         except KeyboardInterrupt:
-            print("\nstopping")
+            print("\nstopping", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception as exc:  # a clear line, not a traceback, for what a user can fix
+        from local.build import BuildError
+        from local.sam_template import TemplateError
+
+        if isinstance(exc, BuildError | TemplateError | ValueError):
+            sys.exit(f"error: {exc}")
+        raise

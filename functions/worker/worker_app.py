@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from omni_relay import messages, wiring
 from omni_relay.deadline import Deadline
 from omni_relay.domain import RETRY_LATER, CancelOutcome
-from omni_relay.handoff import CancelTask
+from omni_relay.handoff import CancelTask, HandoffFailed, retry_delay_s
 from omni_relay.observability import count, logger, metrics, traced
 from omni_relay.sources.slack import render, render_given_up
 
@@ -47,6 +47,8 @@ def finish(record: SQSRecord) -> None:
                 )
                 tell(task, outcome, given_up=attempt)
                 count("TasksParked")
+            else:
+                retry_soon(record, attempt)
             raise NotFinishedYet(outcome.detail)  # nothing is recorded: the redelivery runs again
         logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
         tell(task, outcome)
@@ -54,6 +56,19 @@ def finish(record: SQSRecord) -> None:
 
     # A redelivered task that already finished (the worker died before deleting it) is not repeated.
     rt.dedupe.once(f"task:{task.request_id}:{task.job_id}", cancel_and_post)
+
+
+def retry_soon(record: SQSRecord, attempt: int) -> None:
+    """Bring the task back after a backoff rather than the queue's visibility timeout (minutes, sized
+    for a worker that crashes), so people hear the result sooner."""
+    rt = runtime()
+    if rt.queue is None or not rt.settings.task_retry_delay_s:
+        return
+    delay = retry_delay_s(rt.settings.task_retry_delay_s, attempt)
+    try:
+        rt.queue.retry_in(record.receipt_handle, delay)
+    except HandoffFailed as exc:
+        logger.warning("could not shorten the retry delay", extra={"reason": str(exc)})
 
 
 def tell(task: CancelTask, outcome: CancelOutcome, given_up: int = 0) -> None:

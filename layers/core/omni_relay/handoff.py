@@ -44,6 +44,15 @@ class CancelTask:
 class TaskQueue(Protocol):
     def send(self, task: CancelTask) -> None: ...
 
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        """Deliver a received task again after `seconds` instead of the queue's visibility timeout."""
+        ...
+
+
+def retry_delay_s(first_s: int, attempt: int, cap_s: int = 900) -> int:
+    """Backoff for the attempt that just failed: first_s, 2 x first_s, 4 x first_s …, at most cap_s."""
+    return min(first_s * 2 ** max(attempt - 1, 0), cap_s)
+
 
 class HandoffFailed(Exception):
     """The task could not be queued: the caller must not be told it will be finished."""
@@ -54,16 +63,30 @@ class SqsTaskQueue:
         self._url = queue_url
         self._client: Any = None
 
-    def send(self, task: CancelTask) -> None:
+    def _sqs(self) -> Any:
         # boto3 only here, on the slow path: the fast path never pays for importing it.
         import boto3
         from botocore.config import Config
-        from botocore.exceptions import BotoCoreError, ClientError
 
         if self._client is None:
             config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"})
             self._client = boto3.client("sqs", config=config)
+        return self._client
+
+    def send(self, task: CancelTask) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
-            self._client.send_message(QueueUrl=self._url, MessageBody=task.to_json())
+            self._sqs().send_message(QueueUrl=self._url, MessageBody=task.to_json())
         except (BotoCoreError, ClientError) as exc:
+            raise HandoffFailed(type(exc).__name__) from None
+
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._sqs().change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
+        except (BotoCoreError, ClientError) as exc:  # then the queue's visibility timeout applies
             raise HandoffFailed(type(exc).__name__) from None

@@ -74,6 +74,7 @@ class Settings:
     handoff_reserve_s: float = 0.6  # kept from the caller's budget to queue the task and reply
     worker_deadline_s: float = 45.0
     max_receives: int = 5  # the queue's maxReceiveCount: the last attempt tells the requester
+    task_retry_delay_s: int = 30  # first retry of a task Omni could not finish; doubles per attempt; 0: queue's
     idempotency_table: str = ""  # empty: no de-duplication
     sender_rate_limit_per_min: int = 10  # per sender and execution environment; 0 turns it off
     webhook_secret_id: str = ""  # empty: no webhook source is enabled
@@ -116,7 +117,8 @@ class Settings:
         base_url = required("OMNI_BASE_URL").rstrip("/")
         if base_url:
             parts = urlsplit(base_url)
-            local = parts.hostname in ("127.0.0.1", "localhost")
+            # Plain http only to this machine: the emulator, or the host as a `sam local` container sees it.
+            local = parts.hostname in ("127.0.0.1", "localhost", "host.docker.internal")
             if parts.scheme != "https" and not (parts.scheme == "http" and local):
                 problems.append("OMNI_BASE_URL must be an https URL such as https://acme.omniapp.co/api")
 
@@ -141,6 +143,7 @@ class Settings:
             handoff_reserve_s=number("HANDOFF_RESERVE_MS", 600, 0, 2000) / 1000,
             worker_deadline_s=number("WORKER_DEADLINE_S", 45, 1, 900),
             max_receives=int(number("MAX_RECEIVES", 5, 1, 1000)),
+            task_retry_delay_s=int(number("TASK_RETRY_DELAY_S", 30, 0, 900)),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip(),
             sender_rate_limit_per_min=int(number("SENDER_RATE_LIMIT_PER_MIN", 10, 0, 600)),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),

@@ -1,0 +1,146 @@
+"""IAM in front of moto server: every AWS call a function makes, or that is made with its
+credentials on its behalf (the SQS event source, the secrets extension), is judged against the policy
+template.yaml gives that function, and refused with AccessDenied as AWS would when it is not allowed.
+
+Each function gets its own access key, as each Lambda function gets its own role's credentials. The
+gate reads the key and the service from the SigV4 Authorization header, the action from the request
+(X-Amz-Target, or Action in a query-protocol form), and the resource's real ARN from its parameters
+(SecretId, QueueUrl, TableName); moto's own policy evaluator (moto.iam.access_control) decides. Keys
+it does not know (the local stack's own administration) pass unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+_CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
+
+
+@dataclass(frozen=True)
+class Decision:
+    principal: str
+    action: str
+    resource: str
+    allowed: bool
+
+
+def evaluate(documents: list[dict[str, Any]], action: str, resource: str) -> bool:
+    """IAM's rule for one identity: an explicit Deny wins, then any Allow; otherwise denied."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    results = [IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource) for doc in documents]
+    return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results
+
+
+class IamGate:
+    def __init__(
+        self,
+        upstream: str,
+        policies: Mapping[str, list[dict[str, Any]]],  # access key id -> the function's policy documents
+        principals: Mapping[str, str],  # access key id -> the function's logical id
+        secret_arns: Callable[[str], str],  # a secret's name or ARN -> its ARN
+        *,
+        region: str,
+        account: str,
+        on_decision: Callable[[Decision], None] | None = None,
+    ) -> None:
+        import urllib3
+
+        self.decisions: list[Decision] = []
+        http = urllib3.PoolManager(maxsize=16, retries=False, timeout=urllib3.Timeout(connect=2, read=60))
+        gate = self
+
+        def arn_of(service: str, params: Mapping[str, Any]) -> str:
+            if service == "secretsmanager" and params.get("SecretId"):
+                return secret_arns(str(params["SecretId"]))
+            if service == "sqs" and params.get("QueueUrl"):
+                name = urlsplit(str(params["QueueUrl"])).path.rstrip("/").rsplit("/", 1)[-1]
+                return f"arn:aws:sqs:{region}:{account}:{name}"
+            if service == "dynamodb" and params.get("TableName"):
+                return f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
+            return "*"
+
+        class _Proxy(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                match = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+                key, service = (match.group(1), match.group(3)) if match else ("", "")
+                if key in policies:
+                    target = self.headers.get("X-Amz-Target", "")
+                    if target:
+                        operation = target.rsplit(".", 1)[-1]
+                        params = json.loads(body or b"{}")
+                    else:
+                        form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
+                        operation, params = form.get("Action", ""), form
+                    action, resource = f"{service}:{operation}", arn_of(service, params)
+                    decision = Decision(principals[key], action, resource, evaluate(policies[key], action, resource))
+                    gate.decisions.append(decision)
+                    if on_decision:
+                        on_decision(decision)
+                    if not decision.allowed:
+                        return self._deny(decision, json_protocol=bool(target))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                reply = http.request(
+                    self.command, upstream + self.path, body=body, headers=headers, preload_content=True
+                )
+                self._send(reply.status, dict(reply.headers), reply.data)
+
+            def _deny(self, decision: Decision, *, json_protocol: bool) -> None:
+                message = (
+                    f"User: arn:aws:sts::{account}:assumed-role/{decision.principal}Role/{decision.principal} "
+                    f"is not authorized to perform: {decision.action} on resource: {decision.resource} "
+                    f"because no identity-based policy allows the {decision.action} action"
+                )
+                if json_protocol:
+                    code = "AccessDenied" if decision.action.startswith("sqs:") else "AccessDeniedException"
+                    body = json.dumps({"__type": code, "message": message}).encode()
+                    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-query-error": f"{code};Sender"}
+                else:
+                    body = (
+                        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+                        f"<Message>{message}</Message></Error></ErrorResponse>"
+                    ).encode()
+                    headers = {"Content-Type": "text/xml"}
+                self._send(400 if json_protocol else 403, headers, body)
+
+            def _send(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward  # noqa: N815
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+        self._server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def denied(self) -> list[Decision]:
+        return [d for d in self.decisions if not d.allowed]
+
+    def start(self) -> IamGate:
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="iam-gate", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
