@@ -8,7 +8,6 @@ Each scenario is a signed slash command (or a forged one) sent over HTTP to the 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
@@ -59,8 +58,8 @@ def demo_config(bob_token: str = DEV_BOB_TOKEN) -> StackConfig:
     """The demo's stack; secrets from SLACK_SIGNING_SECRET, OMNI_API_KEY, <SOURCE>_WEBHOOK_SECRET or dev defaults."""
     config = StackConfig.from_env()
     config.port = config.moto_port = config.omni_port = 0  # any free ports: the demo runs beside `make local`
-    config.allowed_teams = TEAM
-    config.allowed_users = ALICE  # the demo's allow-list: Alice may use the org key
+    # The demo's allow-list, as a deploy would set it: Alice of team TEAM may use the org key.
+    config.params = {"SlackAllowedTeams": TEAM, "SlackAllowedUsers": ALICE, **config.params}
     config.user_tokens = {f"{TEAM}:{BOB}": bob_token}  # Bob cancels with his own Omni token
     return config
 
@@ -74,8 +73,9 @@ def main(config: StackConfig | None = None) -> int:
         assert omni is not None
         omni.add_key(config.user_tokens[f"{TEAM}:{BOB}"], user="bob", admin=False)
         print(
-            f"Local stack up in {time.monotonic() - started:.1f}s: relay {stack.url}, Omni emulator "
-            f"{omni.base_url}, Secrets Manager on moto {stack.env['AWS_ENDPOINT_URL']}"
+            f"Local stack up from template.yaml in {time.monotonic() - started:.1f}s: relay {stack.url} "
+            f"({', '.join(stack.functions)} as built by sam build, each in its own processes), "
+            f"Omni emulator {omni.base_url}, AWS on moto {stack.moto_url}; the functions' logs: {stack.log_path}"
         )
 
         queued = omni.create_job(key=config.omni_api_key, pinned="QUEUED")
@@ -140,8 +140,4 @@ def main(config: StackConfig | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Quiet the relay's own structured logs here (set before the relay is imported, by the stack):
-    # the demo shows what people see.
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     sys.exit(main())

@@ -56,6 +56,7 @@ class SqsEventSource:
         self.errors: list[str] = []
 
     def start(self) -> SqsEventSource:
+        self._stop.clear()
         # One poller per concurrent invocation the scaling config allows.
         for i in range(self.trigger.max_concurrency if self.trigger.enabled else 0):
             thread = threading.Thread(target=self._run, name=f"sqs-poller-{i}", daemon=True)

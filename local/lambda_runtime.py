@@ -9,6 +9,7 @@ bound, the way Lambda scales a function. Their output (the JSON logs) goes to a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -169,10 +170,8 @@ class Instance:
 
     def kill(self) -> None:
         """As when the execution environment dies mid-invocation (out of memory, a crash)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, 9)
-        except ProcessLookupError:
-            pass
 
 
 class FunctionPool:

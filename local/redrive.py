@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
-def redrive(dlq_url: str, queue_url: str, *, limit: int = 1000) -> int:
+def redrive(dlq_url: str, queue_url: str, *, limit: int = 1000, sqs: Any = None) -> int:
     import boto3
 
-    sqs = boto3.client("sqs")
+    sqs = sqs or boto3.client("sqs")
     moved = 0
     while moved < limit:
         messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])

@@ -151,6 +151,7 @@ class LocalStack:
         self._log_lock = threading.Lock()
         self._log: Any = None
         self.moto_url = ""
+        self._servers: list[Any] = []
 
     # Addresses --------------------------------------------------------------------------------
 
@@ -224,13 +225,16 @@ class LocalStack:
         moto_port = cfg.moto_port or free_port()
         self.moto = ThreadedMotoServer(ip_address=cfg.host, port=moto_port, verbose=False)
         self.moto.start()
+        self._servers.append(self.moto)
         self.moto_url = f"http://127.0.0.1:{moto_port}"
         # moto keeps its state per process, not per server: start from an empty account.
         urllib3.request("POST", f"{self.moto_url}/moto-api/reset", timeout=5)
         if not cfg.omni_base_url:
             self.omni = OmniEmulator(host=cfg.host, port=cfg.omni_port, speed=cfg.omni_speed).start()
             self.omni.add_key(cfg.omni_api_key)
+            self._servers.append(self.omni)
         self.capture = CaptureServer(host=cfg.host, on_post=self._echo_post).start()
+        self._servers.append(self.capture)
 
     def _start_template(self, build_dir: Path, runtime_client: Path, python: str) -> None:
         from local.aws_resources import create_all
@@ -274,6 +278,7 @@ class LocalStack:
             account=ACCOUNT,
             on_decision=self._echo_denied,
         ).start()
+        self._servers.append(self.gate)
 
         for fid, spec in self.functions.items():
             if spec.external_layers:
@@ -310,6 +315,7 @@ class LocalStack:
             port=cfg.port,
             on_request=self._echo_request,
         ).start()
+        self._servers.append(self.gateway)
         if cfg.worker:
             for trigger in template.queue_triggers():
                 creds = credentials_for(trigger.function)
@@ -360,10 +366,9 @@ class LocalStack:
         self.sources = []
         for pool in self.pools.values():
             pool.stop()
-        for server in (self.gateway, self.gate, self.capture, self.omni, self.moto):
-            if server is not None:
-                server.stop()
-        self.gateway = self.gate = self.capture = self.omni = self.moto = None
+        servers, self._servers = self._servers, []  # stopped once; what they recorded stays readable
+        for server in reversed(servers):
+            server.stop()
         with self._log_lock:
             if self._log:
                 self._log.close()

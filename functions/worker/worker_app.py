@@ -23,7 +23,9 @@ from omni_relay.handoff import CancelTask, HandoffFailed, retry_delay_s
 from omni_relay.observability import count, logger, metrics, traced
 from omni_relay.sources.slack import render, render_given_up
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Every failed record is reported as a batch item failure, also when all of them fail (Omni down):
+# an invocation error would count as a function error and log a traceback for an expected retry.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 runtime = wiring.current
 
 
@@ -47,8 +49,7 @@ def finish(record: SQSRecord) -> None:
                 )
                 tell(task, outcome, given_up=attempt)
                 count("TasksParked")
-            else:
-                retry_soon(record, attempt)
+            retry_soon(record, attempt, park=attempt >= rt.settings.max_receives)
             raise NotFinishedYet(outcome.detail)  # nothing is recorded: the redelivery runs again
         logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
         tell(task, outcome)
@@ -58,13 +59,14 @@ def finish(record: SQSRecord) -> None:
     rt.dedupe.once(f"task:{task.request_id}:{task.job_id}", cancel_and_post)
 
 
-def retry_soon(record: SQSRecord, attempt: int) -> None:
+def retry_soon(record: SQSRecord, attempt: int, *, park: bool) -> None:
     """Bring the task back after a backoff rather than the queue's visibility timeout (minutes, sized
-    for a worker that crashes), so people hear the result sooner."""
+    for a worker that crashes), so people hear the result sooner; after the last attempt at once, so
+    the queue parks it in the DLQ (and the alarm fires) now."""
     rt = runtime()
     if rt.queue is None or not rt.settings.task_retry_delay_s:
         return
-    delay = retry_delay_s(rt.settings.task_retry_delay_s, attempt)
+    delay = 0 if park else retry_delay_s(rt.settings.task_retry_delay_s, attempt)
     try:
         rt.queue.retry_in(record.receipt_handle, delay)
     except HandoffFailed as exc:

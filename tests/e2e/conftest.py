@@ -1,3 +1,8 @@
+"""End-to-end tests drive the template-driven local stack (local/stack.py) as users do: over HTTP,
+with each function in its own processes, in the environment and under the IAM policy template.yaml
+gives it. The template can be swapped for a copy (RELAY_TEMPLATE), which is how
+tests/e2e/test_fidelity.py shows these tests fail when the template is broken."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -6,10 +11,14 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _clear_faults(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each test of a module-scoped local stack, Omni answers normally again."""
+def _after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test of a module-scoped local stack: Omni answers normally again, and no function
+    was refused an AWS call by the policy the template gives it."""
     yield
     if "stack" in request.fixturenames:
         stack = request.getfixturevalue("stack")
         if stack.omni is not None:
             stack.omni.set_faults()
+        denied = stack.gate.denied() if stack.gate else []
+        stack.gate.decisions.clear() if stack.gate else None
+        assert not denied, f"AccessDenied under the template's IAM policy: {denied}"

@@ -8,17 +8,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from local.send import as_slack_shows, post_command
-from local.stack import LocalStack, StackConfig
+from local.stack import LocalStack
+from tests.e2e.helpers import stack_config
 
 JOBS = 300
 
 
 def test_300_cancels_end_in_their_true_state_none_lost_none_twice():
-    config = StackConfig(
-        omni_speed=10,
-        queue_visibility_s=5,
-        env={"POWERTOOLS_LOG_LEVEL": "CRITICAL", "POWERTOOLS_METRICS_DISABLED": "true"},
-    )
+    config = stack_config(omni_speed=10)
     with LocalStack(config) as stack:
         omni, capture = stack.omni, stack.capture
         assert omni is not None and capture is not None

@@ -1,5 +1,6 @@
-"""Issue: never miss Slack's deadline, never lose a cancel. Slow Omni -> immediate answer, then the
-worker (polling the queue in moto server) posts the final state to a response_url capture server."""
+"""Never miss Slack's deadline, never lose a cancel. Slow Omni -> immediate answer, then the worker
+(its own processes, fed by the template's SQS event source) posts the final state to a response_url
+capture server."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from local.send import as_slack_shows, post_command
-from local.stack import LocalStack, StackConfig
+from local.stack import LocalStack
+from tests.e2e.helpers import stack_config
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    config = StackConfig(queue_visibility_s=2, max_receives=2, env={"POWERTOOLS_LOG_LEVEL": "CRITICAL"})
+    config = stack_config(params={"TaskMaxReceiveCount": "2"})
     with LocalStack(config) as running:
         yield running
 
@@ -41,8 +43,6 @@ def test_a_10_second_omni_is_answered_at_once_and_finished_by_the_worker(stack: 
 
 
 def test_omni_down_for_every_attempt_tells_the_user_and_parks_the_task_in_the_dlq(stack: LocalStack):
-    import boto3
-
     omni, capture = stack.omni, stack.capture
     assert omni is not None and capture is not None
     job = omni.create_job(key=stack.config.omni_api_key, queued_s=600)
@@ -51,7 +51,7 @@ def test_omni_down_for_every_attempt_tells_the_user_and_parks_the_task_in_the_dl
     assert status == 200 and "I will post the result here" in as_slack_shows(status, payload)
     posted = capture.wait_for("/down", timeout=30)
     assert posted and "could not cancel" in posted[0]["text"]
-    sqs = boto3.client("sqs")
+    sqs = stack.aws("sqs")
     deadline = time.monotonic() + 15
     parked: list = []
     while time.monotonic() < deadline and not parked:
@@ -81,7 +81,7 @@ def test_redrive_finishes_a_parked_cancel_once_omni_is_back(stack: LocalStack):
     deadline = time.monotonic() + 20
     moved = 0
     while not moved and time.monotonic() < deadline:  # the DLQ move happens on the receive after the last failure
-        moved = redrive(stack.dlq_url, stack.queue_url)
+        moved = redrive(stack.dlq_url, stack.queue_url, sqs=stack.aws("sqs"))
     assert moved >= 1
     posted = capture.wait_for("/redrive", timeout=20, count=2)
     assert "Cancelled Omni AI job" in posted[-1]["text"]
@@ -89,30 +89,35 @@ def test_redrive_finishes_a_parked_cancel_once_omni_is_back(stack: LocalStack):
 
 
 def test_a_worker_killed_mid_batch_loses_nothing(stack: LocalStack):
-    from local.worker_poller import QueuePoller
+    import threading
+
     from omni_relay.domain import Requester
-    from omni_relay.handoff import CancelTask, SqsTaskQueue
+    from omni_relay.handoff import CancelTask
 
     omni, capture = stack.omni, stack.capture
     assert omni is not None and capture is not None
-    stack.poller.stop()  # the stack's own worker steps aside while one dies mid-batch
-    try:
-        jobs = [omni.create_job(key=stack.config.omni_api_key, queued_s=600) for _ in range(3)]
-        queue = SqsTaskQueue(stack.queue_url)
-        for i, job in enumerate(jobs):
-            queue.send(
-                CancelTask(
-                    job, Requester("slack", "U0LOCAL01", "T0LOCAL01"), capture.url(f"/kill/{i}"), request_id=f"kill-{i}"
-                )
-            )
+    [source] = stack.sources
+    source.stop()  # the event source steps aside while a worker dies mid-batch
+    worker = stack.pools["WorkerFunction"]
+    worker.stop()  # and the next batch starts a new (cold) execution environment
+    sqs = stack.aws("sqs")
+    jobs = [omni.create_job(key=stack.config.omni_api_key, queued_s=600) for _ in range(3)]
+    for i, job in enumerate(jobs):
+        task = CancelTask(job, Requester("slack", "U0LOCAL01", "T0LOCAL01"), capture.url(f"/kill/{i}"), f"kill-{i}")
+        sqs.send_message(QueueUrl=stack.queue_url, MessageBody=task.to_json())
 
-        def dies(event: dict, context: object) -> dict:
-            raise SystemExit("worker killed")  # the process ends before it deletes anything
-
-        with pytest.raises(SystemExit):
-            QueuePoller(dies, stack.queue_url).poll_once()
-    finally:
-        stack.poller = QueuePoller(__import__("worker_app").lambda_handler, stack.queue_url).start()
-    for i, job in enumerate(jobs):  # back after the visibility timeout (2 s here), finished once
-        assert capture.wait_for(f"/kill/{i}", timeout=20), f"task {i} was lost"
+    before = len(source.failed_batches)
+    polling = threading.Thread(target=source.poll_once)
+    polling.start()
+    while polling.is_alive() and not worker.kill_busy():  # dies while starting up with the batch in hand
+        polling.join(0.01)
+    polling.join()
+    [handles] = source.failed_batches[before:]
+    assert len(handles) == 3 and not capture.wait_for("/kill/0", timeout=0.5)
+    for handle in handles:  # nothing was deleted; the visibility timeout (6 minutes, as deployed) passes now
+        sqs.change_message_visibility(QueueUrl=stack.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    source.start()
+    for i, job in enumerate(jobs):
+        assert capture.wait_for(f"/kill/{i}", timeout=90), f"task {i} was lost"
         assert omni.job_state(job) == "CANCELLED"
+    assert len({p["path"] for p in capture.posts if p["path"].startswith("/kill/")}) == 3

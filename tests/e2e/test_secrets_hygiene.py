@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,6 @@ import pytest
 import local.demo as demo
 from local.stack import CALLBACK_SECRET, LocalStack, webhook_secret
 from local.webhook_signer import secrets_for
-from omni_relay.observability import logger
 
 MARK = "HYGIENE"
 
@@ -33,12 +33,10 @@ def recognisable_secrets(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def test_no_secret_appears_anywhere_in_the_demo(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]):
     values = recognisable_secrets(monkeypatch)
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     config = demo.demo_config(bob_token=f"{MARK}-bob-personal-token")
-    # Everything the relay logs, at every level, to the captured stdout.
-    stream, level = logger.registered_handler.stream, logger.log_level
-    logger.registered_handler.stream = sys.stdout
-    logger.setLevel("DEBUG")
+    config.params["LogLevel"] = "DEBUG"  # everything the functions log, at every level
+    if os.environ.get("RELAY_TEMPLATE"):
+        config.template = Path(os.environ["RELAY_TEMPLATE"])
     replies: list[Any] = []
     stacks: list[LocalStack] = []
 
@@ -58,12 +56,9 @@ def test_no_secret_appears_anywhere_in_the_demo(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(demo, "post_command", recorded(demo.post_command))
     monkeypatch.setattr(demo, "post_webhook", recorded(demo.post_webhook))
     monkeypatch.setattr(demo, "LocalStack", Recording)
-    try:
-        failures = demo.main(config)
-    finally:
-        logger.registered_handler.stream = stream
-        logger.setLevel(level)
+    failures = demo.main(config)
     out = capfd.readouterr()
+    logs = stacks[0].function_logs()
     assert failures == 0
 
     capture = stacks[0].capture
@@ -75,13 +70,15 @@ def test_no_secret_appears_anywhere_in_the_demo(monkeypatch: pytest.MonkeyPatch,
     secrets.append(base64.b64decode(values["TEAMS_WEBHOOK_SECRET"]).decode())  # the token's key bytes
     bodies = [json.dumps(p["body"]) for p in capture.posts]
     places = {
-        "stdout (logs, metrics, demo output)": out.out,
+        "the functions' logs and metrics": logs,
+        "stdout (demo output)": out.out,
         "stderr": out.err,
         "replies": json.dumps(replies),
         "post-back bodies": "\n".join(bodies),
     }
     assert MARK not in places["replies"] and len(replies) > 10
-    assert '"level":"DEBUG"' in out.out or '"level":"INFO"' in out.out  # the logs were really captured
+    assert {env["POWERTOOLS_LOG_LEVEL"] for env in stacks[0].environments.values()} == {"DEBUG"}
+    assert '"level":"INFO"' in logs and "RelayFunction" in logs and "WorkerFunction" in logs  # really captured
     for place, text in places.items():
         for secret in secrets:
             assert secret not in text, f"a secret ({secret[:12]}…) appears in {place}"

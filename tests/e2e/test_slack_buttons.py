@@ -9,12 +9,13 @@ import pytest
 import urllib3
 
 from local.slack_signer import button_click
-from local.stack import LocalStack, StackConfig
+from local.stack import LocalStack
+from tests.e2e.helpers import stack_config
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(StackConfig(env={"POWERTOOLS_LOG_LEVEL": "CRITICAL"})) as running:
+    with LocalStack(stack_config()) as running:
         yield running
 
 

@@ -9,14 +9,15 @@ from collections.abc import Iterator
 import pytest
 
 from local.send import as_slack_shows, post_command
-from local.stack import LocalStack, StackConfig
+from local.stack import LocalStack
+from tests.e2e.helpers import stack_config
 
 TEAM, ALICE, MALLORY = "T0E2E0001", "U0ALICE01", "U0MALLORY"
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    config = StackConfig(allowed_teams=TEAM, allowed_users=ALICE, env={"POWERTOOLS_LOG_LEVEL": "WARNING"})
+    config = stack_config(params={"SlackAllowedTeams": TEAM, "SlackAllowedUsers": ALICE})
     with LocalStack(config) as running:
         yield running
 

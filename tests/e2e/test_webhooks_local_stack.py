@@ -10,13 +10,14 @@ from collections.abc import Iterator
 import pytest
 
 from local.send import post_webhook
-from local.stack import CALLBACK_SECRET, LocalStack, StackConfig
+from local.stack import CALLBACK_SECRET, LocalStack
 from omni_relay.signing import standard_signature, whsec_key
+from tests.e2e.helpers import stack_config
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    config = StackConfig(queue_visibility_s=2, max_receives=3, env={"POWERTOOLS_LOG_LEVEL": "CRITICAL"})
+    config = stack_config(params={"TaskMaxReceiveCount": "3"})
     with LocalStack(config) as running:
         yield running
 

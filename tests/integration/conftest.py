@@ -5,7 +5,6 @@ from collections.abc import Iterator
 import pytest
 
 from local.omni_emulator import OmniEmulator
-from local.stack import _reset_powertools_parameters
 
 ORG_KEY = "omni-org-key-integration"
 
@@ -28,4 +27,12 @@ def point_aws_at(monkeypatch: pytest.MonkeyPatch, url: str, **extra: str) -> Non
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    _reset_powertools_parameters()
+    reset_powertools_parameters()
+
+
+def reset_powertools_parameters() -> None:
+    """Powertools keeps one default Secrets Manager client and cache per process: drop them so the
+    next test (another moto port) starts clean, as a new execution environment would."""
+    from aws_lambda_powertools.utilities.parameters import constants as parameters_constants
+
+    parameters_constants.DEFAULT_PROVIDERS.clear()

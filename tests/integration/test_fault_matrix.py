@@ -17,12 +17,12 @@ import pytest
 import relay_app
 from local.capture import CaptureServer
 from local.gateway import LambdaContext, http_api_event
+from local.lambda_runtime import free_port
 from local.omni_emulator import OmniEmulator
 from local.slack_signer import button_click, slash_command
-from local.stack import _reset_powertools_parameters, free_port
 from omni_relay import wiring
 from omni_relay.observability import logger
-from tests.integration.conftest import point_aws_at
+from tests.integration.conftest import point_aws_at, reset_powertools_parameters
 
 SIGNING_SECRET = "fault-matrix-signing-secret"
 ORG_KEY = "fault-matrix-org-key"
@@ -69,7 +69,7 @@ def servers() -> Iterator[tuple[OmniEmulator, CaptureServer, str]]:
         omni.state.rate_limit = 10**6
         yield omni, capture, f"http://127.0.0.1:{port}"
     moto.stop()
-    _reset_powertools_parameters()  # its cached Secrets Manager client points at this moto server
+    reset_powertools_parameters()  # its cached Secrets Manager client points at this moto server
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from local.capture import CaptureServer
-from local.stack import free_port
+from local.lambda_runtime import free_port
 from omni_relay.dedupe import DynamoDedupe
 from omni_relay.domain import Requester
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue

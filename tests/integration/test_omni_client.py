@@ -7,8 +7,8 @@ import time
 import pytest
 import urllib3
 
+from local.lambda_runtime import free_port
 from local.omni_emulator import OmniEmulator
-from local.stack import free_port
 from omni_relay.deadline import Deadline
 from omni_relay.omni import OmniClient, OmniUnavailable, parse_retry_after
 from tests.integration.conftest import ORG_KEY

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from local.stack import _reset_powertools_parameters, free_port
+from local.lambda_runtime import free_port
 from omni_relay.secret_store import ExtensionSecretStore, PowertoolsSecretStore, SecretsUnavailable
-from tests.integration.conftest import point_aws_at
+from tests.integration.conftest import point_aws_at, reset_powertools_parameters
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     point_aws_at(monkeypatch, url)
     yield url
-    _reset_powertools_parameters()
+    reset_powertools_parameters()
     server.stop()
 
 
@@ -64,7 +64,7 @@ def test_secrets_manager_unreachable(monkeypatch: pytest.MonkeyPatch):
         with pytest.raises(SecretsUnavailable):
             PowertoolsSecretStore().get_json("omni")
     finally:
-        _reset_powertools_parameters()
+        reset_powertools_parameters()
 
 
 class _Extension(BaseHTTPRequestHandler):
