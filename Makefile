@@ -18,10 +18,15 @@ PY312 := $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv demo local test lint template build bench soak events redrive clean
+.PHONY: help venv local-build demo local test lint template build bench soak events redrive clean
+
+# The local stack's knobs (see local/stack.py): template parameter overrides, extra post-back hosts,
+# where it listens, and the python3.12 its functions run on.
+export PARAMS POSTBACK_HOSTS HOST PORT VERBOSE
+export PY312
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 venv: $(STAMP) ## create .venv with the pinned tools and runtime dependencies
 
@@ -33,19 +38,22 @@ $(STAMP): requirements-dev.txt layers/core/requirements.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-demo: venv ## run the main job on the local stack: signed Slack commands against emulated Omni and AWS
+local-build: venv ## sam build for this machine into .aws-sam/local (what make local, demo and test run)
+	@$(BIN)/python -m local.build
+
+demo: local-build ## run the main job on the local stack: signed Slack commands and webhooks, emulated Omni and AWS
 	@$(BIN)/python -m local.demo
 
-local: venv ## serve the relay on http://127.0.0.1:$${PORT:-3000} with moto server and the Omni emulator
+local: local-build ## serve the stack from template.yaml on 127.0.0.1:3000 (PARAMS="Name=value ...", HOST=0.0.0.0 for sam local)
 	@$(BIN)/python -m local.stack
 
-test: venv lint template ## lint, type-check, check the template, then every test
+test: venv lint template local-build ## ruff, mypy, sam validate/cfn-lint/checkov, then unit, fuzz, integration and e2e tests
 	@$(BIN)/python -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 SOAK_EXAMPLES ?= 10000
 
-soak: venv ## deeper fuzzing: $(SOAK_EXAMPLES) fresh requests per route and parser, then the burst and fault tests
+soak: local-build ## deeper fuzzing: SOAK_EXAMPLES (default 10000) fresh requests per route and parser, then burst and faults
 	HYPOTHESIS_PROFILE=soak FUZZ_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -p no:logging -q
 	$(BIN)/python -m pytest tests/integration/test_fault_matrix.py tests/e2e/test_burst.py -p no:logging -q
 

@@ -51,7 +51,7 @@ def _secret(clients: dict[str, Any], logical_id: str, props: dict[str, Any]) -> 
 
 def _queue(clients: dict[str, Any], logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
     sqs = clients["sqs"]
-    attributes = {
+    attributes: dict[str, str] = {
         key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
         for key in (
             "VisibilityTimeout",

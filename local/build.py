@@ -142,3 +142,18 @@ def ensure_runtime_client(target: Path = RUNTIME_CLIENT_DIR) -> Path:
     subprocess.run([python312(), "-m", "compileall", "-q", str(target)], check=False)  # noqa: S603
     done.touch()
     return target
+
+
+def main() -> int:
+    try:
+        build_dir = ensure_build()
+        ensure_runtime_client()
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"functions built from template.yaml in {build_dir.relative_to(ROOT)} (runtime python3.12: {python312()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

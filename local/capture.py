@@ -13,7 +13,12 @@ from typing import Any
 
 class CaptureServer:
     def __init__(
-        self, status: int = 200, *, host: str = "127.0.0.1", on_post: Callable[[dict[str, Any]], None] | None = None
+        self,
+        status: int = 200,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_post: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.posts: list[dict[str, Any]] = []
         self.status = status
@@ -54,7 +59,7 @@ class CaptureServer:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-        self._server = ThreadingHTTPServer((host, 0), _Handler)
+        self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
 
     @property

@@ -118,6 +118,7 @@ class Gateway:
         *,
         max_body: int = 10 * 1024 * 1024,
         on_request: Callable[[str, str, int, float], None] | None = None,
+        on_error: Callable[[str, Exception], None] | None = None,
     ):
         gateway = self
 

@@ -53,82 +53,63 @@ class IamGate:
     ) -> None:
         import urllib3
 
+        self.upstream = upstream
+        self.policies, self.principals, self.secret_arns = policies, principals, secret_arns
+        self.region, self.account = region, account
+        self.on_decision = on_decision
         self.decisions: list[Decision] = []
-        http = urllib3.PoolManager(maxsize=16, retries=False, timeout=urllib3.Timeout(connect=2, read=60))
-        gate = self
-
-        def arn_of(service: str, params: Mapping[str, Any]) -> str:
-            if service == "secretsmanager" and params.get("SecretId"):
-                return secret_arns(str(params["SecretId"]))
-            if service == "sqs" and params.get("QueueUrl"):
-                name = urlsplit(str(params["QueueUrl"])).path.rstrip("/").rsplit("/", 1)[-1]
-                return f"arn:aws:sqs:{region}:{account}:{name}"
-            if service == "dynamodb" and params.get("TableName"):
-                return f"arn:aws:dynamodb:{region}:{account}:table/{params['TableName']}"
-            return "*"
-
-        class _Proxy(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _forward(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                match = _CREDENTIAL.search(self.headers.get("Authorization", ""))
-                key, service = (match.group(1), match.group(3)) if match else ("", "")
-                if key in policies:
-                    target = self.headers.get("X-Amz-Target", "")
-                    if target:
-                        operation = target.rsplit(".", 1)[-1]
-                        params = json.loads(body or b"{}")
-                    else:
-                        form = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
-                        operation, params = form.get("Action", ""), form
-                    action, resource = f"{service}:{operation}", arn_of(service, params)
-                    decision = Decision(principals[key], action, resource, evaluate(policies[key], action, resource))
-                    gate.decisions.append(decision)
-                    if on_decision:
-                        on_decision(decision)
-                    if not decision.allowed:
-                        return self._deny(decision, json_protocol=bool(target))
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                reply = http.request(
-                    self.command, upstream + self.path, body=body, headers=headers, preload_content=True
-                )
-                self._send(reply.status, dict(reply.headers), reply.data)
-
-            def _deny(self, decision: Decision, *, json_protocol: bool) -> None:
-                message = (
-                    f"User: arn:aws:sts::{account}:assumed-role/{decision.principal}Role/{decision.principal} "
-                    f"is not authorized to perform: {decision.action} on resource: {decision.resource} "
-                    f"because no identity-based policy allows the {decision.action} action"
-                )
-                if json_protocol:
-                    code = "AccessDenied" if decision.action.startswith("sqs:") else "AccessDeniedException"
-                    body = json.dumps({"__type": code, "message": message}).encode()
-                    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-query-error": f"{code};Sender"}
-                else:
-                    body = (
-                        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-                        f"<Message>{message}</Message></Error></ErrorResponse>"
-                    ).encode()
-                    headers = {"Content-Type": "text/xml"}
-                self._send(400 if json_protocol else 403, headers, body)
-
-            def _send(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward  # noqa: N815
-
+        self.http = urllib3.PoolManager(maxsize=16, retries=False, timeout=urllib3.Timeout(connect=2, read=60))
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
         self._server.daemon_threads = True
+        self._server.gate = self  # type: ignore[attr-defined]
+
+    def arn_of(self, service: str, params: Mapping[str, Any]) -> str:
+        """The real ARN of the resource a call acts on, from its parameters."""
+        if service == "secretsmanager" and params.get("SecretId"):
+            return self.secret_arns(str(params["SecretId"]))
+        if service == "sqs" and params.get("QueueUrl"):
+            name = urlsplit(str(params["QueueUrl"])).path.rstrip("/").rsplit("/", 1)[-1]
+            return f"arn:aws:sqs:{self.region}:{self.account}:{name}"
+        if service == "dynamodb" and params.get("TableName"):
+            return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{params['TableName']}"
+        return "*"
+
+    def judge(self, headers: Any, body: bytes) -> Decision | None:
+        """The decision on a function's call (None for calls of the stack's own)."""
+        match = _CREDENTIAL.search(headers.get("Authorization", ""))
+        key, service = (match.group(1), match.group(3)) if match else ("", "")
+        if key not in self.policies:
+            return None
+        target = headers.get("X-Amz-Target", "")
+        if target:
+            operation, params = target.rsplit(".", 1)[-1], json.loads(body or b"{}")
+        else:
+            params = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
+            operation = params.get("Action", "")
+        action, resource = f"{service}:{operation}", self.arn_of(service, params)
+        allowed = evaluate(self.policies[key], action, resource)
+        decision = Decision(self.principals[key], action, resource, allowed)
+        self.decisions.append(decision)
+        if self.on_decision:
+            self.on_decision(decision)
+        return decision
+
+    def denial(self, decision: Decision, *, json_protocol: bool) -> tuple[int, dict[str, str], bytes]:
+        """What AWS answers a call the caller's policy does not allow."""
+        message = (
+            f"User: arn:aws:sts::{self.account}:assumed-role/{decision.principal}Role/{decision.principal} "
+            f"is not authorized to perform: {decision.action} on resource: {decision.resource} "
+            f"because no identity-based policy allows the {decision.action} action"
+        )
+        if json_protocol:
+            code = "AccessDenied" if decision.action.startswith("sqs:") else "AccessDeniedException"
+            body = json.dumps({"__type": code, "message": message}).encode()
+            return 400, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-query-error": f"{code};Sender"}, body
+        xml = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+            f"<Message>{message}</Message></Error></ErrorResponse>"
+        )
+        return 403, {"Content-Type": "text/xml"}, xml.encode()
 
     @property
     def url(self) -> str:
@@ -144,3 +125,31 @@ class IamGate:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _forward(self) -> None:
+        gate: IamGate = self.server.gate  # type: ignore[attr-defined]
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        decision = gate.judge(self.headers, body)
+        if decision is not None and not decision.allowed:
+            return self._send(*gate.denial(decision, json_protocol=bool(self.headers.get("X-Amz-Target"))))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        reply = gate.http.request(self.command, gate.upstream + self.path, body=body, headers=headers)
+        self._send(reply.status, dict(reply.headers), reply.data)
+
+    def _send(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward  # noqa: N815

@@ -185,6 +185,7 @@ class FunctionPool:
         self._all: list[Instance] = []
         self._busy: list[Instance] = []
         self._changed = threading.Condition()
+        self._starting = 0
         self.cold_starts = 0
 
     def _acquire(self) -> Instance:
@@ -196,19 +197,18 @@ class FunctionPool:
                         self._busy.append(instance)
                         return instance
                     self._all.remove(instance)
-                if len(self._all) < self.max_instances:
-                    self._all.append(placeholder := _Placeholder())
+                if len(self._all) + self._starting < self.max_instances:
+                    self._starting += 1
                     break
                 self._changed.wait(0.5)
         try:
-            instance = self._make()
-        except BaseException:
+            instance = self._make()  # a cold start
+        finally:
             with self._changed:
-                self._all.remove(placeholder)
+                self._starting -= 1
                 self._changed.notify_all()
-            raise
         with self._changed:
-            self._all[self._all.index(placeholder)] = instance
+            self._all.append(instance)
             self._busy.append(instance)
             self.cold_starts += 1
         return instance
@@ -244,10 +244,6 @@ class FunctionPool:
 
     def stop(self) -> None:
         with self._changed:
-            everything, self._all, self._idle = [i for i in self._all if isinstance(i, Instance)], [], []
+            everything, self._all, self._idle = self._all, [], []
         for instance in everything:
             instance.stop()
-
-
-class _Placeholder:
-    """Holds a slot in the pool while an environment starts."""

@@ -22,7 +22,9 @@
   OMNI_BASE_URL          a real Omni to call instead of the emulator
   <SOURCE>_WEBHOOK_SECRET  each webhook source's secret (default: local dev secrets)
   HOST                   where everything listens (default 127.0.0.1; 0.0.0.0 for `sam local` containers)
-  PORT, MOTO_PORT, OMNI_EMULATOR_PORT   the relay's (3000), moto's (5005) and the emulator's (8099) ports
+  PORT, MOTO_PORT, OMNI_EMULATOR_PORT, CAPTURE_PORT
+                         the relay's (3000), moto's (5005), the emulator's (8099) and the capture server's
+                         (8098) ports, fixed so that events/env.json can point `sam local` at them
   VERBOSE=1              also print the functions' JSON logs (always in the log file it names)
 """
 
@@ -81,6 +83,7 @@ class StackConfig:
     port: int = 0  # 0: any free port
     moto_port: int = 0
     omni_port: int = 0
+    capture_port: int = 0
     slack_signing_secrets: list[str] = field(default_factory=lambda: [DEV_SIGNING_SECRET])
     omni_api_key: str = DEV_OMNI_KEY
     omni_base_url: str | None = None
@@ -102,6 +105,7 @@ class StackConfig:
             # Fixed ports, so events/env.json can point `sam local` at them.
             moto_port=int(os.environ.get("MOTO_PORT") or 5005),
             omni_port=int(os.environ.get("OMNI_EMULATOR_PORT") or 8099),
+            capture_port=int(os.environ.get("CAPTURE_PORT") or 8098),
             slack_signing_secrets=[os.environ.get("SLACK_SIGNING_SECRET") or DEV_SIGNING_SECRET],
             omni_api_key=os.environ.get("OMNI_API_KEY") or DEV_OMNI_KEY,
             omni_base_url=os.environ.get("OMNI_BASE_URL") or None,
@@ -152,6 +156,7 @@ class LocalStack:
         self._log: Any = None
         self.moto_url = ""
         self._servers: list[Any] = []
+        self.failures: list[str] = []  # invocations that returned no result (API Gateway's 500)
 
     # Addresses --------------------------------------------------------------------------------
 
@@ -183,7 +188,7 @@ class LocalStack:
         """A boto3 client for the stack's own use (tests, redrive): straight to moto, unchecked."""
         import boto3
 
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=self.moto_url,
             region_name=REGION,
@@ -205,6 +210,8 @@ class LocalStack:
         runtime_client = ensure_runtime_client()
         python = python312()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        for old in sorted(self.log_path.parent.glob("stack-*.log"), key=lambda p: p.stat().st_mtime)[:-20]:
+            old.unlink(missing_ok=True)  # the last 20 stacks' logs are kept
         self._log = self.log_path.open("a", encoding="utf-8")
         try:
             self._start_services()
@@ -233,7 +240,7 @@ class LocalStack:
             self.omni = OmniEmulator(host=cfg.host, port=cfg.omni_port, speed=cfg.omni_speed).start()
             self.omni.add_key(cfg.omni_api_key)
             self._servers.append(self.omni)
-        self.capture = CaptureServer(host=cfg.host, on_post=self._echo_post).start()
+        self.capture = CaptureServer(host=cfg.host, port=cfg.capture_port, on_post=self._echo_post).start()
         self._servers.append(self.capture)
 
     def _start_template(self, build_dir: Path, runtime_client: Path, python: str) -> None:
@@ -314,6 +321,7 @@ class LocalStack:
             host=cfg.host,
             port=cfg.port,
             on_request=self._echo_request,
+            on_error=self._function_failed,
         ).start()
         self._servers.append(self.gateway)
         if cfg.worker:
@@ -336,9 +344,7 @@ class LocalStack:
                     self.pools[trigger.function].invoke,
                     sqs,
                     region=REGION,
-                    on_batch=lambda size, failed, fid=trigger.function: self._say(
-                        f"{fid:<15} SQS batch of {size}" + (f", {failed} to retry" if failed else "")
-                    ),
+                    on_batch=self._echo_batch(trigger.function),
                 )
                 self.sources.append(source.start())
 
@@ -403,6 +409,17 @@ class LocalStack:
             self._say(f"{function:<15} {record.get('level')}: {record.get('message')} {_brief(record)}")
         elif isinstance(record, dict) and record.get("message") in ("cancel answered", "cancel finished"):
             self._say(f"{function:<15} {record['message']}: {_brief(record)}")
+
+    def _function_failed(self, function: str, exc: Exception) -> None:
+        self.failures.append(f"{function}: {exc}")
+        self._function_line(function, f"invocation failed (API Gateway answers 500): {exc}")
+        self._say(f"{function:<15} invocation failed: {exc}")
+
+    def _echo_batch(self, function: str) -> Callable[[int, int], None]:
+        def echo(size: int, failed: int) -> None:
+            self._say(f"{function:<15} SQS batch of {size}" + (f", {failed} to retry" if failed else ""))
+
+        return echo
 
     def _echo_request(self, method: str, path: str, status: int, seconds: float) -> None:
         self._say(f"{'HTTP':<15} {method} {path} -> {status} in {seconds * 1000:.0f} ms")

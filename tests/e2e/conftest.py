@@ -14,11 +14,13 @@ import pytest
 def _after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test of a module-scoped local stack: Omni answers normally again, and no function
     was refused an AWS call by the policy the template gives it."""
+    stack = request.getfixturevalue("stack") if "stack" in request.fixturenames else None
     yield
-    if "stack" in request.fixturenames:
-        stack = request.getfixturevalue("stack")
+    if stack is not None:
         if stack.omni is not None:
             stack.omni.set_faults()
         denied = stack.gate.denied() if stack.gate else []
         stack.gate.decisions.clear() if stack.gate else None
         assert not denied, f"AccessDenied under the template's IAM policy: {denied}"
+        failures, stack.failures[:] = list(stack.failures), []
+        assert not failures, f"a function returned no result (API Gateway's 500): {failures}"

@@ -18,7 +18,9 @@ SUITE = "tests/e2e/test_worker_in_its_environment.py"
 
 EDITS = {
     "untouched": [],
-    "a variable removed from the functions' environment": [("        SLACK_ALLOWED_TEAMS: !Ref SlackAllowedTeams\n", "")],
+    "a variable removed from the functions' environment": [
+        ("        SLACK_ALLOWED_TEAMS: !Ref SlackAllowedTeams\n", ""),
+    ],
     "an action removed from the relay's policy": [
         (
             "            - Sid: HandOffSlowCancels\n"

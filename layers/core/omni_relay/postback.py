@@ -1,8 +1,9 @@
 """Posting results back to a caller (Slack response_url, callbacks) — only to allowed hosts.
 
 https only, to hosts on the allow-list (hooks.slack.com by default, more from POSTBACK_HOSTS as
-host or host:port). Plain http is accepted for 127.0.0.1 alone, and only when it is listed:
-that is the local stack's capture server, never a production target.
+host or host:port). Plain http is accepted for this machine alone (127.0.0.1, or the host as a
+`sam local` container sees it), and only when it is listed with its port: that is the local stack's
+capture server, never a production target.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class AllowedHosts:
         if parts.scheme == "https":
             # A bare host entry means its default port; another port must be listed as host:port.
             return (port in (None, 443) and host in self.entries) or f"{host}:{port or 443}" in self.entries
-        if parts.scheme == "http" and host == "127.0.0.1":
+        if parts.scheme == "http" and host in ("127.0.0.1", "host.docker.internal"):
             return f"{host}:{port or 80}" in self.entries
         return False
 
