@@ -14,10 +14,27 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class SecretsExtension:
-    def __init__(self, endpoint_url: str, region: str, *, token: str, ttl_s: float = 300, port: int = 0) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        region: str,
+        *,
+        token: str,
+        ttl_s: float = 300,
+        port: int = 0,
+        credentials: tuple[str, str] | None = None,  # the function's (access key, secret key); token is its session
+    ) -> None:
         import boto3
 
-        client = boto3.client("secretsmanager", endpoint_url=endpoint_url, region_name=region)
+        key, secret = credentials or (None, None)
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token if credentials else None,
+        )
         cache: dict[str, tuple[float, bytes]] = {}
         lock = threading.Lock()
 

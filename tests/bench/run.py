@@ -239,29 +239,16 @@ def main() -> int:
         assert stack.omni is not None
         stack.omni.state.rate_limit = 10**9  # measure the relay, not Omni's rate limit
         job = stack.omni.create_job(key=stack.config.omni_api_key, pinned="QUEUED")
-        token = "bench-session-token"
-        extension = SecretsExtension(stack.env["AWS_ENDPOINT_URL"], stack.env["AWS_REGION"], token=token).start()
-        env = {
-            key: stack.env[key]
-            for key in (
-                "AWS_ENDPOINT_URL",
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "AWS_REGION",
-                "AWS_DEFAULT_REGION",
-                "OMNI_BASE_URL",
-                "OMNI_SECRET_ID",
-                "SLACK_SECRET_ID",
-            )
-        }
-        env.update(
-            AWS_SESSION_TOKEN=token,
-            SLACK_ALLOWED_TEAMS="*",
-            POWERTOOLS_SERVICE_NAME="omni-cancel-relay",
-            POWERTOOLS_METRICS_NAMESPACE="OmniCancelRelay",
-            POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
-            BENCH_OMNI_PORT=str(stack.omni.port),
-        )
+        # The relay's environment as the template gives it (parameters from local/parameters.toml).
+        env = dict(stack.environments["RelayFunction"])
+        token = env["AWS_SESSION_TOKEN"]
+        extension = SecretsExtension(
+            stack.gate.url,
+            env["AWS_REGION"],
+            token=token,
+            credentials=(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]),
+        ).start()
+        env["BENCH_OMNI_PORT"] = str(stack.omni.port)
         variants = [
             Variant("floor (constant handler)", "floor", ROOT / "tests/bench/floor_app", [], "app.lambda_handler"),
             Variant("Bolt peer", "bolt", ROOT / "tests/bench/bolt_app", [BENCH / "bolt", layer], "app.lambda_handler"),

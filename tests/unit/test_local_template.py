@@ -1,0 +1,80 @@
+"""The local stack reads template.yaml with SAM CLI's code: parameters checked as CloudFormation
+checks them, each function's environment and IAM policy as deployed, routes as API Gateway matches them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from local.iam_gate import evaluate
+from local.sam_template import Route, SamTemplate, TemplateError
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:stack-TaskQueue"
+CREATED = {
+    "OmniSecret": {"Ref": "arn:aws:secretsmanager:us-east-1:123456789012:secret:omni-AbCdEf"},
+    "SlackSecret": {"Ref": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf"},
+    "WebhookSecret": {"Ref": "arn:aws:secretsmanager:us-east-1:123456789012:secret:webhooks-AbCdEf"},
+    "TaskQueue": {"Ref": "http://sqs/123456789012/stack-TaskQueue", "Arn": QUEUE_ARN, "QueueName": "stack-TaskQueue"},
+    "TaskDeadLetterQueue": {
+        "Ref": "http://sqs/dlq",
+        "Arn": "arn:aws:sqs:us-east-1:123456789012:dlq",
+        "QueueName": "dlq",
+    },
+    "IdempotencyTable": {"Ref": "stack-table", "Arn": "arn:aws:dynamodb:us-east-1:123456789012:table/stack-table"},
+}
+
+
+def deployed(**params: str) -> SamTemplate:
+    template = SamTemplate(TEMPLATE, {"OmniBaseUrl": "https://acme.omniapp.co/api", **params})
+    template.resolved = dict(CREATED)
+    return template
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"OmniBaseUrl": "http://evil.example.com/api"}, "OmniBaseUrl"),
+        ({"OmniBaseUrl": "https://acme.omniapp.co/api", "Architecture": "sparc"}, "not one of"),
+        ({"OmniBaseUrl": "https://acme.omniapp.co/api", "WorkerMaxConcurrency": "1"}, "outside"),
+        ({"OmniBaseUrl": "https://acme.omniapp.co/api", "NoSuchParameter": "x"}, "no parameter"),
+        ({}, "OmniBaseUrl has no default"),
+    ],
+)
+def test_parameters_are_checked_as_cloudformation_checks_them(params: dict[str, str], words: str):
+    with pytest.raises(TemplateError, match=words):
+        SamTemplate(TEMPLATE, params)
+
+
+def test_both_functions_get_every_allow_list_and_the_resources_by_their_ref():
+    functions = deployed(SlackAllowedTeams="T1", GithubAllowed="acme/data").functions()
+    for name in ("RelayFunction", "WorkerFunction"):
+        env = functions[name].variables
+        assert env["SLACK_ALLOWED_TEAMS"] == "T1" and env["GITHUB_ALLOWED"] == "acme/data", name
+        assert env["CANCEL_QUEUE_URL"] == CREATED["TaskQueue"]["Ref"], name
+        assert env["OMNI_SECRET_ID"] == CREATED["OmniSecret"]["Ref"], name
+        assert env["AWS_ENDPOINT_URL"] == "", name  # empty in AWS; declared so env files can set it
+
+
+def test_each_function_may_do_what_its_policy_says_and_nothing_more():
+    policies = deployed().policies()
+    relay, worker = policies["RelayFunction"], policies["WorkerFunction"]
+    assert evaluate(relay, "sqs:SendMessage", QUEUE_ARN)
+    assert not evaluate(relay, "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:another-queue")
+    assert not evaluate(worker, "sqs:SendMessage", QUEUE_ARN)
+    assert evaluate(worker, "sqs:ChangeMessageVisibility", QUEUE_ARN)  # SQSPollerPolicy, as SAM expands it
+    assert evaluate(worker, "secretsmanager:GetSecretValue", CREATED["OmniSecret"]["Ref"])
+    assert not evaluate(worker, "secretsmanager:GetSecretValue", CREATED["SlackSecret"]["Ref"])
+
+
+def test_routes_match_as_api_gateway_does():
+    route = Route("POST", "/webhooks/{source}", "RelayFunction", "2.0")
+    assert route.match("POST", "/webhooks/github") == {"source": "github"}
+    assert route.match("GET", "/webhooks/github") is None
+    assert route.match("POST", "/webhooks/github/extra") is None
+    assert {r.route_key for r in deployed().routes()} == {
+        "POST /slack/commands",
+        "POST /slack/interactions",
+        "POST /webhooks/{source}",
+    }
