@@ -9,10 +9,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omni_relay import wiring
-from omni_relay.domain import CancelOutcome, Requester
 from omni_relay.errors import ConfigError, InvalidSignature, RelayError, SettingsUnavailable, StaleRequest
 from omni_relay.observability import count, logger, metrics, traced
-from omni_relay.request import InboundRequest, Reply
+from omni_relay.request import Handled, InboundRequest
 from omni_relay.sources import slack
 from omni_relay.sources.registry import webhook_source
 from omni_relay.sources.webhook import handle_webhook
@@ -29,14 +28,11 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> R
     return Response(status, content_types.APPLICATION_JSON, json.dumps(body), headers=headers)
 
 
-def _respond(reply: Reply) -> Response:
-    return _json(reply.status, reply.body, dict(reply.headers))
-
-
-def _record(source: str, requester: Requester | None, outcome: CancelOutcome | None) -> None:
-    """One log line and one metric per answered request, with who asked and how it ended."""
+def _answer(source: str, handled: Handled) -> Response:
+    """One log line and one metric per answered request, with who asked and how it ended; then the reply."""
+    requester, outcome, reply = handled.requester, handled.outcome, handled.reply
     if requester is not None:
-        logger.append_keys(team_id=requester.team_id, user_id=requester.user_id, scope=requester.channel_id)
+        logger.append_keys(user_id=requester.user_id, scope=requester.scope, workspace=requester.workspace)
     if outcome is not None:
         logger.info(
             "cancel answered",
@@ -48,22 +44,19 @@ def _record(source: str, requester: Requester | None, outcome: CancelOutcome | N
             },
         )
         count("Outcomes", source=source, outcome=outcome.outcome.value)
+    return _json(reply.status, reply.body, dict(reply.headers))
 
 
 @app.post("/slack/commands")
 def slack_command() -> Response:
-    reply, command, outcome = slack.handle_command(_inbound(), runtime())
-    _record("slack", command.requester if command else None, outcome)
-    return _respond(reply)
+    return _answer("slack", slack.handle_command(_inbound(), runtime()))
 
 
 @app.post("/slack/interactions")
 def slack_interaction() -> Response:
     rt = runtime()
     rt.dedupe.register_lambda_context(app.lambda_context)
-    reply, click, outcome = slack.handle_interaction(_inbound(), rt)
-    _record("slack-button", click.requester if click else None, outcome)
-    return _respond(reply)
+    return _answer("slack-button", slack.handle_interaction(_inbound(), rt))
 
 
 @app.post("/webhooks/<name>")
@@ -73,9 +66,7 @@ def webhook(name: str) -> Response:
         return _json(404, {"error": "unknown_source", "message": "No such webhook source."})
     rt = runtime()
     rt.dedupe.register_lambda_context(app.lambda_context)
-    reply, delivery, outcome = handle_webhook(_inbound(), source, rt)
-    _record(name, delivery.requester if delivery else None, outcome)
-    return _respond(reply)
+    return _answer(name, handle_webhook(_inbound(), source, rt))
 
 
 @app.exception_handler(RelayError)

@@ -19,9 +19,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from omni_relay import messages, wiring
 from omni_relay.deadline import Deadline
 from omni_relay.domain import RETRY_LATER, CancelOutcome
+from omni_relay.errors import RelayError
 from omni_relay.handoff import CancelTask, HandoffFailed, retry_delay_s
 from omni_relay.observability import count, logger, metrics, traced
-from omni_relay.sources.slack import render, render_given_up
+from omni_relay.sources.base import SourceConfig
+from omni_relay.sources.registry import webhook_source
+from omni_relay.sources.slack_blocks import render, render_given_up
 
 # Every failed record is reported as a batch item failure, also when all of them fail (Omni down):
 # an invocation error would count as a function error and log a traceback for an expected retry.
@@ -79,9 +82,19 @@ def tell(task: CancelTask, outcome: CancelOutcome, given_up: int = 0) -> None:
     rt = runtime()
     if task.source == "slack":
         message = render_given_up(outcome, given_up) if given_up else render(outcome)
-        rt.post(task.reply_to, {**message, "replace_original": True})
-    else:
-        rt.notify(task.source, task.thread, outcome, messages.given_up(task.job_id, given_up) if given_up else "")
+        rt.post(task.reply.url, {**message, "replace_original": True})
+        return
+    source = webhook_source(task.source)
+    if source is None:
+        logger.error("cannot tell anyone: the task names no known source", extra={"source": task.source})
+        return
+    try:
+        config: SourceConfig | None = rt.webhook_config(source.name)
+    except RelayError as exc:
+        logger.error("cannot comment back: no webhook settings", extra={"reason": exc.message})
+        config = None
+    text = messages.given_up(task.job_id, given_up) if given_up else ""
+    rt.notify(source, task.reply.thread, outcome, config, text)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -31,23 +31,12 @@ from typing import Any
 
 import urllib3
 
+from local.lambda_runtime import free_port, rie_binary
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / ".bench"
 PROBE = Path(__file__).resolve().parent / "probe"
 SLACK_REPLY_WORDS = {"relay": "Cancelled Omni AI job", "bolt": "is CANCELLED", "floor": "ok"}
-
-
-def rie_binary() -> Path:
-    import samcli
-
-    arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-    return Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{arch}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

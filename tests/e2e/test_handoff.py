@@ -91,7 +91,7 @@ def test_redrive_finishes_a_parked_cancel_once_omni_is_back(stack: LocalStack):
 def test_a_worker_killed_mid_batch_loses_nothing(stack: LocalStack):
     import threading
 
-    from omni_relay.domain import Requester
+    from omni_relay.domain import ReplyTarget, Requester
     from omni_relay.handoff import CancelTask
 
     omni, capture = stack.omni, stack.capture
@@ -103,7 +103,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(stack: LocalStack):
     sqs = stack.aws("sqs")
     jobs = [omni.create_job(key=stack.config.omni_api_key, queued_s=600) for _ in range(3)]
     for i, job in enumerate(jobs):
-        task = CancelTask(job, Requester("slack", "U0LOCAL01", "T0LOCAL01"), capture.url(f"/kill/{i}"), f"kill-{i}")
+        slack_user = Requester("slack", "U0LOCAL01", workspace="T0LOCAL01")
+        task = CancelTask(job, slack_user, ReplyTarget(url=capture.url(f"/kill/{i}")), f"kill-{i}")
         sqs.send_message(QueueUrl=stack.queue_url, MessageBody=task.to_json())
 
     before = len(source.failed_batches)

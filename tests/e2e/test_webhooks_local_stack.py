@@ -12,7 +12,7 @@ import pytest
 from local.send import post_webhook
 from local.stack import CALLBACK_SECRET, LocalStack
 from omni_relay.signing import standard_signature, whsec_key
-from tests.e2e.helpers import stack_config
+from tests.e2e.helpers import comments_about, stack_config
 
 
 @pytest.fixture(scope="module")
@@ -27,22 +27,11 @@ def new_job(stack: LocalStack, **kwargs: object) -> str:
     return stack.omni.create_job(key=stack.config.omni_api_key, **kwargs)
 
 
-def comments_for(stack: LocalStack, path: str, job: str, timeout: float = 15) -> list[dict]:
-    assert stack.capture is not None
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = [p for p in stack.capture.posts if p["path"] == path and job in p["raw"].decode()]
-        if found:
-            return found
-        time.sleep(0.05)
-    return []
-
-
 def test_jira_comment_cancels_and_comments_back_on_the_issue(stack: LocalStack):
     job = new_job(stack, pinned="QUEUED")
     status, reply = post_webhook(stack.url, "jira", job)
     assert (status, reply["outcome"], reply["state"]) == (200, "cancelled", "CANCELLED")
-    [comment] = comments_for(stack, "/jira/rest/api/3/issue/DATA-7/comment", job)
+    [comment] = comments_about(stack, "/jira/rest/api/3/issue/DATA-7/comment", job)
     assert comment["method"] == "POST" and comment["headers"]["authorization"].startswith("Basic ")
     assert comment["body"]["body"]["content"][0]["content"][0]["text"] == reply["message"]
 
@@ -57,7 +46,7 @@ def test_teams_mention_is_answered_with_a_teams_message(stack: LocalStack):
 def test_the_callback_is_signed_so_the_receiver_can_verify_it(stack: LocalStack):
     job = new_job(stack, pinned="QUEUED")
     post_webhook(stack.url, "standard", job)
-    [callback] = comments_for(stack, "/callback", job)
+    [callback] = comments_about(stack, "/callback", job)
     h = callback["headers"]
     expected = standard_signature(whsec_key(CALLBACK_SECRET), h["webhook-id"], h["webhook-timestamp"], callback["raw"])
     assert h["webhook-signature"] == expected
@@ -73,7 +62,7 @@ def test_a_redelivered_github_event_cancels_once(stack: LocalStack):
     assert first == again and first[0] == 200
     assert len([c for c in stack.omni.cancel_calls() if c["job"] == job]) == 1
     time.sleep(0.3)
-    assert len(comments_for(stack, "/github/repos/acme/data-platform/issues/42/comments", job)) == 1
+    assert len(comments_about(stack, "/github/repos/acme/data-platform/issues/42/comments", job)) == 1
 
 
 def test_a_slow_omni_gets_202_in_time_and_the_worker_comments_the_result(stack: LocalStack):
@@ -85,7 +74,7 @@ def test_a_slow_omni_gets_202_in_time_and_the_worker_comments_the_result(stack: 
     took = time.monotonic() - started
     assert (status, reply["outcome"]) == (202, "pending") and took < 4.5, took
     assert "I will post the result here" in reply["message"]
-    notes = comments_for(stack, "/pagerduty/incidents/PGR0VU2/notes", job, timeout=30)
+    notes = comments_about(stack, "/pagerduty/incidents/PGR0VU2/notes", job, timeout=30)
     assert notes and "Cancelled Omni AI job" in notes[-1]["body"]["note"]["content"]
     assert notes[-1]["headers"]["from"] == "relay@acme.example"
     assert stack.omni.job_state(job) == "CANCELLED"
@@ -98,5 +87,5 @@ def test_a_slow_omni_on_teams_promises_only_what_happens(stack: LocalStack):
     status, reply = post_webhook(stack.url, "teams", job)
     assert status == 200 and "sends the result to its callback" in reply["text"]
     assert "post the result here" not in reply["text"]
-    [callback] = comments_for(stack, "/callback", job, timeout=30)
+    [callback] = comments_about(stack, "/callback", job, timeout=30)
     assert callback["body"]["data"]["outcome"] == "cancelled"

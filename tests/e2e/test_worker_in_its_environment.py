@@ -5,16 +5,15 @@ source's allow-list."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from local.send import as_slack_shows, post_command, post_webhook
 from local.stack import LocalStack
-from omni_relay.domain import Requester
+from omni_relay.domain import ReplyTarget, Requester
 from omni_relay.handoff import CancelTask
-from tests.e2e.helpers import stack_config
+from tests.e2e.helpers import comments_about, stack_config
 
 REPO = "acme/data-platform"  # the repository local.webhook_signer's GitHub deliveries come from
 COMMENTS = f"/github/repos/{REPO}/issues/42/comments"
@@ -25,17 +24,6 @@ def stack() -> Iterator[LocalStack]:
     params = {"SlackAllowedTeams": "*", "GithubAllowed": REPO}
     with LocalStack(stack_config(params=params)) as running:
         yield running
-
-
-def comments_about(stack: LocalStack, path: str, job: str, timeout: float = 30) -> list[dict]:
-    assert stack.capture is not None
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        found = [p for p in stack.capture.posts if p["path"] == path and job in p["raw"].decode()]
-        if found:
-            return found
-        time.sleep(0.05)
-    return []
 
 
 def test_the_worker_gets_every_allow_list_the_relay_gets(stack: LocalStack):
@@ -80,8 +68,8 @@ def test_a_github_task_from_a_repository_not_allowed_is_refused_by_the_worker_th
     assert omni is not None and capture is not None
     job = omni.create_job(key=stack.config.omni_api_key, queued_s=600)
     earlier = len(capture.wait_for(COMMENTS, timeout=0))
-    outsider = Requester("github", "mallory", team_id="github", channel_id="evil/fork")
-    task = CancelTask(job, outsider, "", "gh-delivery-outsider", source="github", thread={"repo": REPO, "number": "42"})
+    outsider = Requester("github", "mallory", scope="evil/fork")
+    task = CancelTask(job, outsider, ReplyTarget(thread={"repo": REPO, "number": "42"}), "gh-delivery-outsider")
     stack.aws("sqs").send_message(QueueUrl=stack.queue_url, MessageBody=task.to_json())
     comments = capture.wait_for(COMMENTS, timeout=30, count=earlier + 1)
     assert len(comments) == earlier + 1 and "not allowed to cancel" in comments[-1]["body"]

@@ -9,12 +9,13 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from omni_relay.auth import SenderList
 from omni_relay.errors import ConfigError, RelayError
 from omni_relay.jobref import find_job_id, is_job_id
 from omni_relay.omni import parse_retry_after
 from omni_relay.postback import AllowedHosts
 from omni_relay.request import InboundRequest
-from omni_relay.settings import SenderList, Settings
+from omni_relay.settings import Settings
 from omni_relay.signing import unix_seconds, whsec_key
 from omni_relay.sources.slack import ButtonClick, parse_form
 from omni_relay.sources.webhook import parse_json, search

@@ -8,7 +8,7 @@ import pytest
 from local.capture import CaptureServer
 from local.lambda_runtime import free_port
 from omni_relay.dedupe import DynamoDedupe
-from omni_relay.domain import Requester
+from omni_relay.domain import ReplyTarget, Requester
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue
 from omni_relay.omni import OmniReply
 from omni_relay.settings import Settings
@@ -16,7 +16,11 @@ from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore
 from tests.integration.conftest import point_aws_at
 
-TASK = CancelTask("3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01", Requester("slack", "U1", "T1"), "https://hooks.slack.com/x")
+TASK = CancelTask(
+    "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01",
+    Requester("slack", "U1", workspace="T1"),
+    ReplyTarget(url="https://hooks.slack.com/x"),
+)
 
 
 @pytest.fixture

@@ -33,4 +33,4 @@ def test_plain_http_to_a_listed_public_host_is_still_refused():
 
 def test_a_refused_url_is_never_requested():
     with pytest.raises(PostBackRefused):
-        PostBack(AllowedHosts.parse()).post_json("https://evil.example/x", {"text": "hi"})
+        PostBack(AllowedHosts.parse()).send("POST", "https://evil.example/x", b'{"text": "hi"}')

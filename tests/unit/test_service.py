@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from omni_relay.auth import SenderPolicy, SlackPolicy, policy_for
+from omni_relay.auth import AllowList, SenderPolicy, SlackPolicy, policy_for
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelRequest, JobState, Outcome, Requester
 from omni_relay.omni import OmniReply
 from omni_relay.service import CancelService, interpret
-from omni_relay.settings import AllowList
 from tests.fakes import FakeOmni, FakeSecretStore, unavailable
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
-ALICE = Requester("slack", "U1", team_id="T1", channel_id="C1")
+ALICE = Requester("slack", "U1", scope="C1", workspace="T1")
 ALLOW_T1 = SlackPolicy(AllowList.parse("T1"), AllowList.parse("*"), AllowList.parse("*"))
 
 
@@ -80,7 +79,7 @@ def test_a_mapped_user_token_wins_over_the_org_key():
 def test_a_sender_off_the_allow_list_never_reaches_omni():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": "org-key"})
-    stranger = Requester("slack", "U9", team_id="T9")
+    stranger = Requester("slack", "U9", workspace="T9")
     result = svc.cancel(CancelRequest(JOB, stranger), Deadline.within(2))
     assert result.outcome is Outcome.SENDER_NOT_ALLOWED
     assert omni.calls == []
@@ -162,9 +161,31 @@ def test_each_source_is_judged_by_its_own_allow_list_slacks_star_lets_no_github_
     omni = FakeOmni()
     store = FakeSecretStore({"omni": {"api_key": "org-key"}})
     svc = CancelService(omni, store, "omni", lambda source: policy_for(settings, source))
-    outsider = Requester("github", "mallory", team_id="github", channel_id="evil/repo")
-    insider = Requester("github", "alice", team_id="github", channel_id="acme/data")
+    outsider = Requester("github", "mallory", scope="evil/repo")
+    insider = Requester("github", "alice", scope="acme/data")
     assert svc.cancel(CancelRequest(JOB, outsider), Deadline.within(2)).outcome is Outcome.SENDER_NOT_ALLOWED
     assert svc.cancel(CancelRequest(JOB, insider), Deadline.within(2)).outcome is Outcome.CANCELLED
     assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.CANCELLED
     assert [call[2] for call in omni.calls] == ["org-key", "org-key"]
+
+
+def test_a_task_queued_before_the_upgrade_is_read_with_its_requester_and_reply_target():
+    from omni_relay.domain import ReplyTarget
+    from omni_relay.handoff import CancelTask
+
+    old_slack = (
+        '{"job_id": "j1", "reply_to": "https://hooks.slack.com/x", "request_id": "r1", "source": "slack",'
+        ' "requester": {"source": "slack", "user_id": "U1", "team_id": "T1", "channel_id": "C1", "display_name": "a"},'
+        ' "thread": {}}'
+    )
+    old_github = (
+        '{"job_id": "j2", "reply_to": "", "request_id": "r2", "source": "github", "thread": {"repo": "a/b",'
+        ' "number": "4"}, "requester": {"source": "github", "user_id": "bob", "team_id": "github",'
+        ' "channel_id": "a/b", "display_name": "bob"}}'
+    )
+    slack, github = CancelTask.from_json(old_slack), CancelTask.from_json(old_github)
+    assert slack.requester == Requester("slack", "U1", scope="C1", workspace="T1")
+    assert slack.reply == ReplyTarget(url="https://hooks.slack.com/x")
+    assert github.requester == Requester("github", "bob", scope="a/b") and github.requester.key == "github:bob"
+    assert github.reply.thread == {"repo": "a/b", "number": "4"}
+    assert CancelTask.from_json(github.to_json()) == github

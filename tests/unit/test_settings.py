@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from omni_relay.auth import AllowList
 from omni_relay.errors import ConfigError
-from omni_relay.settings import AllowList, Settings
+from omni_relay.settings import Settings
 
 
 def test_required_values_are_all_named_when_missing():

@@ -15,14 +15,14 @@ from local.events import webhook_event
 from local.gateway import LambdaContext
 from local.webhook_signer import secrets_for
 from omni_relay import wiring
+from omni_relay.auth import SenderList
 from omni_relay.errors import ConfigError, InvalidSignature, StaleRequest
 from omni_relay.omni import OmniReply
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.request import InboundRequest
-from omni_relay.settings import SenderList
 from omni_relay.signing import standard_signature, whsec_key
+from omni_relay.sources.base import SourceConfig
 from omni_relay.sources.registry import WEBHOOK_SOURCES, webhook_source
-from omni_relay.sources.webhook import SourceConfig
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, make_settings
@@ -383,7 +383,7 @@ def test_a_slow_omni_is_handed_off_with_202_and_where_to_comment(omni: FakeOmni)
     omni.answer = lambda op, job, token: OmniReply(503, {})
     [(status, reply)] = invoke_on(runtime, event("github"))
     assert status == 202 and reply["outcome"] == "pending"
-    assert tasks[0].source == "github" and tasks[0].thread == {"repo": "acme/data-platform", "number": "42"}
+    assert tasks[0].source == "github" and tasks[0].reply.thread == {"repo": "acme/data-platform", "number": "42"}
 
 
 @pytest.mark.parametrize(

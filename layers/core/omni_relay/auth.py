@@ -11,11 +11,55 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omni_relay.domain import Outcome, Requester
 from omni_relay.secret_store import SecretsUnavailable
-from omni_relay.settings import AllowList, SenderList, Settings
+
+if TYPE_CHECKING:
+    from omni_relay.settings import Settings
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """A comma-separated list from configuration; `*` allows everyone, empty allows no one."""
+
+    entries: frozenset[str]
+
+    @classmethod
+    def parse(cls, raw: str) -> AllowList:
+        return cls(frozenset(e.strip() for e in raw.split(",") if e.strip()))
+
+    def allows(self, value: str) -> bool:
+        return "*" in self.entries or (bool(value) and value in self.entries)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.entries)
+
+
+@dataclass(frozen=True)
+class SenderList:
+    """Which senders of a webhook source may cancel: comma-separated `scope` or `scope:user` entries,
+    `*` for any part (e.g. `acme/data:*`, `*:alice`, `*`). Empty allows no one: deny by default."""
+
+    entries: frozenset[tuple[str, str]]
+
+    @classmethod
+    def parse(cls, raw: str) -> SenderList:
+        pairs = set()
+        for entry in (e.strip() for e in raw.split(",")):
+            if entry:
+                scope, _, user = entry.partition(":") if entry != "*" else ("*", "", "*")
+                pairs.add((scope.strip() or "*", user.strip() or "*"))
+        return cls(frozenset(pairs))
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.entries)
+
+    def allows(self, scope: str, user: str) -> bool:
+        return any((s == "*" or (scope and s == scope)) and (u == "*" or (user and u == user)) for s, u in self.entries)
 
 
 @dataclass(frozen=True)
@@ -57,16 +101,16 @@ class SlackPolicy:
 
     def allows(self, requester: Requester) -> bool:
         return (
-            self.teams.allows(requester.team_id)
+            self.teams.allows(requester.workspace)
             and self.users.allows(requester.user_id)
-            and self.channels.allows(requester.channel_id)
+            and self.channels.allows(requester.scope)
         )
 
 
 @dataclass(frozen=True)
 class WebhookSenderPolicy:
-    """A webhook source's <SOURCE>_ALLOWED: the requester's channel_id is the scope (repository,
-    project, brand, service, team), user_id the person."""
+    """A webhook source's <SOURCE>_ALLOWED: `scope:user` entries matched against the requester's
+    scope (repository, project, brand, service, team) and user_id."""
 
     senders: SenderList
 
@@ -75,7 +119,7 @@ class WebhookSenderPolicy:
         return self.senders.configured
 
     def allows(self, requester: Requester) -> bool:
-        return self.senders.allows(requester.channel_id, requester.user_id)
+        return self.senders.allows(requester.scope, requester.user_id)
 
 
 def policy_for(settings: Settings, source: str) -> SenderPolicy:

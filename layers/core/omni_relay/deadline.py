@@ -33,6 +33,8 @@ class Deadline:
     def remaining(self) -> float:
         return max(self._at - self._clock(), 0.0)
 
-    @property
-    def expired(self) -> bool:
-        return self._clock() >= self._at
+
+def budget_s(caller_deadline_s: float, margin_s: float, *, reserved_s: float = 0.0) -> float:
+    """The time Omni gets within a caller's deadline: less a safety margin and what is kept back to
+    reply, hand the cancel off, or comment."""
+    return caller_deadline_s - margin_s - reserved_s

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class JobState(StrEnum):
@@ -51,17 +53,54 @@ RETRY_LATER = frozenset({Outcome.OMNI_UNAVAILABLE, Outcome.OMNI_BUSY})
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asked, in the source's own terms (Slack team/user/channel, GitHub repo/user, ...)."""
+    """Who asked, the same fields for every source:
+    - source: where the request came from (slack, github, jira, …);
+    - user_id: the person, in that source's ids (Slack U…, a GitHub login, a Jira accountId, …);
+    - scope: where they asked, which allow-lists name (Slack channel, GitHub repository, Jira project,
+      Zendesk brand, PagerDuty service, Linear team, Teams tenant, a sender's own scope);
+    - workspace: the Slack workspace (team id); empty for the other sources, which have one per relay."""
 
     source: str
     user_id: str
-    team_id: str = ""
-    channel_id: str = ""
-    display_name: str = ""
+    scope: str = ""
+    workspace: str = ""
 
     @property
     def key(self) -> str:
-        return f"{self.team_id}:{self.user_id}" if self.team_id else self.user_id
+        """The person across sources, as the Omni secret's user_tokens names them ("T0123:U0456", "github:octocat")."""
+        return f"{self.workspace or self.source}:{self.user_id}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "user_id": self.user_id, "scope": self.scope, "workspace": self.workspace}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Requester:
+        """Also reads the names tasks were queued with before (team_id, channel_id), so none is lost in an upgrade."""
+        source = str(data.get("source") or "slack")
+        workspace = str(data.get("workspace") or data.get("team_id") or "")
+        return cls(
+            source=source,
+            user_id=str(data.get("user_id") or ""),
+            scope=str(data.get("scope") or data.get("channel_id") or ""),
+            workspace="" if workspace == source else workspace,
+        )
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a result found later is told: Slack's response_url, or the issue, ticket or incident a
+    webhook came from (the source's own coordinates, for its comment API)."""
+
+    url: str = ""
+    thread: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "thread": dict(self.thread)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplyTarget:
+        thread = data.get("thread") or {}
+        return cls(str(data.get("url") or ""), {str(k): str(v) for k, v in thread.items()})
 
 
 @dataclass(frozen=True)
@@ -77,6 +116,7 @@ class CancelOutcome:
     state: JobState | None = None
     # For operators' logs only: never shown to a requester, never holds a secret.
     detail: str = field(default="", compare=False)
+    retry_after_s: float = field(default=0.0, compare=False)  # RATE_LIMITED: when this sender may try again
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -84,3 +124,13 @@ class CancelOutcome:
             "state": self.state.value if self.state else None,
             "outcome": self.outcome.value,
         }
+
+    def to_record(self) -> dict[str, Any]:
+        """What de-duplication stores, so a repeated request gets this outcome back."""
+        return {**self.as_dict(), "detail": self.detail}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> CancelOutcome:
+        return cls(
+            str(record["jobId"]), Outcome(record["outcome"]), JobState.parse(record.get("state")), record["detail"]
+        )

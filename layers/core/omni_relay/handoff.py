@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from omni_relay.domain import CancelRequest, Requester
+from omni_relay.domain import CancelRequest, ReplyTarget, Requester
 
 
 @dataclass(frozen=True)
@@ -16,28 +15,40 @@ class CancelTask:
 
     job_id: str
     requester: Requester
-    reply_to: str  # where the result is posted (Slack response_url); "" for webhook sources
+    reply: ReplyTarget
     request_id: str = ""
-    source: str = "slack"  # a webhook source posts through its own API and the callback instead
-    thread: Mapping[str, str] = field(default_factory=dict)  # the issue/ticket/incident to comment on
 
     @property
     def request(self) -> CancelRequest:
         return CancelRequest(self.job_id, self.requester)
 
+    @property
+    def source(self) -> str:
+        return self.requester.source
+
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "thread": dict(self.thread)}, sort_keys=True)
+        data = {
+            "job_id": self.job_id,
+            "requester": self.requester.to_dict(),
+            "reply": self.reply.to_dict(),
+            "request_id": self.request_id,
+        }
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> CancelTask:
         data = json.loads(text)
+        requester = dict(data["requester"])
+        if "reply" in data:
+            reply = ReplyTarget.from_dict(data["reply"])
+        else:  # a task queued before: reply_to (Slack's response_url), thread, and the source beside them
+            requester.setdefault("source", data.get("source") or "slack")
+            reply = ReplyTarget.from_dict({"url": data.get("reply_to"), "thread": data.get("thread")})
         return cls(
             job_id=str(data["job_id"]),
-            requester=Requester(**data["requester"]),
-            reply_to=str(data["reply_to"]),
+            requester=Requester.from_dict(requester),
+            reply=reply,
             request_id=str(data.get("request_id", "")),
-            source=str(data.get("source") or "slack"),
-            thread={str(k): str(v) for k, v in (data.get("thread") or {}).items()},
         )
 
 

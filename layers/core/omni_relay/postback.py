@@ -8,10 +8,8 @@ capture server, never a production target.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -57,9 +55,6 @@ class PostBack:
         self.allowed = allowed
         self._http = http or shared_pool()
         self._timeout = timeout
-
-    def post_json(self, url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> int:
-        return self.send("POST", url, json.dumps(body).encode(), headers)
 
     def send(self, method: str, url: str, body: bytes, headers: Mapping[str, str] | None = None) -> int:
         """Send a JSON `body`; returns the HTTP status. Raises PostBackRefused, or urllib3 errors on no answer."""

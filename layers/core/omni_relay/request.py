@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from omni_relay.domain import CancelOutcome, Requester
 from omni_relay.errors import HeadersTooLarge, MalformedRequest, PayloadTooLarge
 
 # API Gateway HTTP APIs accept up to 10 KB of request line and headers; no sender of ours needs half.
@@ -20,7 +21,6 @@ class InboundRequest:
     headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
     arrival_epoch_ms: int | None = None
     request_id: str = ""
-    path_params: Mapping[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -60,7 +60,6 @@ class InboundRequest:
             headers=headers,
             arrival_epoch_ms=arrival if isinstance(arrival, int) else None,
             request_id=str(context.get("requestId", "")),
-            path_params={str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()},
         )
 
 
@@ -69,6 +68,16 @@ class Reply:
     status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What a handler did with one request: the reply, and for the log line and metrics who asked
+    (None before the request was read) and how the cancel ended (None when nothing was cancelled)."""
+
+    reply: Reply
+    requester: Requester | None = None
+    outcome: CancelOutcome | None = None
 
 
 def _text(value: object) -> str:

@@ -8,49 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from omni_relay.auth import AllowList, SenderList
 from omni_relay.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class AllowList:
-    """A comma-separated list from configuration; `*` allows everyone, empty allows no one."""
-
-    entries: frozenset[str]
-
-    @classmethod
-    def parse(cls, raw: str) -> AllowList:
-        return cls(frozenset(e.strip() for e in raw.split(",") if e.strip()))
-
-    def allows(self, value: str) -> bool:
-        return "*" in self.entries or (bool(value) and value in self.entries)
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.entries)
-
-
-@dataclass(frozen=True)
-class SenderList:
-    """Which senders of a webhook source may cancel: comma-separated `scope` or `scope:user` entries,
-    `*` for any part (e.g. `acme/data:*`, `*:alice`, `*`). Empty allows no one: deny by default."""
-
-    entries: frozenset[tuple[str, str]]
-
-    @classmethod
-    def parse(cls, raw: str) -> SenderList:
-        pairs = set()
-        for entry in (e.strip() for e in raw.split(",")):
-            if entry:
-                scope, _, user = entry.partition(":") if entry != "*" else ("*", "", "*")
-                pairs.add((scope.strip() or "*", user.strip() or "*"))
-        return cls(frozenset(pairs))
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.entries)
-
-    def allows(self, scope: str, user: str) -> bool:
-        return any((s == "*" or (scope and s == scope)) and (u == "*" or (user and u == user)) for s, u in self.entries)
 
 
 @dataclass(frozen=True)
@@ -80,12 +39,12 @@ class Settings:
     webhook_secret_id: str = ""  # empty: no webhook source is enabled
     command_word: str = "/omni-cancel"  # required before a job id in free text (comments, notes)
     callback_url: str = ""  # where webhook results are also sent, signed as Standard Webhooks
-    # Per webhook source: <SOURCE>_ALLOWED (senders) and <SOURCE>_JOB_ID_PATH (JMESPath), by source name.
-    source_allowed: Mapping[str, str] = field(default_factory=dict)
+    # Per webhook source: <SOURCE>_ALLOWED (senders, parsed here once) and <SOURCE>_JOB_ID_PATH (JMESPath).
+    source_allowed: Mapping[str, SenderList] = field(default_factory=dict)
     source_job_paths: Mapping[str, str] = field(default_factory=dict)
 
     def allowed_senders(self, source: str) -> SenderList:
-        return SenderList.parse(self.source_allowed.get(source, ""))
+        return self.source_allowed.get(source) or SenderList(frozenset())
 
     def job_id_path(self, source: str) -> str:
         return self.source_job_paths.get(source, "")
@@ -167,7 +126,7 @@ def valid_jmespath(expression: str) -> bool:
 
 def _webhook_options(env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
     """COMMAND_WORD, CALLBACK_URL, and per source <SOURCE>_ALLOWED and <SOURCE>_JOB_ID_PATH."""
-    allowed = {k[: -len("_ALLOWED")].lower(): v for k, v in env.items() if k.endswith("_ALLOWED")}
+    allowed = {k[: -len("_ALLOWED")].lower(): SenderList.parse(v) for k, v in env.items() if k.endswith("_ALLOWED")}
     job_paths = {
         k[: -len("_JOB_ID_PATH")].lower(): v.strip() for k, v in env.items() if k.endswith("_JOB_ID_PATH") and v.strip()
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from collections.abc import Iterable, Iterator
@@ -35,9 +37,6 @@ def unix_seconds(value: str) -> int | None:
 
 def whsec_key(secret: str) -> bytes:
     """The HMAC key of a Standard Webhooks secret: the base64 after `whsec_` (ValueError if it is not)."""
-    import base64
-    import binascii
-
     encoded = secret.strip().removeprefix("whsec_")
     try:
         return base64.b64decode(encoded, validate=True)
@@ -47,7 +46,5 @@ def whsec_key(secret: str) -> bytes:
 
 def standard_signature(key: bytes, message_id: str, timestamp: int | str, body: bytes) -> str:
     """Standard Webhooks: "v1," + base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"."""
-    import base64
-
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac_sha256(key, signed)).decode()

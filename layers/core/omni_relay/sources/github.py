@@ -15,7 +15,7 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
 
 API = "https://api.github.com"
 _REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
@@ -39,10 +39,8 @@ class GitHub(WebhookSource):
         sender = dig(payload, "sender") or {}
         requester = Requester(
             source=self.name,
-            team_id=self.name,
-            channel_id=repo,
+            scope=repo,
             user_id=text(dig(sender, "login")),
-            display_name=text(dig(sender, "login")),
         )
         delivery_id = request.header("x-github-delivery")
         number = text(dig(payload, "issue", "number"))
@@ -62,10 +60,13 @@ class GitHub(WebhookSource):
             return Delivery(requester, delivery_id, ignore=ignore)
         return Delivery(requester, delivery_id, texts, thread)
 
+    def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
+        return bool(config.get("api_token") and thread.get("repo") and thread.get("number"))
+
     def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
-        token = config.get("api_token")
-        if not token or not thread.get("repo") or not thread.get("number"):
+        if not self.can_comment(thread, config):
             return None
+        token = config.get("api_token")
         base = config.get("api_url") or API
         return Outbound(
             "POST",

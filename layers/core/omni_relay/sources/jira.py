@@ -9,6 +9,7 @@ Two ways to send, both accepted:
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -17,9 +18,8 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.base import TOKEN_HEADER, Delivery, Outbound, SourceConfig, WebhookSource, dig, text
 
-DEFAULT_HEADER = "x-omni-relay-token"
 ACTED_ON = ("comment_created", "jira:issue_created")
 
 
@@ -33,7 +33,7 @@ class Jira(WebhookSource):
             if not matches_any(signature, hex_hmacs(config.secrets, request.body, "sha256=")):
                 raise InvalidSignature("The Jira webhook signature does not match.")
             return
-        token = request.header(config.get("header") or DEFAULT_HEADER)
+        token = request.header(config.get("header") or TOKEN_HEADER)
         if not token:
             raise InvalidSignature("Missing X-Hub-Signature (admin webhook) or the Automation secret header.")
         if not matches_any(token, config.secrets):
@@ -46,10 +46,8 @@ class Jira(WebhookSource):
         author = dig(payload, "comment", "author") or dig(payload, "user") or {}
         requester = Requester(
             source=self.name,
-            team_id=self.name,
-            channel_id=text(dig(fields, "project", "key")),
+            scope=text(dig(fields, "project", "key")),
             user_id=text(dig(author, "accountId")),
-            display_name=text(dig(author, "displayName")),
         )
         key = text(dig(issue, "key"))
         thread = {"issue": key} if key else {}
@@ -60,12 +58,13 @@ class Jira(WebhookSource):
         texts = (comment,) if comment else (text(dig(fields, "summary")), text(dig(fields, "description")))
         return Delivery(requester, delivery_id, texts, thread)
 
-    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
-        site, email, token = config.get("site_url"), config.get("email"), config.get("api_token")
-        if not (site and email and token and thread.get("issue")):
-            return None
-        import base64
+    def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
+        return bool(config.get("site_url") and config.get("email") and config.get("api_token") and thread.get("issue"))
 
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+        if not self.can_comment(thread, config):
+            return None
+        site, email, token = config.get("site_url"), config.get("email"), config.get("api_token")
         basic = base64.b64encode(f"{email}:{token}".encode()).decode()
         document = {
             "type": "doc",

@@ -7,7 +7,6 @@ send time in the body (webhookTimestamp, ms): requests older than a minute are r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +14,7 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature, StaleRequest
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
 
 API = "https://api.linear.app/graphql"
 REPLAY_WINDOW_S = 60
@@ -32,14 +31,12 @@ class Linear(WebhookSource):
             raise InvalidSignature("Missing Linear-Signature.")
         if not matches_any(signature, hex_hmacs(config.secrets, request.body)):
             raise InvalidSignature("The Linear signature does not match.")
-        try:
-            sent_ms = json.loads(request.body).get("webhookTimestamp")
-        except (ValueError, AttributeError, RecursionError):
-            sent_ms = None
-        if not isinstance(sent_ms, int) or isinstance(sent_ms, bool) or abs(now - sent_ms / 1000) > REPLAY_WINDOW_S:
-            raise StaleRequest("The Linear webhookTimestamp is missing or more than a minute away.")
 
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        # The send time is in the signed body, read once by the pipeline after the signature held.
+        sent_ms = payload.get("webhookTimestamp")
+        if not isinstance(sent_ms, int) or isinstance(sent_ms, bool) or abs(now - sent_ms / 1000) > REPLAY_WINDOW_S:
+            raise StaleRequest("The Linear webhookTimestamp is missing or more than a minute away.")
         kind, action, data = text(payload.get("type")), text(payload.get("action")), dig(payload, "data") or {}
         actor = dig(payload, "actor") or {}
         if kind == "Comment":
@@ -50,10 +47,8 @@ class Linear(WebhookSource):
             texts = (text(dig(data, "title")), text(dig(data, "description")))
         requester = Requester(
             source=self.name,
-            team_id=self.name,
-            channel_id=team,
+            scope=team,
             user_id=text(dig(actor, "id")) or text(dig(data, "userId")),
-            display_name=text(dig(actor, "name")),
         )
         delivery_id = request.header("linear-delivery") or text(payload.get("webhookId"))
         thread = {"issue": issue} if issue else {}
@@ -63,10 +58,13 @@ class Linear(WebhookSource):
             )
         return Delivery(requester, delivery_id, texts, thread)
 
+    def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
+        return bool(config.get("api_token") and thread.get("issue"))
+
     def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
-        token = config.get("api_token")
-        if not token or not thread.get("issue"):
+        if not self.can_comment(thread, config):
             return None
+        token = config.get("api_token")
         variables = {"input": {"issueId": thread["issue"], "body": body}}
         return Outbound(
             "POST",

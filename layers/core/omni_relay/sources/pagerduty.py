@@ -16,7 +16,7 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
 
 API = "https://api.pagerduty.com"
 ACTED_ON = ("incident.annotated", "incident.triggered")
@@ -48,10 +48,8 @@ class PagerDuty(WebhookSource):
             service = text(dig(data, "service", "id"))
         requester = Requester(
             source=self.name,
-            team_id=self.name,
-            channel_id=service,
+            scope=service,
             user_id=text(dig(agent, "id")),
-            display_name=text(dig(agent, "summary")),
         )
         delivery_id = request.header("x-webhook-id") or text(dig(event, "id"))
         thread = {"incident": incident} if incident.isalnum() else {}
@@ -59,10 +57,13 @@ class PagerDuty(WebhookSource):
             return Delivery(requester, delivery_id, ignore=f"the relay acts on incident notes, not {event_type or '?'}")
         return Delivery(requester, delivery_id, texts, thread)
 
+    def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
+        return bool(config.get("api_token") and config.get("email") and thread.get("incident"))
+
     def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
-        token, email = config.get("api_token"), config.get("email")
-        if not (token and email and thread.get("incident")):
+        if not self.can_comment(thread, config):
             return None
+        token, email = config.get("api_token"), config.get("email")
         return Outbound(
             "POST",
             f"{(config.get('api_url') or API).rstrip('/')}/incidents/{quote(thread['incident'], safe='')}/notes",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from omni_relay.sources.webhook import WebhookSource
+from omni_relay.sources.base import WebhookSource
 
 WEBHOOK_SOURCES: dict[str, str] = {
     "github": "omni_relay.sources.github",

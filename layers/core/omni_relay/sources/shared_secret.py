@@ -18,9 +18,7 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
 from omni_relay.signing import matches_any
-from omni_relay.sources.webhook import Delivery, SourceConfig, WebhookSource, dig, text
-
-DEFAULT_HEADER = "x-omni-relay-token"
+from omni_relay.sources.base import TOKEN_HEADER, Delivery, SourceConfig, WebhookSource, dig, text
 
 
 class SharedSecret(WebhookSource):
@@ -30,7 +28,7 @@ class SharedSecret(WebhookSource):
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         scheme, _, credential = request.header("authorization").partition(" ")
-        presented = request.header(config.get("header") or DEFAULT_HEADER)
+        presented = request.header(config.get("header") or TOKEN_HEADER)
         if scheme.lower() == "bearer":
             presented = credential.strip()
         elif scheme.lower() == "basic":
@@ -47,7 +45,7 @@ class SharedSecret(WebhookSource):
         alert = dig(payload, "alert") or {}
         user = text(payload.get("user")) or text(dig(alert, "username")) or text(payload.get("caller_id"))
         scope = text(payload.get("source")) or text(payload.get("integrationName"))
-        requester = Requester(source=self.name, team_id=self.name, channel_id=scope, user_id=user, display_name=user)
+        requester = Requester(source=self.name, scope=scope, user_id=user)
         texts = tuple(
             t
             for t in (

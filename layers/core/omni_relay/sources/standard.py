@@ -15,9 +15,9 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature, StaleRequest
 from omni_relay.request import InboundRequest
 from omni_relay.signing import matches_any, standard_signature, unix_seconds, whsec_key
-from omni_relay.sources.webhook import Delivery, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, dig, text
 
-TOLERANCE_S = 300
+REPLAY_WINDOW_S = 300
 
 
 class StandardWebhooks(WebhookSource):
@@ -35,7 +35,7 @@ class StandardWebhooks(WebhookSource):
         sent_at = unix_seconds(timestamp)
         if sent_at is None:
             raise InvalidSignature("Malformed webhook-timestamp.")
-        if abs(now - sent_at) > TOLERANCE_S:
+        if abs(now - sent_at) > REPLAY_WINDOW_S:
             raise StaleRequest("The webhook-timestamp is outside the 5 minute tolerance.")
         expected = []
         for secret in config.secrets:
@@ -51,9 +51,7 @@ class StandardWebhooks(WebhookSource):
         data = dig(payload, "data")
         body = data if isinstance(data, Mapping) else payload
         who = text(body.get("requestedBy"))
-        requester = Requester(
-            source=self.name, team_id=self.name, channel_id=text(body.get("source")), user_id=who, display_name=who
-        )
+        requester = Requester(source=self.name, scope=text(body.get("source")), user_id=who)
         return Delivery(requester, request.header("webhook-id"))
 
 

@@ -19,7 +19,7 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest, Reply
 from omni_relay.signing import hmac_sha256, matches_any
-from omni_relay.sources.webhook import Delivery, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, dig, text
 
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 
@@ -48,10 +48,8 @@ class Teams(WebhookSource):
         sender = dig(payload, "from") or {}
         requester = Requester(
             source=self.name,
-            team_id=self.name,
-            channel_id=text(dig(payload, "channelData", "tenant", "id")),
+            scope=text(dig(payload, "channelData", "tenant", "id")),
             user_id=text(dig(sender, "aadObjectId")) or text(dig(sender, "id")),
-            display_name=text(dig(sender, "name")),
         )
         said = _MENTION.sub(" ", text(payload.get("text")))
         if text(payload.get("type")) != "message":

@@ -17,7 +17,7 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hmac_sha256, matches_any
-from omni_relay.sources.webhook import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
 
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
 
@@ -42,21 +42,24 @@ class Zendesk(WebhookSource):
         if event_type:  # an event-subscribed webhook
             detail, comment = dig(payload, "detail") or {}, dig(payload, "event", "comment") or {}
             ticket, brand = text(dig(detail, "id")), text(dig(detail, "brand_id"))
-            user, name = text(dig(comment, "author", "id")), text(dig(comment, "author", "name"))
+            user = text(dig(comment, "author", "id"))
             body = text(dig(comment, "body"))
         else:  # a trigger's JSON body
             ticket, brand = text(payload.get("ticket_id")), text(payload.get("brand_id"))
-            user, name, body = text(payload.get("user")), text(payload.get("user_name")), text(payload.get("comment"))
-        requester = Requester(source=self.name, team_id=self.name, channel_id=brand, user_id=user, display_name=name)
+            user, body = text(payload.get("user")), text(payload.get("comment"))
+        requester = Requester(source=self.name, scope=brand, user_id=user)
         thread = {"ticket": ticket} if ticket.isdigit() else {}
         if event_type and event_type != COMMENT_ADDED:
             return Delivery(requester, delivery_id, ignore=f"the relay acts on new ticket comments, not {event_type}")
         return Delivery(requester, delivery_id, (body,), thread)
 
+    def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
+        return bool(config.get("site_url") and config.get("email") and config.get("api_token") and thread.get("ticket"))
+
     def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
-        site, email, token = config.get("site_url"), config.get("email"), config.get("api_token")
-        if not (site and email and token and thread.get("ticket")):
+        if not self.can_comment(thread, config):
             return None
+        site, email, token = config.get("site_url"), config.get("email"), config.get("api_token")
         basic = base64.b64encode(f"{email}/token:{token}".encode()).decode()
         return Outbound(
             "PUT",

@@ -1,0 +1,119 @@
+"""What a webhook source is: the base class every module under sources/ subclasses, the config it
+gets from the webhooks secret, what it reads from a request (Delivery) and the API call it builds to
+comment back (Outbound), and the helpers for reading vendor payloads.
+
+Adding a source: one module here with a WebhookSource subclass (name, title, deadline_s; verify and
+read; can_comment and comment if its tool has an API for comments) and SOURCE = YourSource(), plus
+one line in registry.py. The pipeline in webhook.py does the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from omni_relay.domain import Requester
+from omni_relay.errors import RelayError
+from omni_relay.request import InboundRequest, Reply
+
+# Where senders that sign nothing themselves (Jira Automation, Opsgenie, ServiceNow) present the shared secret.
+TOKEN_HEADER = "x-omni-relay-token"  # noqa: S105 (a header name, not a secret)
+
+
+class SourceDisabled(RelayError):
+    status = 404
+    code = "source_not_enabled"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One source's entry in the webhooks secret: its signing secrets, and its API credentials if any."""
+
+    secrets: tuple[str, ...]
+    values: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def get(self, key: str, default: str = "") -> str:
+        value = self.values.get(key, default)
+        return value.strip() if isinstance(value, str) else default
+
+    @classmethod
+    def from_secret(cls, value: Mapping[str, Any], source: str) -> SourceConfig:
+        """`source`'s entry in the webhooks secret: {"secrets": [...], <API credentials>} or a bare secret."""
+        entry = value.get(source)
+        if isinstance(entry, str):
+            entry = {"secrets": [entry]}
+        listed = entry.get("secrets", []) if isinstance(entry, dict) else []
+        secrets = tuple(
+            s.strip() for s in (listed if isinstance(listed, list) else []) if isinstance(s, str) and s.strip()
+        )
+        if not isinstance(entry, dict) or not secrets:
+            raise SourceDisabled(f"The {source} webhook source is not enabled on this relay.")
+        return cls(secrets, entry)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One HTTP call to a vendor's API (a comment on the issue the request came from)."""
+
+    method: str
+    url: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a source reads from one verified request."""
+
+    requester: Requester
+    delivery_id: str = ""  # the vendor's id for this delivery; repeats are answered once
+    texts: tuple[str, ...] = ()  # free text a person wrote, searched after the command word
+    thread: Mapping[str, str] = field(default_factory=dict)  # where a comment goes back, if anywhere
+    ignore: str = ""  # set for events the relay does not act on, saying why
+
+
+class WebhookSource:
+    """Base class of every source. A subclass sets the class attributes and implements verify and read."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    deadline_s: ClassVar[float] = 10.0  # the caller's own timeout
+    default_job_path: ClassVar[str] = ""  # JMESPath into the payload, tried before free text
+    # False where the delivery itself is the command (a Teams @mention, a structured sender).
+    needs_command_word: ClassVar[bool] = True
+
+    def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
+        raise NotImplementedError
+
+    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        raise NotImplementedError
+
+    def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
+        """Whether this source can put a result on `thread` later (its API, and credentials for it)."""
+        return False
+
+    def comment(self, thread: Mapping[str, str], text: str, config: SourceConfig) -> Outbound | None:
+        """The vendor API call that puts `text` on the issue/ticket/incident; None if there is none."""
+        return None
+
+    def render(self, status: int, body: dict[str, Any]) -> Reply:
+        return Reply(status, body)
+
+
+def dig(payload: Any, *path: str) -> Any:
+    """payload[path[0]][path[1]]..., or None as soon as a step is missing or not an object."""
+    for key in path:
+        if not isinstance(payload, Mapping):
+            return None
+        payload = payload.get(key)
+    return payload
+
+
+def text(value: Any) -> str:
+    """A payload value as a string ('' for anything that is not a string or a number)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
