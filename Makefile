@@ -13,7 +13,7 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3.13 python3; do \
 	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; \
 	done)
 # `sam build` for the python3.12 runtime needs a working python3.12 on PATH (not only a pyenv shim).
-PY312 := $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
+PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
 	  /usr/local/bin/python3.12 /usr/bin/python3.12 /opt/homebrew/bin/python3.12; do \
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
@@ -89,23 +89,8 @@ build: venv ## sam build (needs python3.12); ARCH=x86_64 for x86 functions (defa
 	  $(if $(filter-out arm64,$(ARCH)),--parameter-overrides Architecture=$(ARCH))
 	@$(if $(filter-out arm64,$(ARCH)),echo "deploy with: $(BIN)/sam deploy --guided --parameter-overrides Architecture=$(ARCH)")
 
-# The benchmark builds for this machine's architecture (the deployed default is arm64), as sam build would.
-HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
-BENCH_DIR := .bench
-
-bench: venv ## measure cold start, warm overhead and memory against a Slack Bolt peer (not a test)
-	@test -n "$(PY312)" || { echo "error: make bench runs the functions on python3.12; install it (see make build)"; exit 1; }
-	@mkdir -p $(BENCH_DIR) .build-bin && ln -sf "$(PY312)" .build-bin/python3.12
-	@PATH="$(CURDIR)/.build-bin:$(CURDIR)/$(BIN):$$PATH" LAYER_ARCH=$(HOST_ARCH) $(BIN)/sam build --template template.yaml \
-	  --build-dir $(BENCH_DIR)/build --parameter-overrides Architecture=$(HOST_ARCH) >$(BENCH_DIR)/build.log 2>&1 \
-	  || { cat $(BENCH_DIR)/build.log; exit 1; }
-	@# The peer's dependencies as sam build would package them (no .pyc); awslambdaric as the runtime ships it (.pyc).
-	@test -f $(BENCH_DIR)/bolt/.done || { $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile \
-	  --target $(BENCH_DIR)/bolt -r tests/bench/requirements.txt && touch $(BENCH_DIR)/bolt/.done; }
-	@test -f $(BENCH_DIR)/ric/.done || { $(BIN)/python -m pip install --quiet --disable-pip-version-check \
-	  --target $(BENCH_DIR)/ric --python-version 3.12 --only-binary=:all: --platform manylinux2014_$(shell uname -m) \
-	  "$$(grep -i '^awslambdaric==' requirements-dev.txt)" && "$(PY312)" -m compileall -q $(BENCH_DIR)/ric && touch $(BENCH_DIR)/ric/.done; }
-	@$(BIN)/python -m tests.bench.run --build $(BENCH_DIR)/build --python "$(PY312)" $(BENCH_ARGS)
+bench: local-build ## measure cold start, warm overhead and memory of the default deploy against a Slack Bolt peer
+	@$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
 events: venv ## re-sign events/*.json with the local dev secret and a fresh timestamp
 	@$(BIN)/python -m local.events
@@ -115,4 +100,4 @@ redrive: venv ## move parked cancels back: make redrive DLQ_URL=... QUEUE_URL=..
 	@$(BIN)/python -m local.redrive --dlq-url "$(DLQ_URL)" --queue-url "$(QUEUE_URL)"
 
 clean: ## remove build output and the venv
-	rm -rf .aws-sam .build-bin $(BENCH_DIR) $(VENV) $(CHECKOV_VENV)
+	rm -rf .aws-sam .build-bin .bench $(VENV) $(CHECKOV_VENV)

@@ -88,7 +88,6 @@ class SamTemplate:
             "AWS::Partition": "aws",
             "AWS::StackName": STACK_NAME,
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NoValue": None,
         }
         # Globals merged into each function, as `sam local` and the deploy transform do.
         self.merged: dict[str, Any] = SamTranslatorWrapper(
@@ -107,7 +106,8 @@ class SamTemplate:
             logical_id_translator={**self._pseudo, **self.parameters, **self.resolved}, template=self.merged
         )
         resolver = IntrinsicResolver(template=self.merged, symbol_resolver=symbols)
-        return _drop_no_value(resolver.intrinsic_property_resolver(copy.deepcopy(value), ignore_errors=False))
+        marked = _mark_no_value(copy.deepcopy(value))
+        return _drop_no_value(resolver.intrinsic_property_resolver(marked, ignore_errors=False))
 
     def condition(self, name: str | None) -> bool:
         if not name:
@@ -156,7 +156,8 @@ class SamTemplate:
         specs = {}
         for function in SamFunctionProvider(self._stacks(), use_raw_codeuri=True).get_all():
             logical_id = function.name
-            environment = self.merged["Resources"][logical_id]["Properties"].get("Environment", {})
+            properties = self.merged["Resources"][logical_id]["Properties"]
+            environment = properties.get("Environment", {})
             variables = self.resolve(environment).get("Variables", {}) if environment else {}
             specs[logical_id] = FunctionSpec(
                 logical_id=logical_id,
@@ -166,10 +167,16 @@ class SamTemplate:
                 memory=int(function.memory or 128),
                 code_uri=str(function.codeuri),
                 layers=tuple(layer.name for layer in function.layers if layer.is_defined_within_template),
-                external_layers=tuple(layer.arn for layer in function.layers if not layer.is_defined_within_template),
+                external_layers=self._external_layers(properties.get("Layers", [])),
                 variables={k: _stringify(v) for k, v in variables.items()},
             )
         return specs
+
+    def _external_layers(self, layers: list[Any]) -> tuple[str, ...]:
+        """Layer ARNs from outside the template (SAM CLI's provider skips those chosen by Fn::If)."""
+        own = set(self.merged.get("Resources", {}))
+        outside = [layer for layer in layers if not (isinstance(layer, dict) and layer.get("Ref") in own)]
+        return tuple(arn for arn in self.resolve(outside) if isinstance(arn, str) and arn.startswith("arn:"))
 
     def routes(self) -> list[Route]:
         from samcli.lib.providers.api_provider import ApiProvider
@@ -275,10 +282,23 @@ def _stringify(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_NO_VALUE = "\x00AWS::NoValue"
+
+
+def _mark_no_value(value: Any) -> Any:
+    if value == {"Ref": "AWS::NoValue"}:
+        return _NO_VALUE
+    if isinstance(value, dict):
+        return {k: _mark_no_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mark_no_value(v) for v in value]
+    return value
+
+
 def _drop_no_value(value: Any) -> Any:
     """AWS::NoValue removes the property it is given to, as CloudFormation does."""
     if isinstance(value, dict):
-        return {k: _drop_no_value(v) for k, v in value.items() if v is not None}
+        return {k: _drop_no_value(v) for k, v in value.items() if v != _NO_VALUE}
     if isinstance(value, list):
-        return [_drop_no_value(v) for v in value if v is not None]
+        return [_drop_no_value(v) for v in value if v != _NO_VALUE]
     return value

@@ -56,6 +56,7 @@ CALLBACK_SECRET = "whsec_bG9jYWwtZGV2LWNhbGxiYWNrLXNpZ25pbmcta2V5IQ=="  # local 
 PARAMETERS_FILE = ROOT / "local" / "parameters.toml"
 LOG_DIR = ROOT / ".aws-sam" / "local-logs"
 ADMIN_KEY = "local-stack-admin"  # the stack's own calls to moto (seeding, tests): not a function's
+SECRETS_EXTENSION_LAYER = ":layer:AWS-Parameters-and-Secrets-Lambda-Extension"  # and its -Arm64 twin
 
 
 def parse_overrides(text: str) -> dict[str, str]:
@@ -288,11 +289,13 @@ class LocalStack:
         self._servers.append(self.gate)
 
         for fid, spec in self.functions.items():
-            if spec.external_layers:
-                self._say(
-                    f"note: {fid} has layers this machine cannot run, left out: {', '.join(spec.external_layers)}"
-                )
-            env = function_environment(spec, {"AWS_ENDPOINT_URL": self.gate.url}, credentials_for(fid))
+            overrides = {"AWS_ENDPOINT_URL": self.gate.url}
+            for layer in spec.external_layers:
+                if SECRETS_EXTENSION_LAYER in layer:
+                    overrides["SECRETS_EXTENSION_PORT"] = str(self._secrets_extension(fid).port)
+                else:
+                    self._say(f"note: {fid}'s layer {layer} cannot run here and is left out")
+            env = function_environment(spec, overrides, credentials_for(fid))
             self.environments[fid] = env
             code_dir = build_dir / fid
             layer_dirs = [build_dir / layer / "python" for layer in spec.layers]
@@ -347,6 +350,22 @@ class LocalStack:
                     on_batch=self._echo_batch(trigger.function),
                 )
                 self.sources.append(source.start())
+
+    def _secrets_extension(self, function: str) -> Any:
+        """The Parameters and Secrets extension's HTTP interface for `function`, reading with its
+        credentials through the IAM gate, as the real extension does inside the function's sandbox.
+        Each function gets its own port (each sandbox has its own localhost in Lambda)."""
+        from local.secrets_extension import SecretsExtension
+
+        creds = credentials_for(function)
+        extension = SecretsExtension(
+            self.gate.url,
+            REGION,
+            token=creds["sessiontoken"],
+            credentials=(creds["key"], creds["secret"]),
+        ).start()
+        self._servers.append(extension)
+        return extension
 
     def _seed_secrets(self) -> None:
         """Put the values in the secrets the template created, as an operator does after a deploy."""

@@ -52,11 +52,10 @@ class Variant:
 class Runtime:
     """One execution environment: the emulator and, after the first invoke, the runtime process."""
 
-    def __init__(self, variant: Variant, python: str, env: dict[str, str]) -> None:
+    def __init__(self, variant: Variant, python: str, ric: Path) -> None:
         self.port = free_port()
-        paths = [PROBE, variant.code, *variant.paths, BENCH / "ric"]
+        paths = [PROBE, variant.code, *variant.paths, ric]
         full_env = {
-            **env,
             **variant.env,
             "PYTHONPATH": ":".join(str(p) for p in paths),
             "BENCH_HANDLER": variant.handler,
@@ -157,10 +156,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def measure(variant: Variant, python: str, env: dict[str, str], events: Any, cold_runs: int, warm: int) -> dict:
+def measure(variant: Variant, python: str, ric: Path, events: Any, cold_runs: int, warm: int) -> dict:
     colds, inits = [], []
     for _ in range(cold_runs):
-        runtime = Runtime(variant, python, env)
+        runtime = Runtime(variant, python, ric)
         try:
             reply = runtime.invoke(events())
             colds.append((time.perf_counter() - runtime.started) * 1000)
@@ -170,7 +169,7 @@ def measure(variant: Variant, python: str, env: dict[str, str], events: Any, col
                 inits.append(runtime.init_ms)
         finally:
             runtime.stop()
-    runtime = Runtime(variant, python, env)
+    runtime = Runtime(variant, python, ric)
     try:
         prepared = [events() for _ in range(warm + 21)]
         for event in prepared[:21]:  # the cold invoke, then a short warm-up
@@ -201,82 +200,99 @@ def size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def main() -> int:
+def ensure_bolt() -> Path:
+    """The Bolt peer's dependencies as `sam build` would package them (no .pyc)."""
+    target = BENCH / "bolt"
+    if not (target / ".done").exists():
+        requirements = Path(__file__).resolve().parent / "requirements.txt"
+        subprocess.run(  # noqa: S603 (fixed arguments)
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+             "--target", str(target), "-r", str(requirements)],
+            check=True,
+        )  # fmt: skip
+        (target / ".done").touch()
+    return target
+
+
+def relay_environments(stack: Any) -> dict[str, dict[str, str]]:
+    """RelayFunction's environment as template.yaml gives it, with its defaults (the secrets extension on),
+    and with SecretsExtensionLayerArn=none (the Powertools/boto3 fallback): resolved by SAM CLI's code."""
+    from local.lambda_runtime import function_environment
+    from local.sam_template import SamTemplate
+    from local.stack import credentials_for
+
+    default = dict(stack.environments["RelayFunction"])
+    fallback_template = SamTemplate(stack.config.template, {**stack.parameters, "SecretsExtensionLayerArn": "none"})
+    fallback_template.resolved = stack.template.resolved
+    spec = fallback_template.functions()["RelayFunction"]
+    fallback = function_environment(
+        spec, {"AWS_ENDPOINT_URL": default["AWS_ENDPOINT_URL"]}, credentials_for("RelayFunction")
+    )
+    return {"default": default, "none": fallback}
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build", type=Path, default=BENCH / "build", help="sam build output")
-    parser.add_argument("--python", required=True, help="the python3.12 the runtime processes use")
     parser.add_argument("--cold-runs", type=int, default=10)
     parser.add_argument("--warm-requests", type=int, default=1000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.cold_runs < 10 or args.warm_requests < 1000:
         print("note: fewer than 10 cold runs or 1000 warm requests: figures are indicative only")
 
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # the bench's own in-process stack stays quiet
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core")]
+    from local.build import ensure_build, ensure_runtime_client, python312
     from local.events import slack_event
-    from local.secrets_extension import SecretsExtension
     from local.slack_signer import DEV_SIGNING_SECRET
     from local.stack import LocalStack, StackConfig
 
-    args.build = args.build.resolve()
+    build, python = ensure_build(), python312()
+    ric, bolt = ensure_runtime_client(), ensure_bolt()
     # Only what a deployment ships counts: .pyc written by earlier runs (or by hand) would flatter cold starts.
-    for stray in [*(BENCH / "bolt").rglob("__pycache__"), *(args.build / "RelayFunction").rglob("__pycache__")]:
+    for stray in [*bolt.rglob("__pycache__"), *(build / "RelayFunction").rglob("__pycache__")]:
         shutil.rmtree(stray, ignore_errors=True)
-    layer = args.build / "CoreLayer" / "python"
+    layer = build / "CoreLayer" / "python"
     with LocalStack(StackConfig(worker=False)) as stack:
         assert stack.omni is not None
         stack.omni.state.rate_limit = 10**9  # measure the relay, not Omni's rate limit
         job = stack.omni.create_job(key=stack.config.omni_api_key, pinned="QUEUED")
-        # The relay's environment as the template gives it (parameters from local/parameters.toml).
-        env = dict(stack.environments["RelayFunction"])
-        token = env["AWS_SESSION_TOKEN"]
-        extension = SecretsExtension(
-            stack.gate.url,
-            env["AWS_REGION"],
-            token=token,
-            credentials=(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]),
-        ).start()
-        env["BENCH_OMNI_PORT"] = str(stack.omni.port)
+        envs = relay_environments(stack)
+        assert envs["default"]["SECRETS_EXTENSION_PORT"], "the template's default deploy has no secrets extension"
+        common = {"BENCH_OMNI_PORT": str(stack.omni.port)}
+        bolt_env = {**envs["none"], **common}  # the peer reads the same secrets with boto3
         variants = [
             Variant("floor (constant handler)", "floor", ROOT / "tests/bench/floor_app", [], "app.lambda_handler"),
-            Variant("Bolt peer", "bolt", ROOT / "tests/bench/bolt_app", [BENCH / "bolt", layer], "app.lambda_handler"),
+            Variant("Bolt peer", "bolt", ROOT / "tests/bench/bolt_app", [bolt, layer], "app.lambda_handler", bolt_env),
             Variant(
-                "relay (secrets extension)",
+                "relay, template defaults (secrets extension)",
                 "relay",
-                args.build / "RelayFunction",
+                build / "RelayFunction",
                 [layer],
                 "relay_app.lambda_handler",
-                {"SECRETS_EXTENSION_PORT": str(extension.port)},
+                {**envs["default"], **common},
             ),
             Variant(
-                "relay (Powertools + boto3)", "relay", args.build / "RelayFunction", [layer], "relay_app.lambda_handler"
-            ),
-            Variant(
-                "relay (extension, log level warning, no metrics)",
+                "relay, SecretsExtensionLayerArn=none (Powertools + boto3)",
                 "relay",
-                args.build / "RelayFunction",
+                build / "RelayFunction",
                 [layer],
                 "relay_app.lambda_handler",
-                {
-                    "SECRETS_EXTENSION_PORT": str(extension.port),
-                    "POWERTOOLS_LOG_LEVEL": "WARNING",
-                    "POWERTOOLS_METRICS_DISABLED": "true",
-                },
+                {**envs["none"], **common},
             ),
         ]
+        sender = iter(range(10**9))
 
         def events() -> dict[str, Any]:
-            return slack_event("/slack/commands", job, secret=DEV_SIGNING_SECRET)
+            # Each request from its own Slack user: the relay's per-sender limit (10 a minute) is part of what
+            # deploys and stays on; one user sending thousands of commands would only measure its refusals.
+            return slack_event("/slack/commands", job, secret=DEV_SIGNING_SECRET, user_id=f"U0BENCH{next(sender):05d}")
 
         results = {}
         for variant in variants:
             print(f"measuring {variant.name} …", flush=True)
-            results[variant.name] = measure(variant, args.python, env, events, args.cold_runs, args.warm_requests)
-        extension.stop()
+            results[variant.name] = measure(variant, python, ric, events, args.cold_runs, args.warm_requests)
 
-    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; runtime {args.python}")
-    print(f"{args.cold_runs} cold starts and {args.warm_requests} warm requests per variant, one run\n")
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; runtime {python}")
+    print(f"{args.cold_runs} cold starts and {args.warm_requests} warm requests per variant, one run")
+    print("every reply checked to be the cancel's own answer; each request from a distinct Slack user\n")
     header = "| variant | cold: first response ms | cold: init ms | warm p50 ms | warm p99 ms | req/s | peak RSS MB |"
     print(header + "\n|---|---|---|---|---|---|---|")
     for name, r in results.items():
@@ -284,16 +300,18 @@ def main() -> int:
             f"| {name} | {r['cold_ms']:.0f} | {r['init_ms']:.0f} | {r['warm_p50_ms']:.2f} | {r['warm_p99_ms']:.2f} "
             f"| {r['rps']:.0f} | {r['rss_mb']:.0f} |"
         )
-    relay, bolt = results["relay (secrets extension)"], results["Bolt peer"]
+    relay, fallback = results[variants[2].name], results[variants[3].name]
+    bolt_r, floor = results["Bolt peer"], results["floor (constant handler)"]
     print(
         f"\nwarm excludes Omni's time (emulator at zero latency; the relay's median wait for it "
-        f"{relay['omni_p50_ms']:.2f} ms). Layer {size_mb(args.build / 'CoreLayer'):.1f} MB, "
-        f"relay code {size_mb(args.build / 'RelayFunction'):.2f} MB."
+        f"{relay['omni_p50_ms']:.2f} ms). Layer {size_mb(build / 'CoreLayer'):.1f} MB, "
+        f"relay code {size_mb(build / 'RelayFunction'):.2f} MB."
     )
+    over = (relay["warm_p50_ms"] - floor["warm_p50_ms"]) / max(bolt_r["warm_p50_ms"] - floor["warm_p50_ms"], 1e-9)
     print(
-        f"bench: cold_ms={relay['cold_ms']:.0f} cold_vs_bolt={relay['cold_ms'] / bolt['cold_ms']:.2f} "
-        f"warm_p50_ms={relay['warm_p50_ms']:.2f} warm_p99_ms={relay['warm_p99_ms']:.2f} "
-        f"warm_vs_bolt={relay['warm_p50_ms'] / bolt['warm_p50_ms']:.2f} rss_mb={relay['rss_mb']:.0f}"
+        f"bench: cold_ms={relay['cold_ms']:.0f} cold_vs_bolt={relay['cold_ms'] / bolt_r['cold_ms']:.2f} "
+        f"fallback_cold_vs_bolt={fallback['cold_ms'] / bolt_r['cold_ms']:.2f} "
+        f"warm_p50_ms={relay['warm_p50_ms']:.2f} warm_over_floor_vs_bolt={over:.2f} rss_mb={relay['rss_mb']:.0f}"
     )
     return 0
 
