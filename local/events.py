@@ -31,7 +31,7 @@ SLACK_EVENTS: dict[str, tuple[str, str]] = {
 def slack_event(
     path: str, text: str, *, secret: str = DEV_SIGNING_SECRET, timestamp: int | None = None, **fields: str
 ) -> dict[str, Any]:
-    headers, body = slash_command(text, secret=secret, timestamp=timestamp, **fields)  # type: ignore[arg-type]
+    headers, body = slash_command(text, secret=secret, timestamp=timestamp, **fields)
     headers["Host"] = "abc123.execute-api.us-east-1.amazonaws.com"
     return http_api_event("POST", path, headers, body)
 
