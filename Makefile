@@ -18,7 +18,7 @@ PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv local-build demo local test lint template build bench soak events redrive clean
+.PHONY: help venv tools local-build demo local test lint template build bench soak events redrive clean
 
 # The local stack's knobs (see local/stack.py): template parameter overrides, extra post-back hosts,
 # where it listens, and the python3.12 its functions run on.
@@ -47,7 +47,7 @@ demo: local-build ## run the main job on the local stack: signed Slack commands 
 local: local-build ## serve the stack from template.yaml on 127.0.0.1:3000 (PARAMS="Name=value ...", HOST=0.0.0.0 for sam local)
 	@$(BIN)/python -m local.stack
 
-test: venv lint template local-build ## ruff, mypy, sam validate/cfn-lint/checkov, then unit, fuzz, integration and e2e tests
+test: tools lint template local-build ## ruff, mypy, sam validate/cfn-lint/checkov, then unit, fuzz, integration and e2e tests
 	@$(BIN)/python -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
@@ -70,6 +70,10 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
+# Both tool environments, installed side by side on a fresh machine (each is mostly waiting on pip).
+tools:
+	@$(MAKE) --no-print-directory -j2 $(STAMP) $(CHECKOV_STAMP)
 
 template: venv $(CHECKOV_STAMP) ## sam validate --lint, cfn-lint and checkov (suppressions justified in template.yaml)
 	@$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION) >/dev/null

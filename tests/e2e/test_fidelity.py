@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -51,17 +52,21 @@ def run_suite(template: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("edit", list(EDITS))
-def test_the_end_to_end_tests_fail_exactly_when_the_template_is_broken(edit: str, tmp_path: Path):
-    text = (ROOT / "template.yaml").read_text()
-    for old, new in EDITS[edit]:
-        assert text.count(old) == 1, f"the edit no longer applies to template.yaml: {old!r}"
-        text = text.replace(old, new)
-    copy = tmp_path / "template.yaml"
-    copy.write_text(text)
-    result = run_suite(copy)
-    summary = result.stdout.strip().splitlines()[-1:] or [result.stderr[-500:]]
-    if edit == "untouched":
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    else:
-        assert result.returncode == 1 and "failed" in summary[0], f"{edit}: {summary}"
+def test_the_end_to_end_tests_fail_exactly_when_the_template_is_broken(tmp_path: Path):
+    copies = {}
+    for edit, changes in EDITS.items():
+        text = (ROOT / "template.yaml").read_text()
+        for old, new in changes:
+            assert text.count(old) == 1, f"the edit no longer applies to template.yaml: {old!r}"
+            text = text.replace(old, new)
+        copies[edit] = tmp_path / f"{len(copies)}" / "template.yaml"
+        copies[edit].parent.mkdir()
+        copies[edit].write_text(text)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two stacks at a time (each its own processes and ports)
+        results = dict(zip(copies, pool.map(run_suite, copies.values()), strict=True))
+    for edit, result in results.items():
+        summary = result.stdout.strip().splitlines()[-1:] or [result.stderr[-500:]]
+        if edit == "untouched":
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+        else:
+            assert result.returncode == 1 and "failed" in summary[0], f"{edit}: {summary}"
