@@ -4,12 +4,17 @@ Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRIC
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+# Requests that end without a cancel (help, ignored events, refusals) record no application metric:
+# that is expected, not worth a warning in every execution environment's log.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service="omni-cancel-relay")
 metrics = Metrics(namespace="OmniCancelRelay", service="omni-cancel-relay")
