@@ -18,7 +18,7 @@ PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv tools local-build demo local test lint template build bench soak events redrive clean
+.PHONY: help venv tools local-build demo local smoke deploy test lint template build bench soak events redrive clean
 
 # The local stack's knobs (see local/stack.py): template parameter overrides, extra post-back hosts,
 # where it listens, and the python3.12 its functions run on.
@@ -67,6 +67,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt
 
 $(CHECKOV_STAMP): requirements-checkov.txt
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed"; exit 1; }
+	@echo "setting up $(CHECKOV_VENV) for checkov (its own environment; about a minute the first time)"
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
@@ -96,8 +97,18 @@ build: venv ## sam build (needs python3.12); ARCH=x86_64 for x86 functions (defa
 bench: local-build ## measure cold start, warm overhead and memory of the default deploy against a Slack Bolt peer
 	@$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
-events: venv ## re-sign events/*.json with the local dev secret and a fresh timestamp
+deploy: build ## deploy to AWS: guided the first time (answers saved in samconfig.toml), then sam deploy
+	@command -v aws >/dev/null 2>&1 || { echo "error: the AWS CLI is needed (to put the secrets' values after the deploy):"; \
+	  echo "  https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"; exit 1; }
+	@aws sts get-caller-identity >/dev/null 2>&1 || { echo "error: no usable AWS credentials: run 'aws configure' or"; \
+	  echo "  'aws sso login', or set AWS_PROFILE; 'aws sts get-caller-identity' must succeed"; exit 1; }
+	@if grep -q '^parameter_overrides' samconfig.toml; then $(BIN)/sam deploy; else $(BIN)/sam deploy --guided; fi
+
+events: venv ## sign events/*.json afresh (dev secrets, now) into .aws-sam/events/ for sam local invoke -e
 	@$(BIN)/python -m local.events
+
+smoke: venv ## check a running relay without Slack: make smoke URL=<relay base URL> [SLACK_SIGNING_SECRET=…]
+	@$(BIN)/python -m local.smoke --url "$(or $(URL),http://127.0.0.1:3000)"
 
 redrive: venv ## move parked cancels back: make redrive DLQ_URL=... QUEUE_URL=... (stack outputs)
 	@test -n "$(DLQ_URL)" -a -n "$(QUEUE_URL)" || { echo "usage: make redrive DLQ_URL=<TaskDeadLetterQueueUrl> QUEUE_URL=<TaskQueueUrl>"; exit 1; }

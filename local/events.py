@@ -59,22 +59,25 @@ def webhook_event(source: str, job_id: str = JOB, *, timestamp: int | None = Non
     return dict(event, routeKey="POST /webhooks/{source}", pathParameters={"source": source})
 
 
-def write_all() -> list[Path]:
-    EVENTS.mkdir(exist_ok=True)
+SIGNED = EVENTS.parent / ".aws-sam" / "events"  # freshly signed copies: the committed events stay as they are
+
+
+def write_all(target_dir: Path = SIGNED) -> list[Path]:
+    target_dir.mkdir(parents=True, exist_ok=True)
     written = []
     now = int(time.time())
     for name, (path, text) in SLACK_EVENTS.items():
-        target = EVENTS / name
+        target = target_dir / name
         event = slack_event(path, text, timestamp=now)
         target.write_text(json.dumps(event, indent=2) + "\n")
         written.append(target)
     ssl = http_api_event(
         "POST", "/slack/commands", {"Content-Type": "application/x-www-form-urlencoded"}, b"ssl_check=1&token=x"
     )
-    (EVENTS / "slack_ssl_check.json").write_text(json.dumps(ssl, indent=2) + "\n")
-    written.append(EVENTS / "slack_ssl_check.json")
+    (target_dir / "slack_ssl_check.json").write_text(json.dumps(ssl, indent=2) + "\n")
+    written.append(target_dir / "slack_ssl_check.json")
     for source in SOURCES:
-        target = EVENTS / f"webhook_{source}.json"
+        target = target_dir / f"webhook_{source}.json"
         target.write_text(json.dumps(webhook_event(source, timestamp=now), indent=2) + "\n")
         written.append(target)
     return written
@@ -82,5 +85,5 @@ def write_all() -> list[Path]:
 
 if __name__ == "__main__":
     for path in write_all():
-        print(f"wrote {path.relative_to(EVENTS.parent)}")
+        print(f"wrote {path.relative_to(EVENTS.parent)}")  # for sam local invoke -e
     print("signed with the local dev secrets; Slack, Linear and Standard Webhooks events are valid for minutes")
