@@ -18,7 +18,7 @@ PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv tools local-build demo local smoke deploy test lint template build bench soak events redrive clean
+.PHONY: help venv tools local-build demo local smoke deploy manifest test lint template build bench soak events redrive clean
 
 # The local stack's knobs (see local/stack.py): template parameter overrides, extra post-back hosts,
 # where it listens, and the python3.12 its functions run on.
@@ -109,6 +109,9 @@ events: venv ## sign events/*.json afresh (dev secrets, now) into .aws-sam/event
 
 smoke: venv ## check a running relay without Slack: make smoke URL=<relay base URL> [SLACK_SIGNING_SECRET=…]
 	@$(BIN)/python -m local.smoke --url "$(or $(URL),http://127.0.0.1:3000)"
+
+manifest: venv ## the Slack app manifest with the stack's URLs, in .aws-sam/ (from its outputs, or URL=<relay base URL>)
+	@$(BIN)/python -m local.manifest $(if $(URL),--url "$(URL)")
 
 redrive: venv ## move parked cancels back: make redrive DLQ_URL=... QUEUE_URL=... (stack outputs)
 	@test -n "$(DLQ_URL)" -a -n "$(QUEUE_URL)" || { echo "usage: make redrive DLQ_URL=<TaskDeadLetterQueueUrl> QUEUE_URL=<TaskQueueUrl>"; exit 1; }

@@ -69,6 +69,7 @@ def test_a_user_off_the_allow_list_is_refused_and_omni_never_called(stack: Local
     before = len(stack.omni.cancel_calls())
     status, text = send(stack, job, user=MALLORY)
     assert status == 200 and "not allowed" in text
+    assert f"team id `{TEAM}` and user id `{MALLORY}`" in text  # what the admin needs to add them
     assert len(stack.omni.cancel_calls()) == before
     assert stack.omni.job_state(job) == "QUEUED"
 

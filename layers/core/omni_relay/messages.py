@@ -38,8 +38,9 @@ _TEXT: dict[Outcome, str] = {
         "to its allow-list or to map your Omni token."
     ),
     Outcome.NOT_CONFIGURED: (
-        "This relay is not set up to cancel jobs yet: it needs per-user Omni tokens, or an org API key "
-        "with an allow-list (see Configuration in its README)."
+        "This relay is not set up to cancel jobs yet: its operator puts an Omni org API key in the Omni secret "
+        "(api_key) and lists who may use it (the SlackAllowedTeams parameter for Slack, GithubAllowed and the "
+        "like for other tools), or maps people to their own Omni tokens (user_tokens)."
     ),
     Outcome.SETTINGS_UNAVAILABLE: (
         "The relay cannot read its settings right now, so job {job} was not cancelled. Try again in a minute; "

@@ -126,7 +126,7 @@ def handle_command(request: InboundRequest, ports: SlackPorts) -> Handled:
         deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
         reply_to = ReplyTarget(url=command.response_url) if command.response_url else None
         outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
-    return Handled(Reply(200, render(outcome)), command.requester, outcome)
+    return Handled(Reply(200, render(outcome, requester=command.requester)), command.requester, outcome)
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def handle_interaction(request: InboundRequest, ports: SlackPorts) -> Handled:
         else:
             reply_to = ReplyTarget(url=click.response_url)
             outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
-        ports.post(click.response_url, {**render(outcome), "replace_original": True})
+        ports.post(click.response_url, {**render(outcome, requester=click.requester), "replace_original": True})
         return outcome.to_record()
 
     # Slack resends a click it did not see acknowledged: act once per click, whatever else differs.

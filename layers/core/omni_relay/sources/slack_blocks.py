@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omni_relay.domain import CancelOutcome, Outcome
+from omni_relay.domain import CancelOutcome, Outcome, Requester
 from omni_relay.messages import SETTLED, describe, given_up
 
 EXAMPLE_JOB = "123e4567-e89b-12d3-a456-426614174000"
@@ -29,9 +29,16 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render(outcome: CancelOutcome, *, response_type: str = "ephemeral") -> dict[str, Any]:
+def render(
+    outcome: CancelOutcome, *, response_type: str = "ephemeral", requester: Requester | None = None
+) -> dict[str, Any]:
     icon = _ICON.get(outcome.outcome, ":white_check_mark:" if outcome.outcome in SETTLED else ":warning:")
     text = describe(outcome).replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
+    if outcome.outcome is Outcome.SENDER_NOT_ALLOWED and requester is not None:
+        # What the admin needs to add this person: their own ids, which Slack does not show them.
+        text += (
+            f" Give them your Slack team id `{escape(requester.workspace)}` and user id `{escape(requester.user_id)}`."
+        )
     context = f"Job `{escape(outcome.job_id)}`"
     if outcome.state:
         context += f" · state *{outcome.state.value}*"
