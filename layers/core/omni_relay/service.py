@@ -67,6 +67,7 @@ class CancelService:
             count("OmniErrors", reason=str(reply.status))
         if outcome.outcome is Outcome.KEY_REJECTED:
             logger.error("Omni refused the relay's credential: update the Omni secret", extra={"job_id": job_id})
+            count("OmniKeyRejected")  # one dimension (service), so OmniKeyRejectedAlarm can watch it
         return outcome
 
 
