@@ -50,6 +50,8 @@ class GitHub(WebhookSource):
             ignore = "pong: the webhook reaches the relay"
         elif text(dig(sender, "type")) == "Bot":
             ignore = "events from bots are not commands"
+        elif event != _shape(payload):  # the header is not signed; the body is
+            ignore = f"the signed body is not an {event or 'unnamed'} event"
         elif event == "issue_comment" and action == "created":
             texts = (text(dig(payload, "comment", "body")),)
         elif event == "issues" and action == "opened":
@@ -79,6 +81,15 @@ class GitHub(WebhookSource):
                 "User-Agent": "omni-cancel-relay",
             },
         )
+
+
+def _shape(payload: Mapping[str, Any]) -> str:
+    """The event type the signed body itself shows (issue_comment, issues, or something else)."""
+    if any(key in payload for key in ("discussion", "pull_request_review", "review")):
+        return "other"
+    if isinstance(payload.get("issue"), dict):
+        return "issue_comment" if isinstance(payload.get("comment"), dict) else "issues"
+    return "other"
 
 
 SOURCE = GitHub()

@@ -21,7 +21,7 @@ from omni_relay.request import InboundRequest, Reply
 from omni_relay.signing import hmac_sha256, matches_any
 from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, dig, text
 
-_MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)  # [^<]: linear, however many unclosed <at> there are
 
 
 class Teams(WebhookSource):

@@ -10,8 +10,10 @@ has an API for it, how to comment back. Everything else is here:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -22,6 +24,7 @@ from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, ReplyTarget
 from omni_relay.errors import MalformedRequest, UnsupportedMediaType
 from omni_relay.jobref import find_job_id
 from omni_relay.messages import describe, pending_elsewhere
+from omni_relay.observability import logger
 from omni_relay.request import Handled, InboundRequest, Reply
 from omni_relay.sources.base import SourceConfig, WebhookSource
 
@@ -65,6 +68,8 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
     payload = parse_json(request.body)
     delivery = source.read(request, payload, ports.now())
     requester = delivery.requester
+    if delivery.delivery_id:
+        logger.append_keys(delivery_id=delivery.delivery_id[:100])  # the vendor's id, for support; not the key
     if delivery.ignore:
         return Handled(source.render(200, {"outcome": "ignored", "message": delivery.ignore}), requester)
     found = find_job(payload, delivery.texts, ports.job_id_path(source.name) or source.default_job_path, source, ports)
@@ -90,11 +95,11 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
             ports.notify(source, delivery.thread, outcome, config)
         return outcome.to_record()
 
+    # Once per signed body, whatever the unsigned delivery-id header says (or whether it is there at all):
+    # a captured delivery resent under any id is answered from the first run.
+    signed = hashlib.sha256(request.body).hexdigest()
     try:
-        if delivery.delivery_id:
-            done = ports.dedupe.once(f"webhook:{source.name}:{delivery.delivery_id}", act)
-        else:
-            done = act()
+        done = ports.dedupe.once(f"webhook:{source.name}:{signed}", act)
     except AlreadyInProgress:
         body = {"outcome": "in_progress", "message": "This delivery is already being handled."}
         return Handled(source.render(202, body), requester)
@@ -136,16 +141,17 @@ def find_job(
         value = search(job_path, payload)
         if isinstance(value, str) and (job_id := find_job_id(value)):
             return job_id
-    word = ports.command_word.lower()
+    # Found case-insensitively in the text as written: lower() can change lengths ("İ"), and offsets with it.
+    word = re.compile(re.escape(ports.command_word), re.IGNORECASE)
     asked = not source.needs_command_word  # Teams' @mention, or a structured sender: the delivery is the command
     for text in texts:
         at = 0
         if source.needs_command_word:
-            at = text.lower().find(word)
-            if at < 0:
+            found = word.search(text)
+            if found is None:
                 continue
-            asked, at = True, at + len(word)
-        if job_id := find_job_id(text[at:]):
+            asked, at = True, found.end()
+        if job_id := find_job_id(text[at:].lstrip()):
             return job_id
     return "" if asked else None
 
