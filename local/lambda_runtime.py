@@ -35,6 +35,13 @@ def rie_binary() -> Path:
     return Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{arch}"
 
 
+def rie_command(port: int, python: str, handler: str) -> list[str]:
+    """The emulator serving invocations on 127.0.0.1:`port`, running `handler` with awslambdaric."""
+    emulator = ["--runtime-interface-emulator-address", f"127.0.0.1:{port}"]
+    runtime_api = ["--runtime-api-address", f"127.0.0.1:{free_port()}"]
+    return [str(rie_binary()), *emulator, *runtime_api, python, "-m", "awslambdaric", handler]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -94,17 +101,7 @@ class Instance:
             "PYTHONDONTWRITEBYTECODE": "1",  # /var/task and /opt are read-only in Lambda
             "PYTHONUNBUFFERED": "1",
         }
-        command = [
-            str(rie_binary()),
-            "--runtime-interface-emulator-address",
-            f"127.0.0.1:{self.port}",
-            "--runtime-api-address",
-            f"127.0.0.1:{free_port()}",
-            python,
-            "-m",
-            "awslambdaric",
-            spec.handler,
-        ]
+        command = rie_command(self.port, python, spec.handler)
         self.proc = subprocess.Popen(  # noqa: S603 (our own command line)
             command,
             cwd=code_dir,

@@ -31,7 +31,7 @@ from typing import Any
 
 import urllib3
 
-from local.lambda_runtime import free_port, rie_binary
+from local.lambda_runtime import free_port, rie_command
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / ".bench"
@@ -68,17 +68,7 @@ class Runtime:
             ),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         }
-        command = [
-            str(rie_binary()),
-            "--runtime-interface-emulator-address",
-            f"127.0.0.1:{self.port}",
-            "--runtime-api-address",
-            f"127.0.0.1:{free_port()}",
-            python,
-            "-m",
-            "awslambdaric",
-            "bench_probe.handler",
-        ]
+        command = rie_command(self.port, python, "bench_probe.handler")
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(  # noqa: S603 (our own command line)
             command, cwd=variant.code, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
