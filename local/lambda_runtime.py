@@ -42,6 +42,18 @@ def rie_command(port: int, python: str, handler: str) -> list[str]:
     return [str(rie_binary()), *emulator, *runtime_api, python, "-m", "awslambdaric", handler]
 
 
+def wait_for_port(port: int, proc: subprocess.Popen[str], timeout_s: float = 10, interval_s: float = 0.002) -> bool:
+    """True once the emulator listens on `port`; False if it exits or `timeout_s` passes first."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(interval_s)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -125,16 +137,8 @@ class Instance:
             self.log(self.spec.logical_id, line.rstrip("\n"))
 
     def _wait_for_port(self) -> None:
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.01)
-        raise FunctionFailed(f"{self.spec.logical_id}: the runtime interface emulator did not start")
+        if not wait_for_port(self.port, self.proc):
+            raise FunctionFailed(f"{self.spec.logical_id}: the runtime interface emulator did not start")
 
     @property
     def alive(self) -> bool:

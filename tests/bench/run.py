@@ -19,7 +19,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from typing import Any
 
 import urllib3
 
-from local.lambda_runtime import free_port, rie_command
+from local.lambda_runtime import free_port, rie_command, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / ".bench"
@@ -94,14 +93,8 @@ class Runtime:
                 self._changed.notify_all()
 
     def _wait_for_port(self) -> None:
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.002)
-        raise RuntimeError("the runtime interface emulator did not start")
+        if not wait_for_port(self.port, self.proc):
+            raise RuntimeError("the runtime interface emulator did not start")
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         # Arrival is now, as API Gateway would stamp it: the relay's deadline counts from it.
