@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from local.http_reply import send_reply
 from local.sam_template import Route
 
 Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]  # (function logical id, event) -> its result
@@ -169,14 +170,7 @@ class Gateway:
                 return self._write(status, result.get("headers") or {}, data)
 
             def _write(self, status: int, headers: dict[str, str], data: bytes) -> int:
-                self.send_response(status)
-                for key, value in headers.items():
-                    if key.lower() != "content-length":
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                return status
+                return send_reply(self, status, headers, data)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
 

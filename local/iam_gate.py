@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local.http_reply import send_reply
+
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
 
 
@@ -138,18 +140,10 @@ class _Proxy(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         decision = gate.judge(self.headers, body)
         if decision is not None and not decision.allowed:
-            return self._send(*gate.denial(decision, json_protocol=bool(self.headers.get("X-Amz-Target"))))
+            send_reply(self, *gate.denial(decision, json_protocol=bool(self.headers.get("X-Amz-Target"))))
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
         reply = gate.http.request(self.command, gate.upstream + self.path, body=body, headers=headers)
-        self._send(reply.status, dict(reply.headers), reply.data)
-
-    def _send(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_reply(self, reply.status, dict(reply.headers), reply.data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward  # noqa: N815

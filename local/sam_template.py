@@ -12,6 +12,7 @@ it created (`resolved`), which reach the functions through the same Ref/GetAtt r
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -144,6 +145,7 @@ class SamTemplate:
 
     # Functions, routes, event sources -------------------------------------------------------------
 
+    @functools.cached_property
     def _stacks(self) -> list[Any]:
         from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
@@ -154,7 +156,7 @@ class SamTemplate:
         from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 
         specs = {}
-        for function in SamFunctionProvider(self._stacks(), use_raw_codeuri=True).get_all():
+        for function in SamFunctionProvider(self._stacks, use_raw_codeuri=True).get_all():
             logical_id = function.name
             properties = self.merged["Resources"][logical_id]["Properties"]
             environment = properties.get("Environment", {})
@@ -181,7 +183,7 @@ class SamTemplate:
     def routes(self) -> list[Route]:
         from samcli.lib.providers.api_provider import ApiProvider
 
-        api = ApiProvider(self._stacks())
+        api = ApiProvider(self._stacks)
         return [
             Route(method, route.path, route.function_name, str(route.payload_format_version or "2.0"))
             for route in api.routes
@@ -214,8 +216,10 @@ class SamTemplate:
     def policies(self) -> dict[str, list[dict[str, Any]]]:
         """Each function's policy documents as SAM expands them (inline statements, policy templates
         such as SQSPollerPolicy, and the AWS managed policies SAM attaches), intrinsics resolved."""
+        import boto3
         from moto.iam.aws_managed_policies import aws_managed_policies_data
-        from samtranslator.translator.transform import transform
+        from samtranslator.parser.parser import Parser
+        from samtranslator.translator.translator import Translator
 
         template = copy.deepcopy(self.raw)
         for resource in template.get("Resources", {}).values():  # the transform wants S3 locations, not folders
@@ -223,19 +227,13 @@ class SamTemplate:
             for key in ("CodeUri", "ContentUri"):
                 if key in props:
                     props[key] = "s3://local-stack/artifact.zip"
-
-        class _NoManagedPolicyNames:
-            def load(self) -> dict[str, str]:
-                return {}
-
-        import os
-
-        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)  # the translator's own region lookup
-        values = {k: v for k, v in {**self._pseudo, **self.parameters}.items() if v is not None}
-        transformed = transform(template, values, _NoManagedPolicyNames())
+        values = {**self._pseudo, **self.parameters}
+        # The deploy transform itself; its region from our session, not from the process environment.
+        translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
+        transformed = translator.translate(template, parameter_values=values, get_managed_policy_map=dict)
         managed = json.loads(aws_managed_policies_data)
         result: dict[str, list[dict[str, Any]]] = {}
-        for logical_id in self.functions():
+        for logical_id, _ in self.resources("AWS::Serverless::Function"):
             role = transformed["Resources"].get(f"{logical_id}Role", {}).get("Properties", {})
             documents = [self.resolve(policy["PolicyDocument"]) for policy in role.get("Policies", [])]
             for arn in self.resolve(role.get("ManagedPolicyArns", [])):

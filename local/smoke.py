@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import urllib3
 
-from local.slack_signer import DEV_SIGNING_SECRET, slash_command
+from local.send import post_command
+from local.slack_signer import DEV_SIGNING_SECRET
 
 Check = Callable[[str, str], tuple[bool, str]]
 
@@ -36,15 +37,13 @@ def ssl_check(url: str, secret: str) -> tuple[bool, str]:
 
 
 def signed_help(url: str, secret: str) -> tuple[bool, str]:
-    headers, body = slash_command("help", secret=secret)
-    status, payload = _post(url, "/slack/commands", headers, body)
+    status, payload = post_command(url, "help", secret=secret)
     ok = status == 200 and "Usage" in str(payload.get("text", ""))
     return ok, f"a signed `/omni-cancel help` answered {status}: {str(payload.get('text', payload))[:80]}"
 
 
 def unsigned_refused(url: str, secret: str) -> tuple[bool, str]:
-    headers, body = slash_command("help", secret="not-the-signing-secret")
-    status, payload = _post(url, "/slack/commands", headers, body)
+    status, payload = post_command(url, "help", secret="not-the-signing-secret")
     return status == 401, f"a request with a wrong signature answered {status} {payload.get('error', '')}".rstrip()
 
 

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import urllib3
-
-from local.lambda_runtime import free_port, rie_command, wait_for_port
+from local.lambda_runtime import Instance
+from local.sam_template import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / ".bench"
@@ -49,60 +48,41 @@ class Variant:
 
 
 class Runtime:
-    """One execution environment: the emulator and, after the first invoke, the runtime process."""
+    """One execution environment of a variant: the local stack's Instance (the emulator and awslambdaric
+    running the probe around the variant's handler), with the probe's samples read from its output."""
 
     def __init__(self, variant: Variant, python: str, ric: Path) -> None:
-        self.port = free_port()
-        paths = [PROBE, variant.code, *variant.paths, ric]
-        full_env = {
-            **variant.env,
-            "PYTHONPATH": ":".join(str(p) for p in paths),
-            "BENCH_HANDLER": variant.handler,
-            # Lambda's code and layers are read-only: a runtime never writes .pyc, it uses what was shipped.
-            "PYTHONDONTWRITEBYTECODE": "1",
-            **(
-                {"BENCH_PROFILE": str(BENCH / f"{variant.kind}-{variant.name.split()[-1].strip('()')}.prof")}
-                if os.environ.get("BENCH_PROFILE")
-                else {}
-            ),
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        }
-        command = rie_command(self.port, python, "bench_probe.handler")
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(  # noqa: S603 (our own command line)
-            command, cwd=variant.code, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
         self.init_ms: float | None = None
         self.samples: list[dict[str, float]] = []
         self.errors: list[str] = []
         self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=0.5, read=30))
-        self._wait_for_port()
+        profile = BENCH / f"{variant.kind}-{variant.name.split()[-1].strip('()')}.prof"
+        env = {
+            **variant.env,
+            "BENCH_HANDLER": variant.handler,
+            **({"BENCH_PROFILE": str(profile)} if os.environ.get("BENCH_PROFILE") else {}),
+        }
+        spec = FunctionSpec(variant.kind, "bench_probe.handler", "python3.12", 30, 512, str(variant.code), (), (), {})
+        self.started = time.perf_counter()
+        self.instance = Instance(
+            spec, env, python=python, code_dir=variant.code, layer_dirs=[*variant.paths, PROBE],
+            runtime_client=ric, log=self._read,
+        )  # fmt: skip
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._changed:
-                if line.startswith("BENCH "):
-                    self.samples.append(json.loads(line[6:]))
-                elif match := re.search(r"INIT REPORT\(durationMs: ([0-9.]+)\)", line):
-                    self.init_ms = float(match.group(1))
-                elif "Traceback" in line or '"errorType"' in line or "[ERROR]" in line:
-                    self.errors.append(line.strip())
-                self._changed.notify_all()
-
-    def _wait_for_port(self) -> None:
-        if not wait_for_port(self.port, self.proc):
-            raise RuntimeError("the runtime interface emulator did not start")
+    def _read(self, function: str, line: str) -> None:
+        with self._changed:
+            if line.startswith("BENCH "):
+                self.samples.append(json.loads(line[6:]))
+            elif match := re.search(r"INIT REPORT\(durationMs: ([0-9.]+)\)", line):
+                self.init_ms = float(match.group(1))
+            elif "Traceback" in line or '"errorType"' in line or "[ERROR]" in line:
+                self.errors.append(line.strip())
+            self._changed.notify_all()
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         # Arrival is now, as API Gateway would stamp it: the relay's deadline counts from it.
         event["requestContext"]["timeEpoch"] = int(time.time() * 1000)
-        response = self.http.request(
-            "POST", f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations", body=json.dumps(event)
-        )
-        return json.loads(response.data)
+        return dict(self.instance.invoke(event))
 
     def wait_samples(self, count: int, timeout: float = 10) -> list[dict[str, float]]:
         end = time.monotonic() + timeout
@@ -113,7 +93,7 @@ class Runtime:
 
     def peak_rss_mb(self) -> float:
         """VmHWM of the runtime process (the emulator's child, started by any of its threads)."""
-        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+        for task in Path(f"/proc/{self.instance.proc.pid}/task").iterdir():
             for pid in (task / "children").read_text().split():
                 status = Path(f"/proc/{pid}/status").read_text()
                 if match := re.search(r"VmHWM:\s+(\d+) kB", status):
@@ -121,11 +101,7 @@ class Runtime:
         return float("nan")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self.instance.stop()
 
 
 def check_reply(variant: Variant, reply: dict[str, Any], runtime: Runtime) -> None:

@@ -2,19 +2,19 @@
 a Slack command never imports boto3, a botocore session, or aws_xray_sdk (which builds one). With
 SecretsExtensionLayerArn=none the relay falls back to Powertools and boto3, which the same check sees.
 
-The relay runs in a fresh interpreter (nothing imported before) with exactly the environment the
-template gives RelayFunction, against the local stack (its secrets extension stand-in, moto, Omni)."""
+The relay (the sam build output, on python3.12) runs in a fresh interpreter (nothing imported before)
+with exactly the environment the template gives RelayFunction, against the local stack (its secrets
+extension stand-in, IAM-checked moto, the Omni emulator)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from local.build import ROOT
+from local.build import ROOT, ensure_build, python312
 from local.stack import LocalStack
 from tests.e2e.helpers import stack_config
 
@@ -38,10 +38,12 @@ SCRIPT = textwrap.dedent(
 def slack_command_in_a_fresh_relay(stack: LocalStack) -> dict:
     assert stack.omni is not None
     job = stack.omni.create_job(key=stack.config.omni_api_key, queued_s=600)
-    paths = [str(ROOT / p) for p in ("layers/core", "functions/relay", ".")]
-    env = {**stack.environments["RelayFunction"], "PYTHONPATH": ":".join(paths), "PATH": "/usr/bin:/bin"}
+    # The built function and layer on python3.12, as deployed (the repository root only for the test's event).
+    build = ensure_build()
+    paths = [build / "RelayFunction", build / "CoreLayer" / "python", ROOT]
+    env = {**stack.environments["RelayFunction"], "PYTHONPATH": ":".join(map(str, paths)), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(  # noqa: S603 (our own script, fixed arguments)
-        [sys.executable, "-c", SCRIPT, job], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT
+        [python312(), "-c", SCRIPT, job], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])

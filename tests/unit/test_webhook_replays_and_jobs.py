@@ -3,33 +3,22 @@ one the person named; GitHub's event type is the signed body's; parsers of untru
 
 from __future__ import annotations
 
-import json
 import time
 
-from local.events import http_api_event
-from local.webhook_signer import payload, secrets_for, sign
 from omni_relay.jobref import find_job_id
 from tests.fakes import FakeOmni
-from tests.unit.conftest import NOW
-from tests.unit.test_webhooks import build, invoke_on
+from tests.unit.test_webhooks import JOB, build, event, invoke_on
 
-A = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
+A = JOB
 B = "0b5f2a7e-1c3d-4e5f-8a9b-0c1d2e3f4a5b"
-SECRET = secrets_for("unit")["github"]
 
 
-def github(text: str, *, delivery_id: str | None = "d-1", event: str = "issue_comment", body: dict | None = None):
-    raw = json.dumps(body or payload("github", A, text=text, now=NOW)).encode()
-    headers = {"Content-Type": "application/json", **sign("github", raw, SECRET, now=NOW, delivery_id="x")}
-    headers["X-GitHub-Event"] = event
+def github(text: str, *, delivery_id: str | None = "d-1", body: dict | None = None) -> dict:
+    """A signed GitHub delivery asking to cancel `text`'s job, with its unsigned delivery id set or removed."""
+    signed = event("github", text=text, body=body, delivery_id=delivery_id or "x")
     if delivery_id is None:
-        del headers["X-GitHub-Delivery"]
-    else:
-        headers["X-GitHub-Delivery"] = delivery_id
-    return http_api_event(
-        "POST", "/webhooks/github", headers, raw, arrival_ms=NOW * 1000,
-        route_key="POST /webhooks/{source}", path_parameters={"source": "github"},
-    )  # fmt: skip
+        del signed["headers"]["x-github-delivery"]
+    return signed
 
 
 def test_the_same_signed_bytes_under_other_repeated_or_missing_delivery_ids_cancel_and_comment_once():

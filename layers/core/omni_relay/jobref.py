@@ -9,8 +9,7 @@ _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 # In a URL such as https://acme.omniapp.co/api/v1/ai/jobs/<id>/cancel the id follows "/jobs/".
 _JOB_PATH = re.compile(rf"/jobs/({_UUID})(?![0-9a-fA-F-])")
 _ANY_UUID = re.compile(rf"(?<![0-9a-fA-F-])({_UUID})(?![0-9a-fA-F-])")
-_SPACE = re.compile(r"\S*")  # matched on the reversed text before a UUID: back to the start of its word
-_WORD_END = re.compile(r"\s")
+_WORD = re.compile(r"\S+")
 
 
 def is_job_id(value: str) -> bool:
@@ -27,13 +26,7 @@ def find_job_id(text: str) -> str | None:
     """The first job the text names, lower-cased: the first word holding a UUID decides (so in
     "<A> (spawned by https://…/jobs/<B>)" it is A); inside a URL, the id after /jobs/ wins over
     other UUIDs in the same URL. Linear in the length of the text."""
-    if not text:
-        return None
-    first = _ANY_UUID.search(text)
-    if first is None:
-        return None
-    before = _SPACE.match(text[: first.start()][::-1])  # the word the first UUID is in
-    start = first.start() - (before.end() if before else 0)
-    after = _WORD_END.search(text, first.end())
-    in_path = _JOB_PATH.search(text, start, after.start() if after else len(text))
-    return (in_path or first).group(1).lower()
+    for word in _WORD.finditer(text or ""):
+        if found := _ANY_UUID.search(word.group()):
+            return (_JOB_PATH.search(word.group()) or found).group(1).lower()
+    return None

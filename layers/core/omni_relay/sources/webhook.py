@@ -151,7 +151,7 @@ def find_job(
             if found is None:
                 continue
             asked, at = True, found.end()
-        if job_id := find_job_id(text[at:].lstrip()):
+        if job_id := find_job_id(text[at:]):
             return job_id
     return "" if asked else None
 
