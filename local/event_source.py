@@ -51,7 +51,6 @@ class SqsEventSource:
         self._on_batch = on_batch
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.batches = 0
         self.failed_batches: list[list[str]] = []  # receipt handles of batches whose invocation failed
         self.errors: list[str] = []
 
@@ -97,7 +96,6 @@ class SqsEventSource:
                 QueueUrl=self._url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
-        self.batches += 1
         if self._on_batch:
             self._on_batch(len(messages), len(messages) - len(done))
         return len(messages)

@@ -239,10 +239,6 @@ class FunctionPool:
             instance.kill()
         return len(busy)
 
-    @property
-    def instances(self) -> int:
-        return len(self._all)
-
     def stop(self) -> None:
         with self._changed:
             everything, self._all, self._idle = self._all, [], []
