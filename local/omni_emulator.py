@@ -28,9 +28,11 @@ _JOB = re.compile(r"^/api/v1/ai/jobs/([^/]+)(/cancel)?/?$")
 
 
 class Clock:
-    """Emulated seconds: real time times `speed`, plus manual steps."""
+    """Emulated seconds: real time times `speed`, plus manual steps. `epoch` is the wall time at 0,
+    for the ISO-8601 times the API reports."""
 
     def __init__(self, speed: float = 1.0) -> None:
+        self.epoch = time.time()
         self._lock = threading.Lock()
         self._base_real = time.monotonic()
         self._base = 0.0
@@ -71,6 +73,8 @@ class Job:
     cancel_at: float | None = None  # when a requested cancel of an EXECUTING job takes effect
     cancelled_at: float | None = None
     cancelled_by: str | None = None
+    cancelled_while: str | None = None  # the state the cancel found: a job cancelled while queued never ran
+    conversation: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def state(self, now: float) -> str:
         if self.cancelled_at is not None and now >= self.cancelled_at:
@@ -89,19 +93,46 @@ class Job:
         )
         return natural
 
-    def as_status(self, now: float) -> dict[str, Any]:
+    def as_status(self, now: float, epoch: float = 0.0) -> dict[str, Any]:
+        """AiJobStatusResponse, with every field Omni's published spec lists for the job's state."""
         state = self.state(now)
-        body: dict[str, Any] = {"id": self.id, "organizationId": self.org, "prompt": self.prompt, "state": state}
+        started = self.created + self.queued_s
+        finished = started + self.executing_s + self.delivering_s
+
+        def iso(at: float) -> str:
+            return _iso(epoch + at)
+
+        body: dict[str, Any] = {
+            "id": self.id,
+            "conversationId": self.conversation,
+            "organizationId": self.org,
+            "userId": self.owner,
+            "prompt": self.prompt,
+            "state": state,
+            "modelId": None,
+            "branchId": None,
+            "topicName": "orders",
+            "omniChatUrl": f"https://{self.org}.omniapp.co/chat/{self.conversation}",
+            "createdAt": iso(self.created),
+            "updatedAt": iso(now),
+        }
+        if state != "QUEUED" and self.cancelled_while != "QUEUED":
+            body["executionStartedAt"] = iso(self.created if self.pinned else started)
         if state == "EXECUTING":
-            iteration = int((now - self.created - self.queued_s) // self.iteration_s) + 1
-            body["progress"] = {"iteration": iteration, "message": "Running query", "updatedAt": _iso(now)}
+            iteration = int(max(now - started, 0.0) // self.iteration_s) + 1
+            body["progress"] = {"iteration": iteration, "message": "Running query", "updatedAt": iso(now)}
         if state == "CANCELLED":
+            body["cancelledAt"] = iso(self.cancelled_at if self.cancelled_at is not None else now)
             body["cancelledBy"] = self.cancelled_by
+        if state in ("COMPLETE", "FAILED"):
+            body["completedAt"] = iso(finished if not self.pinned else self.created)
+        if state == "FAILED":
+            body["error"] = {"code": "QUERY_EXECUTION_ERROR", "message": "The query timed out after 300 seconds"}
         return body
 
 
 def _iso(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int(seconds % 1 * 1000):03d}Z"
 
 
 @dataclass
@@ -293,6 +324,7 @@ class _Handler(BaseHTTPRequestHandler):
         while window and now - window[0] >= omni.rate_window_s:
             window.popleft()
         if len(window) >= omni.rate_limit:
+            omni.log.append({"op": "limited", "path": self.path, "key": key, "at": now})
             retry = max(1, int(omni.rate_window_s - (now - window[0])) + 1)
             # Retry-After is in real seconds: scale the emulated wait by the clock's speed.
             real = max(1, round(retry / max(omni.clock.speed, 1e-9)))
@@ -332,8 +364,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(404, "Job not found. The job may not exist or may belong to a different organization.")
                 return
             if method == "GET" and not is_cancel:
-                omni.log.append({"op": "status", "job": job.id, "key": key})
-                self._send(200, job.as_status(now))
+                omni.log.append({"op": "status", "job": job.id, "key": key, "at": now})
+                self._send(200, job.as_status(now, omni.clock.epoch))
             elif method == "POST" and is_cancel:
                 self._cancel(key, cred, job, now)
             else:
@@ -364,13 +396,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif state == "DELIVERING":
             self._error(400, "Job is not in a cancellable state")
         elif state == "QUEUED":
-            job.cancelled_at, job.cancelled_by = now, cred.user
+            job.cancelled_at, job.cancelled_by, job.cancelled_while = now, cred.user, state
             self._send(200, {"jobId": job.id, "state": "CANCELLED"})
         else:  # EXECUTING: stops after the current iteration
             if job.cancelled_at is None:
                 elapsed = now - job.created - job.queued_s
                 job.cancelled_at = now + (job.iteration_s - elapsed % job.iteration_s)
-                job.cancelled_by = cred.user
+                job.cancelled_by, job.cancelled_while = cred.user, state
             self._send(200, {"jobId": job.id, "state": "EXECUTING"})
 
     # -- controls ---------------------------------------------------------------------------

@@ -50,6 +50,8 @@ def as_slack_shows(status: int, payload: dict[str, Any]) -> str:
             texts.append(block["text"]["text"])
         elif block.get("type") == "context":
             texts.extend("  " + e.get("text", "") for e in block.get("elements", []))
+        elif block.get("type") == "actions":
+            texts.append("  " + " ".join(f"[{e['text']['text']}]" for e in block.get("elements", [])))
     return "\n".join(texts) or payload.get("text", "(empty 200)")
 
 

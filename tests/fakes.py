@@ -39,6 +39,11 @@ class FakeOmni:
         self.calls: list[tuple[str, str, str]] = []
         self.answer = answer or (lambda op, job, token: OmniReply(200, {"jobId": job, "state": "CANCELLED"}))
 
+    @property
+    def cancels(self) -> list[tuple[str, str, str]]:
+        """The cancel calls only (a cancel is followed by a status read for the job's details when time allows)."""
+        return [call for call in self.calls if call[0] == "cancel"]
+
     def _call(self, op: str, job_id: str, token: str) -> OmniReply:
         self.calls.append((op, job_id, token))
         return self.answer(op, job_id, token)

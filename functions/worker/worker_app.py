@@ -1,14 +1,16 @@
-"""SQS entry point: finishes cancels the relay handed off, then posts the result back.
+"""SQS entry point: finishes cancels the relay handed off, follows cancelled executing jobs until
+they stop, and posts the results back.
 
 A thin Powertools batch handler: each record is one CancelTask. Records that Omni cannot
 answer yet are reported as batch item failures, so SQS redelivers them after the visibility
 timeout; on the last allowed receive the requester is told, and the record goes on to the DLQ
-with everything a redrive needs.
+with everything a redrive needs. A task with `follow` is one poll of a followed job (following.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,15 +18,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omni_relay import messages, wiring
+from omni_relay import wiring
 from omni_relay.deadline import Deadline
-from omni_relay.domain import RETRY_LATER, CancelOutcome
-from omni_relay.errors import RelayError
+from omni_relay.domain import RETRY_LATER, Outcome
+from omni_relay.following import follow_step
 from omni_relay.handoff import CancelTask, HandoffFailed, retry_delay_s
 from omni_relay.observability import count, logger, metrics, traced
-from omni_relay.sources.base import SourceConfig
-from omni_relay.sources.registry import webhook_source
-from omni_relay.sources.slack_blocks import render, render_given_up
 
 # Every failed record is reported as a batch item failure, also when all of them fail (Omni down):
 # an invocation error would count as a function error and log a traceback for an expected retry.
@@ -41,6 +40,14 @@ def finish(record: SQSRecord) -> None:
     task = CancelTask.from_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
     logger.append_keys(job_id=task.job_id, attempt=attempt, relay_request_id=task.request_id)
+    if task.follow is not None:
+        follow = task.follow
+        logger.append_keys(follow_poll=follow.poll)
+        # One run per step, also when SQS delivers it twice or the worker died after queueing the next.
+        rt.dedupe.once(
+            f"follow:{task.request_id}:{task.job_id}:{follow.step}", lambda: {"did": follow_step(rt, task, follow)}
+        )
+        return
 
     def cancel_and_post() -> dict:
         outcome = rt.service.cancel(task.request, Deadline.within(rt.settings.worker_deadline_s))
@@ -50,12 +57,14 @@ def finish(record: SQSRecord) -> None:
                 logger.error(
                     "cancel not finished after the last attempt: parked in the DLQ", extra={"detail": outcome.detail}
                 )
-                tell(task, outcome, given_up=attempt)
+                rt.tell(task, outcome, given_up_after=attempt)
                 count("TasksParked")
             retry_soon(record, attempt, park=attempt >= rt.settings.max_receives)
             raise NotFinishedYet(outcome.detail)  # nothing is recorded: the redelivery runs again
         logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
-        tell(task, outcome)
+        if outcome.outcome is Outcome.STOPPING:
+            outcome = replace(outcome, following=rt.follow_up(task))
+        rt.tell(task, outcome)
         return outcome.as_dict()
 
     # A redelivered task that already finished (the worker died before deleting it) is not repeated.
@@ -74,27 +83,6 @@ def retry_soon(record: SQSRecord, attempt: int, *, park: bool) -> None:
         rt.queue.retry_in(record.receipt_handle, delay)
     except HandoffFailed as exc:
         logger.warning("could not shorten the retry delay", extra={"reason": str(exc)})
-
-
-def tell(task: CancelTask, outcome: CancelOutcome, given_up: int = 0) -> None:
-    """Post the result where the request came from: Slack's response_url, or the webhook source's
-    comment API and the callback."""
-    rt = runtime()
-    if task.source == "slack":
-        message = render_given_up(outcome, given_up) if given_up else render(outcome)
-        rt.post(task.reply.url, {**message, "replace_original": True})
-        return
-    source = webhook_source(task.source)
-    if source is None:
-        logger.error("cannot tell anyone: the task names no known source", extra={"source": task.source})
-        return
-    try:
-        config: SourceConfig | None = rt.webhook_config(source.name)
-    except RelayError as exc:
-        logger.error("cannot comment back: no webhook settings", extra={"reason": exc.message})
-        config = None
-    text = messages.given_up(task.job_id, given_up) if given_up else ""
-    rt.notify(source, task.reply.thread, outcome, config, text)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -44,7 +44,7 @@ def test_a_slack_sender_over_the_limit_is_told_kindly_and_omni_is_not_called(sec
     replies = [invoke(runtime, event) for _ in range(3)]
     assert [r["statusCode"] for r in replies] == [200, 200, 200]  # Slack shows anything else as an error
     assert "faster than this relay allows" in json.loads(replies[2]["body"])["text"]
-    assert len(omni.calls) == 2
+    assert len(omni.cancels) == 2
 
 
 def test_a_webhook_sender_over_the_limit_gets_429_with_retry_after(omni: FakeOmni):
@@ -57,7 +57,7 @@ def test_a_webhook_sender_over_the_limit_gets_429_with_retry_after(omni: FakeOmn
     assert first["statusCode"] == 200 and second["statusCode"] == 429
     assert second["headers"]["Retry-After"] == "60"
     assert json.loads(second["body"])["outcome"] == "rate_limited"
-    assert len(omni.calls) == 1  # the second never reached Omni
+    assert len(omni.cancels) == 1  # the second never reached Omni
 
 
 def test_oversized_headers_are_431(runtime: Runtime, omni: FakeOmni):
@@ -65,4 +65,4 @@ def test_oversized_headers_are_431(runtime: Runtime, omni: FakeOmni):
     event["headers"]["x-padding"] = "a" * 9000
     reply = invoke(runtime, event)
     assert reply["statusCode"] == 431 and json.loads(reply["body"])["error"] == "headers_too_large"
-    assert omni.calls == []
+    assert omni.cancels == []

@@ -62,7 +62,8 @@ def test_each_function_may_do_what_its_policy_says_and_nothing_more():
     relay, worker = policies["RelayFunction"], policies["WorkerFunction"]
     assert evaluate(relay, "sqs:SendMessage", QUEUE_ARN)
     assert not evaluate(relay, "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:another-queue")
-    assert not evaluate(worker, "sqs:SendMessage", QUEUE_ARN)
+    assert evaluate(worker, "sqs:SendMessage", QUEUE_ARN)  # the next follow-up poll
+    assert not evaluate(worker, "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:another-queue")
     assert evaluate(worker, "sqs:ChangeMessageVisibility", QUEUE_ARN)  # SQSPollerPolicy, as SAM expands it
     assert evaluate(worker, "secretsmanager:GetSecretValue", CREATED["OmniSecret"]["Ref"])
     assert not evaluate(worker, "secretsmanager:GetSecretValue", CREATED["SlackSecret"]["Ref"])

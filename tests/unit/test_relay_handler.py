@@ -49,19 +49,19 @@ def test_a_signed_command_cancels_and_answers_ephemerally(omni: FakeOmni):
     assert status == 200
     assert reply["response_type"] == "ephemeral"
     assert "Cancelled" in text_of(reply) and JOB in text_of(reply)
-    assert omni.calls == [("cancel", JOB, OMNI_KEY)]
+    assert omni.cancels == [("cancel", JOB, OMNI_KEY)]
 
 
 def test_a_job_url_works_like_its_id(omni: FakeOmni):
     status, _ = invoke(signed("slack_command_url.json"))
     assert status == 200
-    assert omni.calls[0][1] == JOB
+    assert omni.cancels[0][1] == JOB
 
 
 def test_help_shows_usage_without_calling_omni(omni: FakeOmni):
     status, reply = invoke(signed("slack_command_help.json"))
     assert status == 200 and "cancels a running Omni AI job" in text_of(reply)
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 def test_ssl_check_is_answered_200():
@@ -74,19 +74,19 @@ def test_the_plain_text_body_form_also_verifies(omni: FakeOmni):
     event["body"] = base64.b64decode(event["body"]).decode()
     event["isBase64Encoded"] = False
     assert invoke(event)[0] == 200
-    assert len(omni.calls) == 1
+    assert len(omni.cancels) == 1
 
 
 def test_a_forged_signature_is_401_json_and_never_reaches_omni(omni: FakeOmni):
     status, reply = invoke(signed("slack_command_cancel.json", secret="forged"))
     assert status == 401 and reply["error"] == "invalid_signature"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 def test_a_replayed_request_is_401(omni: FakeOmni):
     status, reply = invoke(signed("slack_command_cancel.json", timestamp=NOW - 301))
     assert status == 401 and reply["error"] == "stale_request"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 def test_a_tampered_body_is_401(omni: FakeOmni):
@@ -94,7 +94,7 @@ def test_a_tampered_body_is_401(omni: FakeOmni):
     body = base64.b64decode(event["body"]).replace(b"U0LOCAL01", b"U0ADMIN01")
     event["body"] = base64.b64encode(body).decode()
     assert invoke(event)[0] == 401
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 def test_invalid_base64_is_400():
@@ -134,7 +134,7 @@ def test_an_unreadable_signing_secret_gives_slack_a_friendly_200(secrets: FakeSe
     secrets.fail = "could not read secret slack (EndpointConnectionError)"
     status, reply = invoke(signed("slack_command_cancel.json"))
     assert status == 200 and "cannot read its Slack settings" in reply["text"]
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 def test_a_misconfigured_relay_says_so_to_slack(monkeypatch: pytest.MonkeyPatch):

@@ -66,7 +66,7 @@ def test_allow_listed_sender_cancels_with_the_org_key():
     svc, _ = service(omni, {"api_key": "org-key"})
     result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert result.outcome is Outcome.CANCELLED
-    assert omni.calls == [("cancel", JOB, "org-key")]
+    assert omni.cancels == [("cancel", JOB, "org-key")]
 
 
 def test_a_mapped_user_token_wins_over_the_org_key():
@@ -118,7 +118,7 @@ def test_a_401_rereads_the_key_once_and_retries_with_the_rotated_one():
     store.values["omni"] = {"api_key": "new-key"}  # rotated in Secrets Manager
     result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert result.outcome is Outcome.CANCELLED
-    assert [token for _, _, token in omni.calls] == ["old-key", "new-key"]
+    assert [token for _, _, token in omni.cancels] == ["old-key", "new-key"]
 
 
 def test_a_401_with_an_unchanged_key_is_a_setup_problem_without_a_second_call():
@@ -126,7 +126,7 @@ def test_a_401_with_an_unchanged_key_is_a_setup_problem_without_a_second_call():
     svc, store = service(omni, {"api_key": "dead-key"})
     result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert result.outcome is Outcome.KEY_REJECTED
-    assert len(omni.calls) == 1
+    assert len(omni.cancels) == 1
     assert ("omni", True) in store.reads  # it did re-read the secret
 
 
@@ -166,7 +166,7 @@ def test_each_source_is_judged_by_its_own_allow_list_slacks_star_lets_no_github_
     assert svc.cancel(CancelRequest(JOB, outsider), Deadline.within(2)).outcome is Outcome.SENDER_NOT_ALLOWED
     assert svc.cancel(CancelRequest(JOB, insider), Deadline.within(2)).outcome is Outcome.CANCELLED
     assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.CANCELLED
-    assert [call[2] for call in omni.calls] == ["org-key", "org-key"]
+    assert [call[2] for call in omni.cancels] == ["org-key", "org-key"]
 
 
 def test_a_task_queued_before_the_upgrade_is_read_with_its_requester_and_reply_target():

@@ -28,7 +28,8 @@ NEEDED_ACTIONS = {
     },
     "WorkerFunction": {
         "secretsmanager:GetSecretValue",
-        "dynamodb:GetItem",
+        "sqs:SendMessage",  # the next follow-up poll of a cancelled executing job
+        "dynamodb:GetItem",  # de-duplication, and the follow-up poll budget (UpdateItem)
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",

@@ -27,7 +27,7 @@ def test_the_same_signed_bytes_under_other_repeated_or_missing_delivery_ids_canc
     sent = [github(f"/omni-cancel {A}", delivery_id=d) for d in ("d-1", "d-1", "d-2", None)]
     replies = invoke_on(runtime, *sent)
     assert {status for status, _ in replies} == {200} and {r["jobId"] for _, r in replies} == {A}
-    assert [call[1] for call in omni.calls] == [A]
+    assert [call[1] for call in omni.cancels] == [A]
     assert len([r for r in http.requests if "/issues/42/comments" in r["url"]]) == 1
 
 
@@ -41,7 +41,7 @@ def test_the_job_named_right_after_the_command_word_is_cancelled():
         runtime, _, _ = build(omni)
         [(status, reply)] = invoke_on(runtime, github(text))
         assert (status, reply["jobId"]) == (200, A), text
-        assert [call[1] for call in omni.calls] == [A], text
+        assert [call[1] for call in omni.cancels] == [A], text
 
 
 def test_a_signed_body_of_another_event_relabelled_issue_comment_is_not_acted_on():
@@ -56,7 +56,7 @@ def test_a_signed_body_of_another_event_relabelled_issue_comment_is_not_acted_on
     runtime, _, _ = build(omni)
     [(status, reply)] = invoke_on(runtime, github("", body=discussion))
     assert (status, reply["outcome"]) == (200, "ignored") and "not an issue_comment" in reply["message"]
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 def test_untrusted_text_is_parsed_in_linear_time():

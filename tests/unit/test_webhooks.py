@@ -172,7 +172,7 @@ def test_each_source_cancels_replies_comments_and_calls_back(source: str, stack,
         assert reply == {"type": "message", "text": message}
     else:
         assert reply == {"jobId": JOB, "state": "CANCELLED", "outcome": "cancelled", "message": message}
-    assert omni.calls == [("cancel", JOB, OMNI_KEY)]
+    assert omni.cancels == [("cancel", JOB, OMNI_KEY)]
     sent = {r["url"]: r for r in http.requests}
     if source in COMMENTS:
         method, url, auth, body_ok = COMMENTS[source]
@@ -217,7 +217,7 @@ def _strip_signature(e: dict[str, Any]) -> dict[str, Any]:
 def test_a_missing_signature_is_401_and_never_reaches_omni(source: str, stack, omni: FakeOmni):
     status, reply = invoke(_strip_signature(event(source)))
     assert status == 401 and reply["error"] == "invalid_signature"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 @pytest.mark.parametrize("source", sorted(SECRETS))
@@ -228,7 +228,7 @@ def test_a_wrong_secret_is_401(source: str, stack, omni: FakeOmni):
     }.get(source, "not-the-secret")
     status, reply = invoke(event(source, secret=forged))
     assert status == 401 and reply["error"] == "invalid_signature"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 @pytest.mark.parametrize("source", sorted(s for s in SECRETS if s != "shared"))  # shared: no body signature
@@ -237,14 +237,14 @@ def test_a_tampered_body_is_401(source: str, stack, omni: FakeOmni):
     body = base64.b64decode(e["body"]) if e["isBase64Encoded"] else e["body"].encode()
     tampered = body.replace(JOB.encode(), b"0b5f2a7e-1c3d-4e5f-8a9b-0c1d2e3f4a5b")
     status, _ = invoke(dict(e, body=tampered.decode(), isBase64Encoded=False))
-    assert status == 401 and omni.calls == []
+    assert status == 401 and omni.cancels == []
 
 
 @pytest.mark.parametrize("source", ["standard", "linear"])
 def test_a_stale_delivery_is_401(source: str, stack, omni: FakeOmni):
     status, reply = invoke(webhook_event(source, JOB, timestamp=NOW - 3600, secret=SECRETS[source]))
     assert status == 401 and reply["error"] == "stale_request"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 @pytest.mark.parametrize("source", sorted(s for s in SECRETS if s != "teams"))
@@ -252,7 +252,7 @@ def test_a_signed_non_json_body_is_415(source: str, stack, omni: FakeOmni):
     e = event(source)
     status, reply = invoke(dict(e, headers={**e["headers"], "content-type": "text/plain"}))
     assert status == 415 and reply["error"] == "unsupported_media_type"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 @pytest.mark.parametrize("source", sorted(s for s in SECRETS if s not in ("standard", "shared")))
@@ -262,26 +262,26 @@ def test_a_command_without_a_job_id_is_422(source: str, stack, omni: FakeOmni):
         assert status == 200 and "No Omni job id" in reply["text"]
     else:
         assert status == 422 and reply["error"] == "no_job_id"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 def test_a_structured_sender_without_job_id_is_422(stack, omni: FakeOmni):
     status, reply = invoke(event("standard", body={"requestedBy": "bot", "source": "runbooks"}))
-    assert status == 422 and reply["error"] == "no_job_id" and omni.calls == []
+    assert status == 422 and reply["error"] == "no_job_id" and omni.cancels == []
 
 
 @pytest.mark.parametrize("source", ["github", "jira", "zendesk", "pagerduty", "linear"])
 def test_mentioning_a_job_without_the_command_word_cancels_nothing(source: str, stack, omni: FakeOmni):
     status, reply = invoke(event(source, text=f"looks like {JOB} is slow again"))
     assert status == 200 and reply["outcome"] == "ignored"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 @pytest.mark.parametrize("source", sorted(SECRETS))
 def test_a_sender_not_on_the_allow_list_is_refused(source: str, omni: FakeOmni):
     runtime, http, _ = build(omni, **{f"{source.upper()}_ALLOWED": "someone-else:nobody"})
     [(status, reply)] = invoke_on(runtime, event(source))
-    assert omni.calls == []
+    assert omni.cancels == []
     if source == "teams":
         assert status == 200 and "not allowed" in reply["text"]
     else:
@@ -292,14 +292,14 @@ def test_a_sender_not_on_the_allow_list_is_refused(source: str, omni: FakeOmni):
 def test_deny_by_default_when_no_allow_list_is_configured(source: str, omni: FakeOmni):
     runtime, _, _ = build(omni, **{f"{source.upper()}_ALLOWED": ""})
     [(status, reply)] = invoke_on(runtime, event(source))
-    assert omni.calls == []
+    assert omni.cancels == []
     assert (status, reply.get("outcome")) == (403, "not_configured") or "not set up" in reply.get("text", "")
 
 
 def test_an_oversized_body_is_413(stack, omni: FakeOmni):
     big = {"jobId": JOB, "requestedBy": "x" * 70_000}
     status, reply = invoke(event("standard", body=big))
-    assert status == 413 and reply["error"] == "payload_too_large" and omni.calls == []
+    assert status == 413 and reply["error"] == "payload_too_large" and omni.cancels == []
 
 
 def test_unknown_and_disabled_sources_are_404(omni: FakeOmni):
@@ -313,7 +313,7 @@ def test_unknown_and_disabled_sources_are_404(omni: FakeOmni):
     unknown, disabled = invoke_on(runtime, elsewhere, event("zendesk"))
     assert unknown == (404, {"error": "unknown_source", "message": "No such webhook source."})
     assert disabled[0] == 404 and disabled[1]["error"] == "source_not_enabled"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 # -- source specifics ------------------------------------------------------------------------
@@ -323,7 +323,7 @@ def test_a_repeated_delivery_id_is_answered_once(stack, omni: FakeOmni):
     runtime, http = stack
     first = invoke(event("github", delivery_id="72d3162e-cc78-11e3-81ab-4c9367dc0958"))
     again = invoke(event("github", delivery_id="72d3162e-cc78-11e3-81ab-4c9367dc0958"))
-    assert first == again and len(omni.calls) == 1
+    assert first == again and len(omni.cancels) == 1
     assert len(http.requests) == 2  # one comment, one callback
 
 
@@ -331,14 +331,14 @@ def test_pagerduty_accepts_any_signature_during_a_rotation(stack, omni: FakeOmni
     e = event("pagerduty")
     good = e["headers"]["x-pagerduty-signature"]
     rotated = dict(e, headers={**e["headers"], "x-pagerduty-signature": f"v1=00ff,{good}"})
-    assert invoke(rotated)[0] == 200 and len(omni.calls) == 1
+    assert invoke(rotated)[0] == 200 and len(omni.cancels) == 1
 
 
 def test_jira_automation_with_a_secret_header(stack, omni: FakeOmni):
     e = _strip_signature(event("jira"))
     assert invoke(dict(e, headers={**e["headers"], "x-omni-relay-token": SECRETS["jira"]}))[0] == 200
     assert invoke(dict(e, headers={**e["headers"], "x-omni-relay-token": "guess"}))[0] == 401
-    assert len(omni.calls) == 1
+    assert len(omni.cancels) == 1
 
 
 @pytest.mark.parametrize(
@@ -361,7 +361,7 @@ def test_github_ping_and_bot_comments_are_acknowledged_not_acted_on(stack, omni:
     body["sender"] = {"login": "omni-relay[bot]", "type": "Bot"}
     bot = invoke(event("github", body=body))
     assert ping[0] == bot[0] == 200 and ping[1]["outcome"] == bot[1]["outcome"] == "ignored"
-    assert omni.calls == []
+    assert omni.cancels == []
 
 
 def test_a_configured_jmespath_finds_the_job_in_a_structured_field(omni: FakeOmni):

@@ -4,6 +4,7 @@ will happen. The sender's policy is chosen inside the cancel service, by the req
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from omni_relay.deadline import Deadline
@@ -18,6 +19,10 @@ class CancelPorts(Protocol):
     def sender_wait_s(self, requester: Requester) -> float: ...
 
     def hand_off(self, task: CancelTask) -> bool: ...
+
+    def follow_up(self, task: CancelTask) -> bool:
+        """Start following `task`'s job until it has stopped (following.py); False when it cannot."""
+        ...
 
 
 def over_rate_limit(ports: CancelPorts, request: CancelRequest) -> CancelOutcome | None:
@@ -34,9 +39,15 @@ def cancel_or_hand_off(
 ) -> CancelOutcome:
     """Cancel by `deadline`. When Omni could not answer in time and a later result can still reach
     the requester (`reply`), queue the cancel for the worker and say PENDING; when it cannot be
-    queued, say what is known now instead of promising a post-back."""
+    queued, say what is known now instead of promising a post-back. When Omni will stop the job only
+    after its current step, follow it, and say that the requester will hear when it has stopped."""
     outcome = ports.service.cancel(request, deadline)
-    if outcome.outcome not in RETRY_LATER or reply is None:
+    if reply is None:
+        return outcome
+    if outcome.outcome is Outcome.STOPPING:
+        followed = ports.follow_up(CancelTask(request.job_id, request.requester, reply, request_id))
+        return replace(outcome, following=followed)
+    if outcome.outcome not in RETRY_LATER:
         return outcome
     if not ports.hand_off(CancelTask(request.job_id, request.requester, reply, request_id)):
         return outcome

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -45,6 +46,11 @@ class Outcome(StrEnum):
     PENDING = "pending"  # handed to the worker; the result is posted back later
     STATUS = "status"  # a status look-up, not a cancel
     RATE_LIMITED = "rate_limited"  # the relay's per-sender limit: not sent to Omni
+    ALREADY_CANCELLED = "already_cancelled"  # 200 CANCELLED, and Omni's cancelledAt is before this request
+    # How a followed cancel (STOPPING) ended: the worker's last word on it.
+    STOPPED = "stopped"  # the job reached CANCELLED
+    FINISHED_FIRST = "finished_first"  # the job completed (or failed) before it could stop
+    STILL_RUNNING = "still_running"  # not terminal when following gave up (the documented cap)
 
 
 # Outcomes the worker can still turn into a result, given more time than the caller's deadline.
@@ -109,6 +115,68 @@ class CancelRequest:
     requester: Requester
 
 
+def _epoch(value: object) -> float | None:
+    """An ISO-8601 time from Omni (2025-01-15T10:00:12.000Z) as epoch seconds; None if absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class JobDetails:
+    """What Omni's job status says about a job, for people to see what is being cancelled. Every text
+    field here is data from Omni (the prompt is whatever someone typed): each surface renders it literally."""
+
+    prompt: str = ""
+    owner_id: str = ""
+    chat_url: str = ""
+    progress: str = ""  # while executing: what the AI is doing now
+    iteration: int = 0
+    created_at: float | None = None
+    cancelled_at: float | None = None
+    cancelled_by: str = ""
+    completed_at: float | None = None
+    error: str = ""
+
+    @classmethod
+    def from_status(cls, body: Mapping[str, Any]) -> JobDetails:
+        """From Omni's GET /v1/ai/jobs/{jobId} reply (AiJobStatusResponse); unknown or odd fields are skipped."""
+        progress = _object(body.get("progress"))
+        error = _object(body.get("error"))
+        iteration = progress.get("iteration")
+        return cls(
+            prompt=_str(body.get("prompt"))[:2000],
+            owner_id=_str(body.get("userId"))[:100],
+            chat_url=_str(body.get("omniChatUrl"))[:2000],
+            progress=_str(progress.get("message"))[:500],
+            iteration=iteration if isinstance(iteration, int) and not isinstance(iteration, bool) else 0,
+            created_at=_epoch(body.get("createdAt")),
+            cancelled_at=_epoch(body.get("cancelledAt")),
+            cancelled_by=_str(body.get("cancelledBy"))[:100],
+            completed_at=_epoch(body.get("completedAt")),
+            error=_str(error.get("message"))[:500],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None, 0)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobDetails:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 @dataclass(frozen=True)
 class CancelOutcome:
     job_id: str
@@ -117,6 +185,10 @@ class CancelOutcome:
     # For operators' logs only: never shown to a requester, never holds a secret.
     detail: str = field(default="", compare=False)
     retry_after_s: float = field(default=0.0, compare=False)  # RATE_LIMITED: when this sender may try again
+    details: JobDetails | None = field(default=None, compare=False)  # the job's status, when Omni gave it
+    following: bool = field(default=False, compare=False)  # STOPPING: the worker will say when it stopped
+    after_s: float = field(default=0.0, compare=False)  # followed cancels: seconds from the request to the end
+    at: float = field(default=0.0, compare=False)  # when Omni gave `details` (epoch s): ages are told from then
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -127,10 +199,27 @@ class CancelOutcome:
 
     def to_record(self) -> dict[str, Any]:
         """What de-duplication stores, so a repeated request gets this outcome back."""
-        return {**self.as_dict(), "detail": self.detail}
+        record: dict[str, Any] = {**self.as_dict(), "detail": self.detail}
+        if self.details is not None:
+            record["job"] = self.details.to_dict()
+        if self.following:
+            record["following"] = True
+        if self.after_s:
+            record["after_s"] = self.after_s
+        if self.at:
+            record["at"] = self.at
+        return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> CancelOutcome:
+        job = record.get("job")
         return cls(
-            str(record["jobId"]), Outcome(record["outcome"]), JobState.parse(record.get("state")), record["detail"]
+            str(record["jobId"]),
+            Outcome(record["outcome"]),
+            JobState.parse(record.get("state")),
+            str(record.get("detail", "")),
+            details=JobDetails.from_dict(job) if isinstance(job, Mapping) else None,
+            following=bool(record.get("following")),
+            after_s=float(record.get("after_s") or 0.0),
+            at=float(record.get("at") or 0.0),
         )

@@ -7,16 +7,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from omni_relay.domain import CancelRequest, ReplyTarget, Requester
+from omni_relay.following import Follow
 
 
 @dataclass(frozen=True)
 class CancelTask:
-    """Everything the worker needs to finish (and a redrive to repeat) one accepted cancel."""
+    """Everything the worker needs to finish (and a redrive to repeat) one accepted cancel, or, with
+    `follow`, to follow a cancel Omni accepted until the job has stopped."""
 
     job_id: str
     requester: Requester
     reply: ReplyTarget
     request_id: str = ""
+    follow: Follow | None = None
 
     @property
     def request(self) -> CancelRequest:
@@ -33,6 +36,8 @@ class CancelTask:
             "reply": self.reply.to_dict(),
             "request_id": self.request_id,
         }
+        if self.follow is not None:
+            data["follow"] = self.follow.to_dict()
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -49,11 +54,14 @@ class CancelTask:
             requester=Requester.from_dict(requester),
             reply=reply,
             request_id=str(data.get("request_id", "")),
+            follow=Follow.from_dict(data["follow"]) if isinstance(data.get("follow"), dict) else None,
         )
 
 
 class TaskQueue(Protocol):
-    def send(self, task: CancelTask) -> None: ...
+    def send(self, task: CancelTask, delay_s: int = 0) -> None:
+        """Queue `task`, delivered after `delay_s` (at most 900, SQS's DelaySeconds)."""
+        ...
 
     def retry_in(self, receipt_handle: str, seconds: int) -> None:
         """Deliver a received task again after `seconds` instead of the queue's visibility timeout."""
@@ -84,11 +92,13 @@ class SqsTaskQueue:
             self._client = boto3.client("sqs", config=config)
         return self._client
 
-    def send(self, task: CancelTask) -> None:
+    def send(self, task: CancelTask, delay_s: int = 0) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self._sqs().send_message(QueueUrl=self._url, MessageBody=task.to_json())
+            self._sqs().send_message(
+                QueueUrl=self._url, MessageBody=task.to_json(), DelaySeconds=max(0, min(int(delay_s), 900))
+            )
         except (BotoCoreError, ClientError) as exc:
             raise HandoffFailed(type(exc).__name__) from None
 

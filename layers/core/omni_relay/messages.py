@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from omni_relay.domain import CancelOutcome, Outcome
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-# {job} is the job id; {state} the job's state as Omni reported it.
+from omni_relay.domain import CancelOutcome, JobDetails, JobState, Outcome
+
+# {job} is the job id; {state} the job's state as Omni reported it; {when} " 3 minutes ago" or "";
+# {by} " by Omni user <id>" or ""; {after} how long after the request; {minutes} the follow-up cap.
 _TEXT: dict[Outcome, str] = {
     Outcome.CANCELLED: "Cancelled Omni AI job {job}.",
-    Outcome.ALREADY_FINISHED: "Job {job} had already finished ({state}), so there was nothing to cancel.",
+    Outcome.ALREADY_FINISHED: "Job {job} had already finished ({state}){when}, so there was nothing to cancel.",
+    Outcome.ALREADY_CANCELLED: "Job {job} was already cancelled{when}{by}, so there was nothing to cancel.",
     Outcome.STOPPING: (
         "Cancel requested: job {job} is executing and Omni will stop it after its current step. "
         "Check again in a few seconds to see it cancelled."
+    ),
+    Outcome.STOPPED: "Job {job} stopped: {state}, {after} after the request.",
+    Outcome.FINISHED_FIRST: "Job {job} finished before it could stop: {state}.",
+    Outcome.STILL_RUNNING: (
+        "Job {job} is still running {after} after the cancel was requested, so I stopped following it. "
+        "Check it in Omni."
     ),
     Outcome.NOT_CANCELLABLE: "Job {job} can no longer be cancelled: it is already delivering its results.",
     Outcome.FORBIDDEN: "Omni did not allow this: only the job's owner or an Omni org admin can cancel job {job}.",
@@ -54,13 +68,110 @@ _TEXT: dict[Outcome, str] = {
     ),
 }
 
+FOLLOWING = (
+    "Cancel requested: job {job} is executing and Omni will stop it after its current step. "
+    "I will say here when it has stopped."
+)
+
 # Outcomes that finished what was asked (the cancel is done or was not needed).
-SETTLED = frozenset({Outcome.CANCELLED, Outcome.ALREADY_FINISHED, Outcome.STOPPING, Outcome.STATUS})
+SETTLED = frozenset(
+    {
+        Outcome.CANCELLED,
+        Outcome.ALREADY_FINISHED,
+        Outcome.ALREADY_CANCELLED,
+        Outcome.STOPPING,
+        Outcome.STATUS,
+        Outcome.STOPPED,
+        Outcome.FINISHED_FIRST,
+    }
+)
 
 
 def describe(outcome: CancelOutcome) -> str:
+    """The outcome in one or two sentences. Holds only the relay's own words, states and the job id
+    (a UUID): nothing Omni or a sender wrote, so every surface can show it as it is."""
+    now = outcome.at or time.time()
+    details = outcome.details or JobDetails()
     state = outcome.state.value if outcome.state else "unknown"
-    return _TEXT[outcome.outcome].format(job=outcome.job_id, state=state)
+    at = details.cancelled_at if outcome.outcome is Outcome.ALREADY_CANCELLED else details.completed_at
+    template = FOLLOWING if outcome.outcome is Outcome.STOPPING and outcome.following else _TEXT[outcome.outcome]
+    return template.format(
+        job=outcome.job_id,
+        state=state,
+        when=f" {duration(now - at)} ago" if at else "",
+        by=f" by Omni user {details.cancelled_by}" if _plain_id(details.cancelled_by) else "",
+        after=duration(outcome.after_s),
+    )
+
+
+def duration(seconds: float) -> str:
+    """42 s, 3 minutes, 2 hours, 4 days."""
+    seconds = max(seconds, 0.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size * 1.5 or unit == "minute":
+            count = round(seconds / size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:.0f} s"  # unreachable: minutes catch the rest
+
+
+def _plain_id(value: str) -> bool:
+    """Omni's user ids are UUIDs: anything else is not put into a sentence."""
+    return bool(re.fullmatch(r"[A-Za-z0-9-]{1,64}", value))
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One line about the job. `omni_text` marks a value someone typed (the prompt) or Omni wrote
+    (progress, errors): data, which each surface renders literally."""
+
+    label: str
+    value: str
+    omni_text: bool = False
+
+
+PROMPT_CHARS = 120
+
+
+def facts(outcome: CancelOutcome) -> list[Fact]:
+    """What is being cancelled, from Omni's job status: prompt, age, progress, error."""
+    details = outcome.details
+    if details is None:
+        return []
+    now = outcome.at or time.time()
+    found = []
+    if details.prompt:
+        prompt = " ".join(details.prompt.split())
+        found.append(Fact("Prompt", prompt[:PROMPT_CHARS] + ("…" if len(prompt) > PROMPT_CHARS else ""), True))
+    if details.created_at:
+        found.append(Fact("Submitted", f"{duration(now - details.created_at)} ago"))
+    if outcome.state is JobState.EXECUTING and (details.iteration or details.progress):
+        step = f"step {details.iteration}" if details.iteration else "running"
+        found.append(Fact("Progress", step + (f": {details.progress}" if details.progress else ""), True))
+    if outcome.state is JobState.FAILED and details.error:
+        found.append(Fact("Error", details.error[:200], True))
+    return found
+
+
+def omni_link(outcome: CancelOutcome) -> str:
+    """The job's page in Omni (omniChatUrl) when it is a plain http(s) URL; '' otherwise, so a hostile
+    value (javascript:, spaces, markup characters) is never made into a link."""
+    url = outcome.details.chat_url if outcome.details else ""
+    if not url or len(url) > 1000 or not re.fullmatch(r"[A-Za-z0-9._~:/?#$&+,;=%-]+", url):
+        return ""
+    parts = urlsplit(url)
+    return url if parts.scheme in ("https", "http") and parts.hostname else ""
+
+
+def full_text(outcome: CancelOutcome, literal: Callable[[str], str] = str) -> str:
+    """The outcome and what Omni says about the job, as text for a surface whose markup `literal`
+    neutralises (a comment, a Teams reply, a JSON message)."""
+    lines = [describe(outcome)]
+    lines += [f"{fact.label}: {literal(fact.value) if fact.omni_text else fact.value}" for fact in facts(outcome)]
+    if link := omni_link(outcome):
+        lines.append(f"Open in Omni: {link}")
+    return "\n".join(lines)
 
 
 def given_up(job_id: str, attempts: int) -> str:

@@ -48,7 +48,12 @@ class Notifier:
         event = {
             "type": "omni.job.cancel.result",
             "timestamp": datetime.fromtimestamp(sent_at, UTC).isoformat().replace("+00:00", "Z"),
-            "data": {**outcome.as_dict(), "message": text, "source": source},
+            "data": {
+                **outcome.as_dict(),
+                "message": text,
+                "source": source,
+                **({"job": job} if outcome.details and (job := outcome.details.to_dict()) else {}),
+            },
         }
         body = json.dumps(event).encode()
         headers = {

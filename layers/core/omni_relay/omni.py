@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -140,6 +141,32 @@ class OmniClient:
         if last_reply is not None:
             return last_reply
         raise OmniUnavailable(last_error)
+
+
+class MeteredOmni:
+    """An OmniPort that counts the calls this execution environment made in the last minute, so
+    optional calls (a job's details after a cancel) are made only while Omni's per-key limit is far off."""
+
+    WINDOW_S = 60.0
+
+    def __init__(self, omni: OmniPort, clock: Callable[[], float] = time.monotonic) -> None:
+        self._omni = omni
+        self._clock = clock
+        self._calls: deque[float] = deque(maxlen=1000)
+
+    def calls_last_minute(self) -> int:
+        start = self._clock() - self.WINDOW_S
+        while self._calls and self._calls[0] < start:
+            self._calls.popleft()
+        return len(self._calls)
+
+    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+        self._calls.append(self._clock())
+        return self._omni.cancel(job_id, token, deadline)
+
+    def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+        self._calls.append(self._clock())
+        return self._omni.status(job_id, token, deadline)
 
 
 def _to_reply(response: urllib3.BaseHTTPResponse) -> OmniReply:

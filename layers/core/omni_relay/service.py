@@ -2,50 +2,93 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from omni_relay.auth import NotAllowed, OmniCredentials, SenderPolicy, choose_token
 from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelOutcome, CancelRequest, JobState, Outcome
+from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome
 from omni_relay.jobref import is_job_id
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort, OmniReply, OmniUnavailable
 from omni_relay.secret_store import SecretStore, SecretsUnavailable
 
+# After a cancel, Omni's job status is read only with this much of the caller's deadline left: the
+# cancel's answer always comes first; the details (prompt, age, link) only when they fit.
+DETAILS_MIN_S = 0.4
+# Omni's cancelledAt this long before the request: it was cancelled before, not by this request
+# (the margin absorbs clock skew between Omni and the relay).
+ALREADY_CANCELLED_MARGIN_S = 5.0
+# Outcomes whose message shows the job's details (the others are errors about the request or Omni).
+DETAILED = frozenset({Outcome.CANCELLED, Outcome.ALREADY_FINISHED, Outcome.STOPPING, Outcome.NOT_CANCELLABLE})
+
 
 class CancelService:
     def __init__(
-        self, omni: OmniPort, secrets: SecretStore, omni_secret_id: str, policy_for: Callable[[str], SenderPolicy]
+        self,
+        omni: OmniPort,
+        secrets: SecretStore,
+        omni_secret_id: str,
+        policy_for: Callable[[str], SenderPolicy],
+        *,
+        may_read_details: Callable[[], bool] = lambda: True,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self._omni = omni
         self._policy_for = policy_for  # the requester's source picks its policy, here only
         self._secrets = secrets
         self._omni_secret_id = omni_secret_id
+        self._may_read_details = may_read_details  # the share of Omni's rate limit details may use
+        self._now = now
 
     def credentials(self, *, force: bool = False) -> OmniCredentials:
         value = self._secrets.get_json(self._omni_secret_id, force=force)
         return OmniCredentials.from_secret(self._omni_secret_id, value)
 
     def cancel(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
-        return self._run(request, deadline, lookup=False)
+        """Cancel first; then, when time and the details budget allow, Omni's status of the job for
+        the message (what is being cancelled, and whether it had been cancelled before)."""
+        asked_at = self._now()
+        outcome, token = self._run(request, deadline, lookup=False)
+        if token is None or outcome.outcome not in DETAILED or deadline.remaining() < DETAILS_MIN_S:
+            return outcome
+        if not self._may_read_details():
+            return outcome
+        try:
+            reply = self._omni.status(request.job_id, token, deadline)
+        except OmniUnavailable:
+            return outcome
+        if reply.status != 200 or not reply.is_json:
+            return outcome
+        details = JobDetails.from_status(reply.body)
+        if (
+            outcome.outcome is Outcome.CANCELLED
+            and details.cancelled_at
+            and details.cancelled_at < asked_at - ALREADY_CANCELLED_MARGIN_S
+        ):
+            return replace(outcome, outcome=Outcome.ALREADY_CANCELLED, details=details, at=self._now())
+        return replace(outcome, details=details, at=self._now())
 
     def status(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
-        """The job's current state, with the same authorization as a cancel."""
-        return self._run(request, deadline, lookup=True)
+        """The job's current state and details, with the same authorization as a cancel. Read-only."""
+        outcome = self._run(request, deadline, lookup=True)[0]
+        return replace(outcome, at=self._now()) if outcome.details else outcome
 
-    def _run(self, request: CancelRequest, deadline: Deadline, lookup: bool) -> CancelOutcome:
+    def _run(self, request: CancelRequest, deadline: Deadline, lookup: bool) -> tuple[CancelOutcome, str | None]:
+        """The outcome, and the token Omni accepted (None when Omni was not reached or refused it)."""
         job_id = request.job_id
         policy = self._policy_for(request.requester.source)
         if not is_job_id(job_id):
-            return CancelOutcome(job_id, Outcome.INVALID_JOB_ID, detail="not a UUID")
+            return CancelOutcome(job_id, Outcome.INVALID_JOB_ID, detail="not a UUID"), None
         try:
             token = choose_token(request.requester, self.credentials(), policy)
         except SecretsUnavailable as exc:
             logger.error("cannot read the Omni secret", extra={"job_id": job_id, "reason": str(exc)})
-            return CancelOutcome(job_id, Outcome.SETTINGS_UNAVAILABLE, detail=str(exc))
+            return CancelOutcome(job_id, Outcome.SETTINGS_UNAVAILABLE, detail=str(exc)), None
         except NotAllowed as denied:
             logger.warning("cancel refused by the relay", extra={"job_id": job_id, "reason": denied.reason})
-            return CancelOutcome(job_id, denied.outcome, detail=denied.reason)
+            return CancelOutcome(job_id, denied.outcome, detail=denied.reason), None
         call = self._omni.status if lookup else self._omni.cancel
         try:
             reply = call(job_id, token, deadline)
@@ -54,21 +97,22 @@ class CancelService:
                 fresh = choose_token(request.requester, self.credentials(force=True), policy)
                 if fresh != token:
                     logger.info("Omni refused the cached key; retrying with the re-read one")
+                    token = fresh
                     reply = call(job_id, fresh, deadline)
         except OmniUnavailable as exc:
             count("OmniErrors", reason=exc.reason)
-            return CancelOutcome(job_id, Outcome.OMNI_UNAVAILABLE, detail=exc.reason)
+            return CancelOutcome(job_id, Outcome.OMNI_UNAVAILABLE, detail=exc.reason), None
         except NotAllowed as denied:
-            return CancelOutcome(job_id, denied.outcome, detail=denied.reason)
+            return CancelOutcome(job_id, denied.outcome, detail=denied.reason), None
         except SecretsUnavailable as exc:
-            return CancelOutcome(job_id, Outcome.KEY_REJECTED, detail=str(exc))
+            return CancelOutcome(job_id, Outcome.KEY_REJECTED, detail=str(exc)), None
         outcome = interpret(job_id, reply, lookup=lookup)
         if reply.status >= 400:
             count("OmniErrors", reason=str(reply.status))
         if outcome.outcome is Outcome.KEY_REJECTED:
             logger.error("Omni refused the relay's credential: update the Omni secret", extra={"job_id": job_id})
             count("OmniKeyRejected")  # one dimension (service), so OmniKeyRejectedAlarm can watch it
-        return outcome
+        return outcome, (token if reply.status < 400 else None)
 
 
 def interpret(job_id: str, reply: OmniReply, *, lookup: bool = False) -> CancelOutcome:
@@ -80,7 +124,7 @@ def interpret(job_id: str, reply: OmniReply, *, lookup: bool = False) -> CancelO
         if state is None:
             return CancelOutcome(job_id, Outcome.UNEXPECTED_REPLY, detail=detail + " with no known state")
         if lookup:
-            return CancelOutcome(job_id, Outcome.STATUS, state, detail)
+            return CancelOutcome(job_id, Outcome.STATUS, state, detail, details=JobDetails.from_status(reply.body))
         by_state = {
             JobState.CANCELLED: Outcome.CANCELLED,
             JobState.COMPLETE: Outcome.ALREADY_FINISHED,

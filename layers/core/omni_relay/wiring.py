@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,11 +15,13 @@ from omni_relay.deadline import budget_s
 from omni_relay.dedupe import Deduplicator, default_dedupe
 from omni_relay.domain import CancelOutcome, Requester
 from omni_relay.errors import RelayError, SettingsUnavailable
+from omni_relay.following import Follow, poll_delay_s
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue, TaskQueue
-from omni_relay.messages import describe
+from omni_relay.messages import full_text, given_up
 from omni_relay.notify import Notifier
 from omni_relay.observability import count, logger
-from omni_relay.omni import OmniClient, OmniPort
+from omni_relay.omni import MeteredOmni, OmniClient, OmniPort
+from omni_relay.poll_budget import PollBudget, default_poll_budget
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.ratelimit import SenderRateLimit
 from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_store
@@ -39,6 +42,7 @@ class Runtime:
         queue: TaskQueue | None = None,
         postback: PostBack | None = None,
         dedupe: Deduplicator | None = None,
+        poll_budget: PollBudget | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -50,10 +54,19 @@ class Runtime:
         self.postback = postback or PostBack(AllowedHosts.parse(f"{settings.postback_hosts},{callback_host}"))
         self.notifier = Notifier(self.postback, settings.callback_url, now)
         self.dedupe = dedupe or default_dedupe(settings.idempotency_table)
-        self.service = CancelService(
-            omni, secrets, settings.omni_secret_id, lambda source: policy_for(settings, source)
-        )
         self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_min)
+        self.omni = MeteredOmni(omni)
+        self.service = CancelService(
+            self.omni,
+            secrets,
+            settings.omni_secret_id,
+            lambda source: policy_for(settings, source),
+            may_read_details=self._may_read_details,
+            now=now,
+        )
+        self.poll_budget = poll_budget or default_poll_budget(
+            settings.idempotency_table, settings.follow_up_polls_per_min
+        )
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -93,6 +106,65 @@ class Runtime:
             return False
         count("Handoffs")
         return True
+
+    def _may_read_details(self) -> bool:
+        """Details only while this environment made fewer Omni calls in the last minute than its share:
+        a burst of cancels uses Omni's limit first."""
+        return self.omni.calls_last_minute() < self.settings.details_reads_per_min
+
+    # Following a cancel until the job has stopped (following.py) -----------------------------------
+
+    @property
+    def follow_up_s(self) -> float:
+        return self.settings.follow_up_minutes * 60
+
+    def follow_up(self, task: CancelTask) -> bool:
+        """Queue the first follow-up poll of `task`'s job. False when nothing will follow it."""
+        if self.queue is None or not self.settings.follow_up_minutes:
+            return False
+        if task.reply.url and not self.postback.allowed.allows(task.reply.url):
+            return False
+        try:
+            self.queue.send(replace(task, follow=Follow(since=self.now())), delay_s=poll_delay_s(1))
+        except HandoffFailed as exc:
+            logger.error("could not queue the follow-up", extra={"job_id": task.job_id, "reason": str(exc)})
+            count("HandoffFailures")
+            return False
+        return True
+
+    def poll_wait_s(self) -> float:
+        return self.poll_budget.wait_s()
+
+    def omni_busy(self) -> None:
+        self.poll_budget.exhaust()
+
+    def requeue(self, task: CancelTask, follow: Follow, delay_s: int) -> None:
+        if self.queue is None:
+            raise HandoffFailed("no task queue")
+        self.queue.send(replace(task, follow=follow), delay_s=delay_s)
+
+    def tell(self, task: CancelTask, outcome: CancelOutcome, given_up_after: int = 0) -> None:
+        """Post a result found after the request was answered where it came from: Slack's
+        response_url (replacing the relay's first message), or the webhook source's comment API and
+        the callback."""
+        from omni_relay.sources.registry import webhook_source
+        from omni_relay.sources.slack_blocks import render, render_given_up
+
+        if task.source == "slack":
+            message = render_given_up(outcome, given_up_after) if given_up_after else render(outcome)
+            self.post(task.reply.url, {**message, "replace_original": True})
+            return
+        source = webhook_source(task.source)
+        if source is None:
+            logger.error("cannot tell anyone: the task names no known source", extra={"source": task.source})
+            return
+        try:
+            config: SourceConfig | None = self.webhook_config(source.name)
+        except RelayError as exc:
+            logger.error("cannot comment back: no webhook settings", extra={"reason": exc.message})
+            config = None
+        text = given_up(task.job_id, given_up_after) if given_up_after else ""
+        self.notify(source, task.reply.thread, outcome, config, text)
 
     # Slack ---------------------------------------------------------------------------------------
 
@@ -150,7 +222,7 @@ class Runtime:
     ) -> None:
         """Tell the webhook's people how the cancel ended: a comment where their tool has an API for
         it, and the signed callback when one is configured. Never raises."""
-        text = text or describe(outcome)
+        text = text or full_text(outcome, source.literal)
         outbound = source.comment(thread, text, config) if config and thread else None
         if outbound is not None:
             self.notifier.comment(outbound.method, outbound.url, outbound.body, outbound.headers, source.name)

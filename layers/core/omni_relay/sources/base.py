@@ -97,6 +97,11 @@ class WebhookSource:
         """The vendor API call that puts `text` on the issue/ticket/incident; None if there is none."""
         return None
 
+    def literal(self, text: str) -> str:
+        """`text` (from Omni or a sender) as this source's comments show it literally. Plain-text
+        comment APIs (the default) need nothing; Markdown ones override this (markup.py)."""
+        return text
+
     def render(self, status: int, body: dict[str, Any]) -> Reply:
         return Reply(status, body)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
+from omni_relay.markup import code_span
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
 from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
@@ -64,6 +65,9 @@ class GitHub(WebhookSource):
 
     def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
         return bool(config.get("api_token") and thread.get("repo") and thread.get("number"))
+
+    def literal(self, text: str) -> str:
+        return code_span(text)  # Markdown: no mention, link or HTML from the prompt
 
     def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
         if not self.can_comment(thread, config):

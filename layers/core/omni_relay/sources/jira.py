@@ -69,7 +69,10 @@ class Jira(WebhookSource):
         document = {
             "type": "doc",
             "version": 1,
-            "content": [{"type": "paragraph", "content": [{"type": "text", "text": body}]}],
+            # Text nodes only, one paragraph a line: ADF renders no markup, mention or link from the text.
+            "content": [
+                {"type": "paragraph", "content": [{"type": "text", "text": line}]} for line in body.splitlines() if line
+            ],
         }
         return Outbound(
             "POST",

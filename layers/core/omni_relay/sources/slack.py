@@ -116,7 +116,9 @@ def handle_command(request: InboundRequest, ports: SlackPorts) -> Handled:
     text = command.text.strip()
     if not text or text.lower() in ("help", "-h", "--help", "?"):
         return Handled(Reply(200, usage(command.command)), command.requester)
-    job_id = find_job_id(text)
+    first, _, rest = text.partition(" ")
+    read_only = first.lower() == "status"  # `/omni-cancel status <job>`: look, do not cancel
+    job_id = find_job_id(rest if read_only else text)
     if job_id is None:
         note = f"I could not find a job id in `{escape(text[:100])}`."
         return Handled(Reply(200, usage(command.command, note)), command.requester)
@@ -125,7 +127,10 @@ def handle_command(request: InboundRequest, ports: SlackPorts) -> Handled:
     if outcome is None:
         deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
         reply_to = ReplyTarget(url=command.response_url) if command.response_url else None
-        outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
+        if read_only:
+            outcome = ports.service.status(asked, deadline)
+        else:
+            outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
     return Handled(Reply(200, render(outcome, requester=command.requester)), command.requester, outcome)
 
 

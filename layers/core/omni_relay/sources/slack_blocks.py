@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from omni_relay.domain import CancelOutcome, Outcome, Requester
-from omni_relay.messages import SETTLED, describe, given_up
+from omni_relay.domain import CancelOutcome, JobState, Outcome, Requester
+from omni_relay.messages import SETTLED, describe, facts, given_up, omni_link
 
 EXAMPLE_JOB = "123e4567-e89b-12d3-a456-426614174000"
 # Button action ids. Any app's message can offer CANCEL_ACTION with a job id as its value.
 CANCEL_ACTION = "omni_cancel_job"
 CHECK_ACTION = "omni_check_job"
+OPEN_ACTION = "omni_open_job"  # a link button: Slack also reports its click, which the relay ignores
 
 _ICON = {
     Outcome.CANCELLED: ":white_check_mark:",
@@ -19,6 +20,10 @@ _ICON = {
     Outcome.STOPPING: ":hourglass_flowing_sand:",
     Outcome.PENDING: ":hourglass_flowing_sand:",
     Outcome.STATUS: ":information_source:",
+    Outcome.ALREADY_CANCELLED: ":information_source:",
+    Outcome.STOPPED: ":white_check_mark:",
+    Outcome.FINISHED_FIRST: ":information_source:",
+    Outcome.STILL_RUNNING: ":hourglass_flowing_sand:",
     Outcome.OMNI_BUSY: ":vertical_traffic_light:",
     Outcome.OMNI_UNAVAILABLE: ":cloud:",
 }
@@ -33,7 +38,8 @@ def render(
     outcome: CancelOutcome, *, response_type: str = "ephemeral", requester: Requester | None = None
 ) -> dict[str, Any]:
     icon = _ICON.get(outcome.outcome, ":white_check_mark:" if outcome.outcome in SETTLED else ":warning:")
-    text = describe(outcome).replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
+    said = describe(outcome)
+    text = escape(said).replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
     if outcome.outcome is Outcome.SENDER_NOT_ALLOWED and requester is not None:
         # What the admin needs to add this person: their own ids, which Slack does not show them.
         text += (
@@ -46,11 +52,36 @@ def render(
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{icon} {text}"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
     ]
-    if outcome.outcome is Outcome.STOPPING or (
-        outcome.outcome is Outcome.STATUS and outcome.state is not None and not outcome.state.terminal
-    ):
-        blocks.append({"type": "actions", "elements": [button("Check again", CHECK_ACTION, outcome.job_id)]})
-    return {"response_type": response_type, "text": describe(outcome), "blocks": blocks}
+    if shown := facts(outcome):
+        # plain_text: Slack renders no mention, link or formatting from the prompt or Omni's progress text.
+        elements = [{"type": "plain_text", "text": f"{fact.label}: {fact.value}", "emoji": False} for fact in shown]
+        blocks.append({"type": "context", "elements": elements})
+    buttons = []
+    running = outcome.state is not None and not outcome.state.terminal
+    if outcome.outcome is Outcome.STATUS and running and outcome.state is not JobState.DELIVERING:
+        buttons.append(cancel_button(outcome.job_id))
+    if outcome.outcome in (Outcome.STOPPING, Outcome.STILL_RUNNING) or (outcome.outcome is Outcome.STATUS and running):
+        buttons.append(button("Check again", CHECK_ACTION, outcome.job_id))
+    if link := omni_link(outcome):
+        buttons.append({**button("Open in Omni", OPEN_ACTION, outcome.job_id), "url": link})
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    return {"response_type": response_type, "text": escape(said), "blocks": blocks}
+
+
+def cancel_button(job_id: str) -> dict[str, Any]:
+    """Cancel from a status message, after Slack's confirmation dialog."""
+    return {
+        **button("Cancel job", CANCEL_ACTION, job_id),
+        "style": "danger",
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Cancel this Omni job?"},
+            "text": {"type": "plain_text", "text": f"Omni stops job {job_id} and discards its work so far."},
+            "confirm": {"type": "plain_text", "text": "Cancel job"},
+            "deny": {"type": "plain_text", "text": "Keep it running"},
+            "style": "danger",
+        },
+    }
 
 
 def button(label: str, action_id: str, job_id: str) -> dict[str, Any]:
@@ -77,6 +108,7 @@ def usage(command: str, note: str = "") -> dict[str, Any]:
     lines = [
         f"*{command}* cancels a running Omni AI job.",
         f"• `{command} {EXAMPLE_JOB}` — by job id",
+        f"• `{command} status {EXAMPLE_JOB}` — look at a job without cancelling it",
         f"• `{command} https://acme.omniapp.co/api/v1/ai/jobs/{EXAMPLE_JOB}` — or any Omni URL holding the id",
         f"• `{command} help` — this message",
     ]

@@ -17,6 +17,7 @@ from typing import Any
 
 from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
+from omni_relay.markup import teams_literal
 from omni_relay.request import InboundRequest, Reply
 from omni_relay.signing import hmac_sha256, matches_any
 from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, dig, text
@@ -55,6 +56,9 @@ class Teams(WebhookSource):
         if text(payload.get("type")) != "message":
             return Delivery(requester, text(payload.get("id")), ignore="only messages are commands")
         return Delivery(requester, text(payload.get("id")), (said,))
+
+    def literal(self, text: str) -> str:
+        return teams_literal(text)
 
     def render(self, status: int, body: dict[str, Any]) -> Reply:
         # Teams shows anything but a 200 message as "Sorry, there was a problem": say what happened instead.

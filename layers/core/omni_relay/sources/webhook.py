@@ -4,8 +4,10 @@ A source (one module under sources/, a WebhookSource from base.py) says how its 
 request, where the sender, the delivery id and the free text are in its payload, and, if its vendor
 has an API for it, how to comment back. Everything else is here:
 
-  verify -> JSON -> read the delivery -> find the job id -> cancel (once per delivery id)
-  -> reply {jobId, state, outcome, message}, or 202 and the worker when the caller's deadline is short.
+  verify -> JSON -> read the delivery -> find the job id -> cancel (once per signed body)
+  -> reply {jobId, state, outcome, message, job}, or 202 and the worker when the caller's deadline is short.
+
+`<command word> status <job>` looks at the job instead (read-only: Omni's cancel is not called).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, over_rate_limit
@@ -23,7 +26,7 @@ from omni_relay.dedupe import AlreadyInProgress, Deduplicator
 from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, ReplyTarget
 from omni_relay.errors import MalformedRequest, UnsupportedMediaType
 from omni_relay.jobref import find_job_id
-from omni_relay.messages import describe, pending_elsewhere
+from omni_relay.messages import full_text, pending_elsewhere
 from omni_relay.observability import logger
 from omni_relay.request import Handled, InboundRequest, Reply
 from omni_relay.sources.base import SourceConfig, WebhookSource
@@ -76,13 +79,13 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
     if found is None:
         message = f"Nothing to do: no {ports.command_word} command in this event."
         return Handled(source.render(200, {"outcome": "ignored", "message": message}), requester)
-    if not found:
+    if not found.job_id:
         message = f"No Omni job id was found after {ports.command_word}: give a job UUID or an Omni job URL."
         return Handled(source.render(422, {"error": "no_job_id", "message": message}), requester)
 
-    asked = CancelRequest(found, requester)
+    asked = CancelRequest(found.job_id, requester)
     if limited := over_rate_limit(ports, asked):
-        reply = source.render(429, answer(limited))
+        reply = source.render(429, answer(limited, source))
         headers = {"Retry-After": str(math.ceil(limited.retry_after_s))}
         return Handled(Reply(reply.status, reply.body, headers), requester, limited)
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.webhook_budget_s(source), wall=ports.now)
@@ -90,7 +93,10 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
 
     def act() -> dict[str, Any]:
         reply_to = ReplyTarget(thread=delivery.thread) if follow_up else None
-        outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
+        if found.read_only:
+            outcome = ports.service.status(asked, deadline)
+        else:
+            outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
         if outcome.outcome is not Outcome.PENDING:
             ports.notify(source, delivery.thread, outcome, config)
         return outcome.to_record()
@@ -104,7 +110,7 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
         body = {"outcome": "in_progress", "message": "This delivery is already being handled."}
         return Handled(source.render(202, body), requester)
     outcome = CancelOutcome.from_record(done)
-    body = answer(outcome)
+    body = answer(outcome, source)
     if outcome.outcome is Outcome.PENDING and not source.can_comment(delivery.thread, config):
         body["message"] = pending_elsewhere(outcome.job_id)  # "I will post the result here" would not be true
     return Handled(source.render(status_of(outcome), body), requester, outcome)
@@ -118,8 +124,13 @@ def status_of(outcome: CancelOutcome) -> int:
     return 200  # the request was handled; how the cancel ended is in the body
 
 
-def answer(outcome: CancelOutcome) -> dict[str, Any]:
-    return {**outcome.as_dict(), "message": describe(outcome)}
+def answer(outcome: CancelOutcome, source: WebhookSource) -> dict[str, Any]:
+    """The reply's JSON: the outcome, a message as the source shows it (a Teams reply is a message),
+    and Omni's details of the job as data."""
+    body: dict[str, Any] = {**outcome.as_dict(), "message": full_text(outcome, source.literal)}
+    if outcome.details is not None and (job := outcome.details.to_dict()):
+        body["job"] = job
+    return body
 
 
 def parse_json(body: bytes) -> Mapping[str, Any]:
@@ -132,28 +143,43 @@ def parse_json(body: bytes) -> Mapping[str, Any]:
     return payload
 
 
+@dataclass(frozen=True)
+class Ask:
+    """What a delivery asks for: the job ("" when the command named none), and whether only to look."""
+
+    job_id: str
+    read_only: bool = False
+
+
+STATUS_WORD = re.compile(r"\s*status\b", re.IGNORECASE)
+
+
 def find_job(
     payload: Mapping[str, Any], texts: Sequence[str], job_path: str, source: WebhookSource, ports: WebhookPorts
-) -> str | None:
+) -> Ask | None:
     """The job id: at the configured JMESPath (or the source's default), else in free text after the
-    command word. None when nothing asked for a cancel; "" when a command had no job id."""
+    command word ("<command word> status <job>" only looks). None when nothing asked for anything."""
     if job_path:
         value = search(job_path, payload)
         if isinstance(value, str) and (job_id := find_job_id(value)):
-            return job_id
+            return Ask(job_id)
     # Found case-insensitively in the text as written: lower() can change lengths ("İ"), and offsets with it.
     word = re.compile(re.escape(ports.command_word), re.IGNORECASE)
-    asked = not source.needs_command_word  # Teams' @mention, or a structured sender: the delivery is the command
+    asked: Ask | None = None if source.needs_command_word else Ask("")  # Teams' @mention: the delivery asks
     for text in texts:
         at = 0
         if source.needs_command_word:
             found = word.search(text)
             if found is None:
                 continue
-            asked, at = True, found.end()
+            at = found.end()
+        status = STATUS_WORD.match(text, at)
+        if status:
+            at = status.end()
+        asked = asked or Ask("", bool(status))
         if job_id := find_job_id(text[at:]):
-            return job_id
-    return "" if asked else None
+            return Ask(job_id, bool(status))
+    return asked
 
 
 def search(expression: str, payload: Mapping[str, Any]) -> Any:

@@ -1,0 +1,26 @@
+"""Text from Omni or a sender, shown literally in each vendor's markup: it is data, never markup.
+Slack's own escaping is in sources/slack_blocks.py; Jira (ADF text nodes), Zendesk and PagerDuty
+(plain-text comments) and JSON replies need none."""
+
+from __future__ import annotations
+
+import re
+
+_BACKTICKS = re.compile(r"`+")
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def code_span(text: str) -> str:
+    """Markdown (GitHub, Linear): a code span, inside which no mention (@org/team), link, image or
+    HTML is interpreted. Its fence is one backtick longer than any run inside (CommonMark 6.1)."""
+    text = " ".join(text.split())
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def teams_literal(text: str) -> str:
+    """Microsoft Teams message text (a Markdown subset with some HTML): entities for &, < and >, so
+    no tag (<at>, <a>) is formed, and every Markdown punctuation character backslash-escaped."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
