@@ -33,7 +33,8 @@ def test_jira_comment_cancels_and_comments_back_on_the_issue(stack: LocalStack):
     assert (status, reply["outcome"], reply["state"]) == (200, "cancelled", "CANCELLED")
     [comment] = comments_about(stack, "/jira/rest/api/3/issue/DATA-7/comment", job)
     assert comment["method"] == "POST" and comment["headers"]["authorization"].startswith("Basic ")
-    assert comment["body"]["body"]["content"][0]["content"][0]["text"] == reply["message"]
+    paragraphs = comment["body"]["body"]["content"]  # one ADF paragraph of text a line
+    assert "\n".join(node["text"] for p in paragraphs for node in p["content"]) == reply["message"]
 
 
 def test_teams_mention_is_answered_with_a_teams_message(stack: LocalStack):
