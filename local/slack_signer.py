@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+import uuid
 from urllib.parse import urlencode
 
 # The documented local development signing secret (never used outside the local stack).
@@ -42,7 +43,7 @@ def slash_command(
             "text": text,
             "api_app_id": "A0LOCAL01",
             "response_url": response_url,
-            "trigger_id": "0000000000.0000000000.local",
+            "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",  # unique, as Slack's
         }
     ).encode()
     ts = int(time.time()) if timestamp is None else timestamp

@@ -84,10 +84,22 @@ def payload(source: str, job_id: str, *, user: str = "", scope: str = "", text: 
     said = text or f"/omni-cancel {job_id}"
     if source == "github":
         repo = scope or "acme/data-platform"
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
         return {
             "action": "created",
-            "issue": {"number": 42, "title": "Runaway Omni AI job", "state": "open", "user": {"login": "octocat"}},
-            "comment": {"id": 1, "body": said, "user": {"login": user or "octocat", "type": "User"}},
+            "issue": {
+                "number": 42,
+                "title": "Runaway Omni AI job",
+                "state": "open",
+                "user": {"login": "octocat"},
+                "created_at": created,
+            },
+            "comment": {
+                "id": 1,
+                "body": said,
+                "user": {"login": user or "octocat", "type": "User"},
+                "created_at": created,
+            },
             "repository": {"full_name": repo, "name": repo.split("/")[-1], "private": True},
             "sender": {"login": user or "octocat", "id": 1, "type": "User"},
         }

@@ -87,11 +87,13 @@ class MemoryDedupe:
 
     def __init__(self) -> None:
         self.results: dict[str, dict[str, Any]] = {}
+        self.ttls: dict[str, int | None] = {}
 
     def register_lambda_context(self, context: Any) -> None:
         return None
 
-    def once(self, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def once(self, key: str, action: Callable[[], dict[str, Any]], ttl_s: int | None = None) -> dict[str, Any]:
         if key not in self.results:
             self.results[key] = action()
+            self.ttls[key] = ttl_s
         return copy.deepcopy(self.results[key])

@@ -9,7 +9,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omni_relay import wiring
-from omni_relay.errors import ConfigError, InvalidSignature, RelayError, SettingsUnavailable, StaleRequest
+from omni_relay.errors import (
+    ConfigError,
+    InvalidSignature,
+    RelayError,
+    ReplayedRequest,
+    SettingsUnavailable,
+    StaleRequest,
+)
 from omni_relay.observability import count, logger, metrics, traced
 from omni_relay.request import Handled, InboundRequest
 from omni_relay.sources import slack
@@ -74,7 +81,7 @@ def webhook(name: str) -> Response:
 
 @app.exception_handler(RelayError)
 def relay_error(exc: RelayError) -> Response:
-    if isinstance(exc, InvalidSignature | StaleRequest):
+    if isinstance(exc, InvalidSignature | StaleRequest | ReplayedRequest):
         count("RejectedSignatures", reason=exc.code)
     count("RejectedRequests", reason=exc.code)
     logger.warning("request rejected", extra={"error": exc.code, "reason": exc.message})

@@ -85,7 +85,7 @@ def world(servers: tuple[OmniEmulator, CaptureServer, str], monkeypatch: pytest.
         "OMNI_SECRET_ID": "omni",
         "SLACK_SECRET_ID": "slack",
         "SLACK_ALLOWED_TEAMS": TEAM,
-        "SLACK_ALLOWED_USERS": ALICE,
+        "SLACK_ALLOWED_USERS": f"{ALICE},{BOB}",  # Bob cancels with his own token
         "SECRETS_MAX_AGE_S": "0",  # each case reads the secrets as they are now
         "SLACK_DEADLINE_MS": "2000",
         "POSTBACK_HOSTS": capture.host,

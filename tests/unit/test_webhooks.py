@@ -17,6 +17,7 @@ from local.webhook_signer import secrets_for
 from omni_relay import wiring
 from omni_relay.auth import SenderList
 from omni_relay.errors import ConfigError, InvalidSignature, StaleRequest
+from omni_relay.messages import RELAY_MARK
 from omni_relay.omni import OmniReply
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.request import InboundRequest
@@ -50,7 +51,9 @@ COMMENTS = {
         "POST",
         "https://acme.atlassian.net/rest/api/3/issue/DATA-7/comment",
         "Basic " + base64.b64encode(b"relay@acme.example:jira-unit-tok").decode(),
-        lambda b, t: b["body"]["type"] == "doc" and b["body"]["content"][0]["content"][0]["text"] == t,
+        lambda b, t: (
+            b["body"]["type"] == "doc" and "\n".join(n["text"] for p in b["body"]["content"] for n in p["content"]) == t
+        ),
     ),
     "zendesk": (
         "PUT",
@@ -177,7 +180,7 @@ def test_each_source_cancels_replies_comments_and_calls_back(source: str, stack,
     if source in COMMENTS:
         method, url, auth, body_ok = COMMENTS[source]
         assert sent[url]["method"] == method and sent[url]["headers"]["Authorization"] == auth
-        assert body_ok(sent[url]["body"], message)
+        assert body_ok(sent[url]["body"], f"{message}\n{RELAY_MARK}")  # marked: never read as a command
     callback = sent[CALLBACK]
     assert callback["body"]["data"] == {
         "jobId": JOB,

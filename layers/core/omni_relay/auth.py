@@ -1,10 +1,11 @@
 """Who may cancel, and with which Omni credential.
 
-Two modes, both documented in the README:
-- per-user tokens: the Omni secret maps "<team>:<user>" to an Omni personal access token,
-  so Omni itself enforces "only the owner or an org admin";
-- org key + allow-list: one org API key, and configuration lists who may use it.
-A person with a mapped token always uses it; the org key is only for allow-listed senders.
+Deny by default: a source's allow-list is checked first, always; a mapped token never bypasses it.
+Then the credential, in two modes documented in the README:
+- per-user tokens: the Omni secret maps "<team>:<user>" (or "github:<numeric id>", …) to an Omni
+  personal access token, so Omni itself enforces "only the owner or an org admin"; used only where
+  the vendor vouches for who the sender is (never for an identity the sender writes itself);
+- org key: one org API key for every allow-listed sender.
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ class SenderPolicy(Protocol):
 
     def allows(self, requester: Requester) -> bool: ...
 
+    def trusts_identity(self, requester: Requester) -> bool:
+        """Whether `requester` is who they say, so that their own mapped Omni token may be used."""
+        ...
+
 
 @dataclass(frozen=True)
 class SlackPolicy:
@@ -106,6 +111,9 @@ class SlackPolicy:
             and self.channels.allows(requester.scope)
         )
 
+    def trusts_identity(self, requester: Requester) -> bool:
+        return True  # Slack writes team_id and user_id into what it signs
+
 
 @dataclass(frozen=True)
 class WebhookSenderPolicy:
@@ -113,13 +121,17 @@ class WebhookSenderPolicy:
     scope (repository, project, brand, service, team) and user_id."""
 
     senders: SenderList
+    trust_claimed_identity: bool = False  # the operator's opt-in for a source whose sender writes who it is
 
     @property
     def configured(self) -> bool:
         return self.senders.configured
 
     def allows(self, requester: Requester) -> bool:
-        return self.senders.allows(requester.scope, requester.user_id)
+        return any(self.senders.allows(requester.scope, user) for user in requester.ids)
+
+    def trusts_identity(self, requester: Requester) -> bool:
+        return requester.vouched or self.trust_claimed_identity
 
 
 def policy_for(settings: Settings, source: str) -> SenderPolicy:
@@ -127,7 +139,7 @@ def policy_for(settings: Settings, source: str) -> SenderPolicy:
     and the worker alike (a handed-off GitHub task is judged by GITHUB_ALLOWED, never by Slack's)."""
     if source == "slack":
         return SlackPolicy(settings.slack_allowed_teams, settings.slack_allowed_users, settings.slack_allowed_channels)
-    return WebhookSenderPolicy(settings.allowed_senders(source))
+    return WebhookSenderPolicy(settings.allowed_senders(source), source in settings.trust_sender_identity)
 
 
 class NotAllowed(Exception):
@@ -139,13 +151,24 @@ class NotAllowed(Exception):
 
 def choose_token(requester: Requester, credentials: OmniCredentials, policy: SenderPolicy) -> str:
     """The Omni token to cancel with on `requester`'s behalf, or NotAllowed saying why not."""
-    token = credentials.user_tokens.get(requester.key)
-    if token:
-        return token
-    if credentials.api_key and policy.configured:
-        if policy.allows(requester):
-            return credentials.api_key
+    if not (credentials.api_key or credentials.user_tokens):
+        raise NotAllowed(Outcome.NOT_CONFIGURED, "no org key and no user tokens in the Omni secret")
+    if not policy.configured:  # deny by default: the operator has listed no one for this source yet
+        raise NotAllowed(Outcome.NOT_CONFIGURED, f"the {requester.source} allow-list is empty")
+    if not policy.allows(requester):
         raise NotAllowed(Outcome.SENDER_NOT_ALLOWED, "sender not on the allow-list")
-    if credentials.user_tokens:
-        raise NotAllowed(Outcome.SENDER_NOT_ALLOWED, "no Omni token mapped for this sender")
-    raise NotAllowed(Outcome.NOT_CONFIGURED, "no user tokens, and no org key with an allow-list")
+    if policy.trusts_identity(requester):
+        for key in token_keys(requester):
+            if token := credentials.user_tokens.get(key):
+                return token
+    if credentials.api_key:
+        return credentials.api_key
+    raise NotAllowed(Outcome.SENDER_NOT_ALLOWED, "no Omni token mapped for this sender, and no org key")
+
+
+def token_keys(requester: Requester) -> tuple[str, ...]:
+    """How the Omni secret's user_tokens may name this person: "T0123:U0456", "github:octocat", "github:583231"."""
+    keys = [requester.key]
+    if requester.stable_id:
+        keys.append(f"{requester.workspace or requester.source}:{requester.stable_id}")
+    return tuple(keys)

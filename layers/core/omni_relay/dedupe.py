@@ -18,7 +18,9 @@ Result = dict[str, Any]
 
 
 class Deduplicator(Protocol):
-    def once(self, key: str, action: Callable[[], Result]) -> Result: ...
+    def once(self, key: str, action: Callable[[], Result], ttl_s: int | None = None) -> Result:
+        """`action`'s result, run once per `key` within `ttl_s` (the store's default when None)."""
+        ...
 
     def register_lambda_context(self, context: Any) -> None: ...
 
@@ -27,7 +29,7 @@ class NoDedupe:
     def register_lambda_context(self, context: Any) -> None:
         return None
 
-    def once(self, key: str, action: Callable[[], Result]) -> Result:
+    def once(self, key: str, action: Callable[[], Result], ttl_s: int | None = None) -> Result:
         return action()
 
 
@@ -39,17 +41,17 @@ class DynamoDedupe:
     def __init__(self, table_name: str, ttl_s: int = 3600) -> None:
         self._table = table_name
         self._ttl_s = ttl_s
-        self._layer: Any = None
-        self._config: Any = None
+        # One persistence layer per record lifetime: Powertools configures a layer once, TTL included.
+        self._stores: dict[int, tuple[Any, Any]] = {}
         self._context: Any = None
 
     def register_lambda_context(self, context: Any) -> None:
         """In-progress records then expire with the invocation, as Powertools recommends."""
         self._context = context
-        if self._config is not None:
-            self._config.register_lambda_context(context)
+        for _, config in self._stores.values():
+            config.register_lambda_context(context)
 
-    def once(self, key: str, action: Callable[[], Result]) -> Result:
+    def once(self, key: str, action: Callable[[], Result], ttl_s: int | None = None) -> Result:
         # Imported on first use: idempotency pulls in boto3.
         from aws_lambda_powertools.utilities.idempotency import (
             DynamoDBPersistenceLayer,
@@ -62,18 +64,21 @@ class DynamoDedupe:
         )
         from botocore.config import Config
 
-        if self._layer is None:
-            self._layer = DynamoDBPersistenceLayer(
+        ttl = max(ttl_s or self._ttl_s, self._ttl_s)
+        if ttl not in self._stores:
+            layer = DynamoDBPersistenceLayer(
                 table_name=self._table,
                 boto_config=Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2}),
             )
-            self._config = IdempotencyConfig(expires_after_seconds=self._ttl_s)
+            config = IdempotencyConfig(expires_after_seconds=ttl)
             if self._context is not None:
-                self._config.register_lambda_context(self._context)
+                config.register_lambda_context(self._context)
+            self._stores[ttl] = (layer, config)
+        layer, config = self._stores[ttl]
         ran: list[Result] = []
 
         # Decorated per call (cheap) so concurrent calls never share an action.
-        @idempotent_function(data_keyword_argument="key", persistence_store=self._layer, config=self._config)
+        @idempotent_function(data_keyword_argument="key", persistence_store=layer, config=config)
         def run(key: str) -> Result:
             ran.append(action())
             return ran[0]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from omni_relay.signing import iso_seconds
 
 
 class JobState(StrEnum):
@@ -64,20 +65,41 @@ class Requester:
     - user_id: the person, in that source's ids (Slack U…, a GitHub login, a Jira accountId, …);
     - scope: where they asked, which allow-lists name (Slack channel, GitHub repository, Jira project,
       Zendesk brand, PagerDuty service, Linear team, Teams tenant, a sender's own scope);
-    - workspace: the Slack workspace (team id); empty for the other sources, which have one per relay."""
+    - workspace: the Slack workspace (team id); empty for the other sources, which have one per relay;
+    - stable_id: the vendor's immutable id for the person where user_id is a renameable name (GitHub's
+      numeric id beside the login);
+    - vouched: whether the vendor itself wrote who this is (False where the holder of a shared secret
+      writes it: Standard Webhooks' requestedBy, a shared-secret sender, a Jira Automation rule)."""
 
     source: str
     user_id: str
     scope: str = ""
     workspace: str = ""
+    stable_id: str = ""
+    vouched: bool = True
 
     @property
     def key(self) -> str:
         """The person across sources, as the Omni secret's user_tokens names them ("T0123:U0456", "github:octocat")."""
         return f"{self.workspace or self.source}:{self.user_id}"
 
-    def to_dict(self) -> dict[str, str]:
-        return {"source": self.source, "user_id": self.user_id, "scope": self.scope, "workspace": self.workspace}
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every id this person is known by, as allow-lists and the token map may name them."""
+        return (self.user_id, self.stable_id) if self.stable_id else (self.user_id,)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "source": self.source,
+            "user_id": self.user_id,
+            "scope": self.scope,
+            "workspace": self.workspace,
+        }
+        if self.stable_id:
+            data["stable_id"] = self.stable_id
+        if not self.vouched:
+            data["vouched"] = False
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Requester:
@@ -89,6 +111,8 @@ class Requester:
             user_id=str(data.get("user_id") or ""),
             scope=str(data.get("scope") or data.get("channel_id") or ""),
             workspace="" if workspace == source else workspace,
+            stable_id=str(data.get("stable_id") or ""),
+            vouched=data.get("vouched", True) is not False,
         )
 
 
@@ -113,16 +137,6 @@ class ReplyTarget:
 class CancelRequest:
     job_id: str
     requester: Requester
-
-
-def _epoch(value: object) -> float | None:
-    """An ISO-8601 time from Omni (2025-01-15T10:00:12.000Z) as epoch seconds; None if absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -153,10 +167,10 @@ class JobDetails:
             chat_url=_str(body.get("omniChatUrl"))[:2000],
             progress=_str(progress.get("message"))[:500],
             iteration=iteration if isinstance(iteration, int) and not isinstance(iteration, bool) else 0,
-            created_at=_epoch(body.get("createdAt")),
-            cancelled_at=_epoch(body.get("cancelledAt")),
+            created_at=iso_seconds(body.get("createdAt")),
+            cancelled_at=iso_seconds(body.get("cancelledAt")),
             cancelled_by=_str(body.get("cancelledBy"))[:100],
-            completed_at=_epoch(body.get("completedAt")),
+            completed_at=iso_seconds(body.get("completedAt")),
             error=_str(error.get("message"))[:500],
         )
 

@@ -30,6 +30,11 @@ class StaleRequest(RelayError):
     code = "stale_request"
 
 
+class ReplayedRequest(RelayError):
+    status = 401
+    code = "replayed_request"
+
+
 class PayloadTooLarge(RelayError):
     status = 413
     code = "payload_too_large"

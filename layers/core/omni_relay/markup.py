@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 _BACKTICKS = re.compile(r"`+")
-_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# &, < and > become entities (no tag such as <at> or <a> is formed); every Markdown punctuation
+# character is backslash-escaped. One translate() pass: linear, with a small constant.
+_TEAMS = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: "\\" + c for c in "\\`*_{}[]()#+-.!|~"}})
 
 
 def code_span(text: str) -> str:
@@ -22,5 +24,4 @@ def code_span(text: str) -> str:
 def teams_literal(text: str) -> str:
     """Microsoft Teams message text (a Markdown subset with some HTML): entities for &, < and >, so
     no tag (<at>, <a>) is formed, and every Markdown punctuation character backslash-escaped."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    return text.translate(_TEAMS)

@@ -68,6 +68,10 @@ _TEXT: dict[Outcome, str] = {
     ),
 }
 
+# The last line of every comment the relay writes, so that it never reads its own comment as a
+# command, whatever COMMAND_WORD is ("Cancelled Omni AI job …" holds "cancel" and a job id).
+RELAY_MARK = "— omni-cancel-relay"
+
 FOLLOWING = (
     "Cancel requested: job {job} is executing and Omni will stop it after its current step. "
     "I will say here when it has stopped."

@@ -15,6 +15,29 @@ from collections.abc import Callable
 MAX_SENDERS = 10_000  # memory bound: the least recently seen senders are forgotten first
 
 
+class RecentlySeen:
+    """Values seen in the last `window_s` in this execution environment (at most `limit` of them):
+    a Slack command's signature, which Slack never sends twice, so a second sight is a replay."""
+
+    def __init__(self, window_s: float, limit: int = MAX_SENDERS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._window_s = window_s
+        self._limit = limit
+        self._clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_sight(self, value: str) -> bool:
+        """True the first time `value` is seen within the window (and it is remembered); False after."""
+        now = self._clock()
+        while self._seen and next(iter(self._seen.values())) < now - self._window_s:
+            self._seen.popitem(last=False)
+        if value in self._seen:
+            return False
+        self._seen[value] = now
+        while len(self._seen) > self._limit:
+            self._seen.popitem(last=False)
+        return True
+
+
 class SenderRateLimit:
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute

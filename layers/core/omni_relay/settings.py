@@ -47,6 +47,9 @@ class Settings:
     # Per webhook source: <SOURCE>_ALLOWED (senders, parsed here once) and <SOURCE>_JOB_ID_PATH (JMESPath).
     source_allowed: Mapping[str, SenderList] = field(default_factory=dict)
     source_job_paths: Mapping[str, str] = field(default_factory=dict)
+    # Webhook sources whose sender writes its own identity, where the operator accepts that risk so
+    # that mapped per-user tokens are used (TRUST_SENDER_IDENTITY="standard,shared").
+    trust_sender_identity: frozenset[str] = frozenset()
 
     def allowed_senders(self, source: str) -> SenderList:
         return self.source_allowed.get(source) or SenderList(frozenset())
@@ -114,6 +117,9 @@ class Settings:
             follow_up_minutes=number("FOLLOW_UP_MINUTES", 10, 0, 25),
             follow_up_polls_per_min=int(number("FOLLOW_UP_POLLS_PER_MIN", 20, 1, 60)),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
+            trust_sender_identity=frozenset(
+                s.strip().lower() for s in env.get("TRUST_SENDER_IDENTITY", "").split(",") if s.strip()
+            ),
             **_webhook_options(env, problems),
         )
         if problems:

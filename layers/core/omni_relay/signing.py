@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 
 
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
@@ -33,6 +34,18 @@ def unix_seconds(value: str) -> int | None:
     if not value or len(value) > 12 or not value.isascii() or not value.isdigit():
         return None
     return int(value)
+
+
+def iso_seconds(value: object) -> float | None:
+    """An ISO-8601 time (2025-01-15T10:00:12.000Z, with an offset or none meaning UTC) as epoch
+    seconds; None if absent or unreadable."""
+    if not isinstance(value, str) or not value or len(value) > 40:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def whsec_key(secret: str) -> bytes:

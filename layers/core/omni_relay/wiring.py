@@ -17,18 +17,18 @@ from omni_relay.domain import CancelOutcome, Requester
 from omni_relay.errors import RelayError, SettingsUnavailable
 from omni_relay.following import Follow, poll_delay_s
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue, TaskQueue
-from omni_relay.messages import full_text, given_up
+from omni_relay.messages import RELAY_MARK, full_text, given_up
 from omni_relay.notify import Notifier
 from omni_relay.observability import count, logger
 from omni_relay.omni import MeteredOmni, OmniClient, OmniPort
 from omni_relay.poll_budget import PollBudget, default_poll_budget
 from omni_relay.postback import AllowedHosts, PostBack
-from omni_relay.ratelimit import SenderRateLimit
+from omni_relay.ratelimit import RecentlySeen, SenderRateLimit
 from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_store
 from omni_relay.service import CancelService
 from omni_relay.settings import Settings
 from omni_relay.sources.base import SourceConfig, SourceDisabled, WebhookSource
-from omni_relay.sources.slack import signing_secrets
+from omni_relay.sources.slack import REPLAY_WINDOW_S, signing_secrets
 from omni_relay.sources.webhook import NOTIFY_RESERVE_S
 
 
@@ -55,6 +55,8 @@ class Runtime:
         self.notifier = Notifier(self.postback, settings.callback_url, now)
         self.dedupe = dedupe or default_dedupe(settings.idempotency_table)
         self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_min)
+        # Slack's 300 s replay window, and a little clock skew either side.
+        self.slack_signatures = RecentlySeen(window_s=2 * REPLAY_WINDOW_S + 60)
         self.omni = MeteredOmni(omni)
         self.service = CancelService(
             self.omni,
@@ -184,6 +186,9 @@ class Runtime:
     def post(self, url: str, message: dict[str, Any]) -> None:
         self.notifier.post(url, message)
 
+    def first_sight(self, slack_signature: str) -> bool:
+        return self.slack_signatures.first_sight(slack_signature)
+
     # Webhook sources -------------------------------------------------------------------------
 
     @property
@@ -223,7 +228,7 @@ class Runtime:
         """Tell the webhook's people how the cancel ended: a comment where their tool has an API for
         it, and the signed callback when one is configured. Never raises."""
         text = text or full_text(outcome, source.literal)
-        outbound = source.comment(thread, text, config) if config and thread else None
+        outbound = source.comment(thread, f"{text}\n{RELAY_MARK}", config) if config and thread else None
         if outbound is not None:
             self.notifier.comment(outbound.method, outbound.url, outbound.body, outbound.headers, source.name)
         if self.settings.callback_url:

@@ -10,11 +10,11 @@ one line in registry.py. The pipeline in webhook.py does the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from omni_relay.domain import Requester
-from omni_relay.errors import RelayError
+from omni_relay.errors import RelayError, StaleRequest
 from omni_relay.request import InboundRequest, Reply
 
 # Where senders that sign nothing themselves (Jira Automation, Opsgenie, ServiceNow) present the shared secret.
@@ -82,12 +82,26 @@ class WebhookSource:
     default_job_path: ClassVar[str] = ""  # JMESPath into the payload, tried before free text
     # False where the delivery itself is the command (a Teams @mention, a structured sender).
     needs_command_word: ClassVar[bool] = True
+    # Replays: how long after the time its vendor signs (a header or a body field) a delivery is still
+    # acted on, wide enough for the vendor's documented retries; 0 where the vendor signs no time.
+    # A signed body is remembered at least this long, so a resend inside the window acts once.
+    max_age_s: ClassVar[float] = 0.0
+    # Whether the vendor vouches for the person in a verified delivery (it writes the sender itself):
+    # only then may their own mapped Omni token be used (<SOURCE>_TRUST_IDENTITY=true overrides).
+    vouches_for_sender: ClassVar[bool] = True
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         raise NotImplementedError
 
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
         raise NotImplementedError
+
+    def receive(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+        """read(), with the sender marked as a claim where this vendor does not write who it is."""
+        delivery = self.read(request, payload, now)
+        if self.vouches_for_sender:
+            return delivery
+        return replace(delivery, requester=replace(delivery.requester, vouched=False))
 
     def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
         """Whether this source can put a result on `thread` later (its API, and credentials for it)."""
@@ -104,6 +118,14 @@ class WebhookSource:
 
     def render(self, status: int, body: dict[str, Any]) -> Reply:
         return Reply(status, body)
+
+
+def check_age(sent_at: float | None, now: float, max_age_s: float, what: str) -> None:
+    """StaleRequest unless the signed time `sent_at` is within `max_age_s` of now (either way: clocks drift)."""
+    if sent_at is None:
+        raise StaleRequest(f"The signed {what} is missing or unreadable.")
+    if abs(now - sent_at) > max_age_s:
+        raise StaleRequest(f"The signed {what} is more than {max_age_s / 3600:g} h away: a replay or a stale retry.")
 
 
 def dig(payload: Any, *path: str) -> Any:

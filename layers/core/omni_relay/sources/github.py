@@ -15,8 +15,8 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.markup import code_span
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.signing import hex_hmacs, iso_seconds, matches_any
+from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
 
 API = "https://api.github.com"
 _REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
@@ -25,6 +25,8 @@ _REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 class GitHub(WebhookSource):
     name = "github"
     title = "GitHub"
+    # GitHub does not retry a failed delivery; an admin may redeliver one by hand within the hour.
+    max_age_s = 3600.0
     deadline_s = 10.0
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
@@ -42,6 +44,7 @@ class GitHub(WebhookSource):
             source=self.name,
             scope=repo,
             user_id=text(dig(sender, "login")),
+            stable_id=text(dig(sender, "id")),  # the login can be renamed; the numeric id cannot
         )
         delivery_id = request.header("x-github-delivery")
         number = text(dig(payload, "issue", "number"))
@@ -54,8 +57,10 @@ class GitHub(WebhookSource):
         elif event != _shape(payload):  # the header is not signed; the body is
             ignore = f"the signed body is not an {event or 'unnamed'} event"
         elif event == "issue_comment" and action == "created":
+            check_age(iso_seconds(dig(payload, "comment", "created_at")), now, self.max_age_s, "comment.created_at")
             texts = (text(dig(payload, "comment", "body")),)
         elif event == "issues" and action == "opened":
+            check_age(iso_seconds(dig(payload, "issue", "created_at")), now, self.max_age_s, "issue.created_at")
             texts = (text(dig(payload, "issue", "title")), text(dig(payload, "issue", "body")))
         else:
             ignore = f"the relay acts on new issue comments and new issues, not {event or 'this'} {action}".rstrip()

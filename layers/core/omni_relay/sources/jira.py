@@ -18,7 +18,7 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.base import TOKEN_HEADER, Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.base import TOKEN_HEADER, Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
 
 ACTED_ON = ("comment_created", "jira:issue_created")
 
@@ -26,6 +26,8 @@ ACTED_ON = ("comment_created", "jira:issue_created")
 class Jira(WebhookSource):
     name = "jira"
     title = "Jira"
+    # Atlassian: a retried webhook may arrive up to 30 minutes late; the admin webhook signs `timestamp`.
+    max_age_s = 3600.0
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         signature = request.header("x-hub-signature")
@@ -44,10 +46,17 @@ class Jira(WebhookSource):
         issue = dig(payload, "issue") or {}
         fields = dig(issue, "fields") or {}
         author = dig(payload, "comment", "author") or dig(payload, "user") or {}
+        signed = bool(request.header("x-hub-signature"))  # the admin webhook: Atlassian signs it all
+        if signed:
+            sent_ms = payload.get("timestamp")
+            sent_at = sent_ms / 1000 if isinstance(sent_ms, int) and not isinstance(sent_ms, bool) else None
+            check_age(sent_at, now, self.max_age_s, "timestamp")
         requester = Requester(
             source=self.name,
             scope=text(dig(fields, "project", "key")),
             user_id=text(dig(author, "accountId")),
+            # An Automation rule's body is written by whoever wrote the rule: its accountId is a claim.
+            vouched=signed,
         )
         key = text(dig(issue, "key"))
         thread = {"issue": key} if key else {}

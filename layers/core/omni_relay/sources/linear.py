@@ -11,20 +11,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from omni_relay.domain import Requester
-from omni_relay.errors import InvalidSignature, StaleRequest
+from omni_relay.errors import InvalidSignature
 from omni_relay.markup import code_span
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
 
 API = "https://api.linear.app/graphql"
-REPLAY_WINDOW_S = 60
 COMMENT_CREATE = "mutation CommentCreate($input: CommentCreateInput!) { commentCreate(input: $input) { success } }"
 
 
 class Linear(WebhookSource):
     name = "linear"
     title = "Linear"
+    max_age_s = 60.0  # Linear's own advice: reject a webhookTimestamp more than a minute away
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         signature = request.header("linear-signature")
@@ -36,8 +36,8 @@ class Linear(WebhookSource):
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
         # The send time is in the signed body, read once by the pipeline after the signature held.
         sent_ms = payload.get("webhookTimestamp")
-        if not isinstance(sent_ms, int) or isinstance(sent_ms, bool) or abs(now - sent_ms / 1000) > REPLAY_WINDOW_S:
-            raise StaleRequest("The Linear webhookTimestamp is missing or more than a minute away.")
+        sent_at = sent_ms / 1000 if isinstance(sent_ms, int) and not isinstance(sent_ms, bool) else None
+        check_age(sent_at, now, self.max_age_s, "webhookTimestamp")
         kind, action, data = text(payload.get("type")), text(payload.get("action")), dig(payload, "data") or {}
         actor = dig(payload, "actor") or {}
         if kind == "Comment":

@@ -15,8 +15,8 @@ from urllib.parse import quote
 from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.signing import hex_hmacs, iso_seconds, matches_any
+from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
 
 API = "https://api.pagerduty.com"
 ACTED_ON = ("incident.annotated", "incident.triggered")
@@ -26,6 +26,8 @@ class PagerDuty(WebhookSource):
     name = "pagerduty"
     title = "PagerDuty"
     deadline_s = 5.0
+    # PagerDuty retries 5xx, 429 and timeouts for up to 48 hours; occurred_at is in the signed body.
+    max_age_s = 49 * 3600.0
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         header = request.header("x-pagerduty-signature")
@@ -39,6 +41,7 @@ class PagerDuty(WebhookSource):
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
         event = dig(payload, "event") or {}
         event_type, data = text(dig(event, "event_type")), dig(event, "data") or {}
+        check_age(iso_seconds(dig(event, "occurred_at")), now, self.max_age_s, "occurred_at")
         agent = dig(event, "agent") or {}
         if event_type == "incident.annotated":
             incident, texts = text(dig(data, "incident", "id")), (text(dig(data, "content")),)

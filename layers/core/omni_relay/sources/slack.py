@@ -19,6 +19,7 @@ from omni_relay.domain import CancelOutcome, CancelRequest, ReplyTarget, Request
 from omni_relay.errors import (
     InvalidSignature,
     MalformedRequest,
+    ReplayedRequest,
     SettingsUnavailable,
     StaleRequest,
     UnsupportedMediaType,
@@ -44,6 +45,10 @@ class SlackPorts(CancelPorts, Protocol):
     def slack_signing_secrets(self) -> list[str]: ...
 
     def post(self, url: str, message: dict[str, Any]) -> None: ...
+
+    def first_sight(self, slack_signature: str) -> bool:
+        """False when this execution environment has already seen this signature (within Slack's window)."""
+        ...
 
 
 def signing_secrets(value: Mapping[str, Any]) -> list[str]:
@@ -112,6 +117,9 @@ def handle_command(request: InboundRequest, ports: SlackPorts) -> Handled:
     verify(request, ports.slack_signing_secrets(), ports.now())
     if form is None:
         raise UnsupportedMediaType(f"Slash commands must be sent as {FORM}.")
+    # Slack never resends a slash command: the same signature twice is a captured request replayed.
+    if not ports.first_sight(request.header("x-slack-signature")):
+        raise ReplayedRequest("This Slack request was already received.")
     command = SlashCommand.from_form(form)
     text = command.text.strip()
     if not text or text.lower() in ("help", "-h", "--help", "?"):

@@ -26,6 +26,8 @@ class StandardWebhooks(WebhookSource):
     deadline_s = 15.0
     default_job_path = "jobId || data.jobId"
     needs_command_word = False  # the delivery is the command
+    max_age_s = REPLAY_WINDOW_S
+    vouches_for_sender = False  # requestedBy is whatever the holder of the secret writes
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         message_id, timestamp = request.header("webhook-id"), request.header("webhook-timestamp")

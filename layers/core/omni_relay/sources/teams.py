@@ -19,8 +19,8 @@ from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.markup import teams_literal
 from omni_relay.request import InboundRequest, Reply
-from omni_relay.signing import hmac_sha256, matches_any
-from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, dig, text
+from omni_relay.signing import hmac_sha256, iso_seconds, matches_any
+from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, check_age, dig, text
 
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)  # [^<]: linear, however many unclosed <at> there are
 
@@ -30,6 +30,7 @@ class Teams(WebhookSource):
     title = "Microsoft Teams"
     deadline_s = 5.0
     needs_command_word = False  # Teams only calls an outgoing webhook when it is @mentioned
+    max_age_s = 3600.0  # the activity's `timestamp` is in the signed body; Teams does not retry
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         scheme, _, signature = request.header("authorization").partition(" ")
@@ -52,6 +53,7 @@ class Teams(WebhookSource):
             scope=text(dig(payload, "channelData", "tenant", "id")),
             user_id=text(dig(sender, "aadObjectId")) or text(dig(sender, "id")),
         )
+        check_age(iso_seconds(payload.get("timestamp")), now, self.max_age_s, "timestamp")
         said = _MENTION.sub(" ", text(payload.get("text")))
         if text(payload.get("type")) != "message":
             return Delivery(requester, text(payload.get("id")), ignore="only messages are commands")

@@ -26,7 +26,7 @@ from omni_relay.dedupe import AlreadyInProgress, Deduplicator
 from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, ReplyTarget
 from omni_relay.errors import MalformedRequest, UnsupportedMediaType
 from omni_relay.jobref import find_job_id
-from omni_relay.messages import full_text, pending_elsewhere
+from omni_relay.messages import RELAY_MARK, full_text, pending_elsewhere
 from omni_relay.observability import logger
 from omni_relay.request import Handled, InboundRequest, Reply
 from omni_relay.sources.base import SourceConfig, WebhookSource
@@ -34,6 +34,7 @@ from omni_relay.sources.base import SourceConfig, WebhookSource
 JSON = "application/json"
 # Time kept back from the caller's deadline to comment on the issue and send the callback.
 NOTIFY_RESERVE_S = 1.0
+DEDUPE_TTL_S = 3600  # how long a signed body is remembered, at least
 
 
 class WebhookPorts(CancelPorts, Protocol):
@@ -69,12 +70,12 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
     if request.content_type != JSON:
         raise UnsupportedMediaType(f"{source.title} webhooks must be sent as {JSON}.")
     payload = parse_json(request.body)
-    delivery = source.read(request, payload, ports.now())
+    delivery = source.receive(request, payload, ports.now())
     requester = delivery.requester
     if delivery.delivery_id:
         logger.append_keys(delivery_id=delivery.delivery_id[:100])  # the vendor's id, for support; not the key
-    if delivery.ignore:
-        return Handled(source.render(200, {"outcome": "ignored", "message": delivery.ignore}), requester)
+    if ignored := delivery.ignore or own_comment(delivery.texts):
+        return Handled(source.render(200, {"outcome": "ignored", "message": ignored}), requester)
     found = find_job(payload, delivery.texts, ports.job_id_path(source.name) or source.default_job_path, source, ports)
     if found is None:
         message = f"Nothing to do: no {ports.command_word} command in this event."
@@ -103,9 +104,11 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
 
     # Once per signed body, whatever the unsigned delivery-id header says (or whether it is there at all):
     # a captured delivery resent under any id is answered from the first run.
+    # Remembered at least as long as the source's signed time keeps a delivery fresh: no window for a replay.
     signed = hashlib.sha256(request.body).hexdigest()
+    remember_s = int(max(DEDUPE_TTL_S, source.max_age_s + 300))
     try:
-        done = ports.dedupe.once(f"webhook:{source.name}:{signed}", act)
+        done = ports.dedupe.once(f"webhook:{source.name}:{signed}", act, ttl_s=remember_s)
     except AlreadyInProgress:
         body = {"outcome": "in_progress", "message": "This delivery is already being handled."}
         return Handled(source.render(202, body), requester)
@@ -114,6 +117,11 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
     if outcome.outcome is Outcome.PENDING and not source.can_comment(delivery.thread, config):
         body["message"] = pending_elsewhere(outcome.job_id)  # "I will post the result here" would not be true
     return Handled(source.render(status_of(outcome), body), requester, outcome)
+
+
+def own_comment(texts: Sequence[str]) -> str:
+    """Why a delivery is ignored when it is the relay's own comment (every one ends with RELAY_MARK)."""
+    return "This is the relay's own comment, not a command." if any(RELAY_MARK in t for t in texts) else ""
 
 
 def status_of(outcome: CancelOutcome) -> int:
@@ -158,13 +166,16 @@ def find_job(
     payload: Mapping[str, Any], texts: Sequence[str], job_path: str, source: WebhookSource, ports: WebhookPorts
 ) -> Ask | None:
     """The job id: at the configured JMESPath (or the source's default), else in free text after the
-    command word ("<command word> status <job>" only looks). None when nothing asked for anything."""
-    if job_path:
+    command word ("<command word> status <job>" only looks). None when nothing asked for anything.
+    The JMESPath applies only to a delivery that is a command: one whose text has the command word,
+    or from a source whose deliveries are always commands (Teams' @mention, a structured sender)."""
+    # Found case-insensitively in the text as written: lower() can change lengths ("İ"), and offsets with it.
+    word = re.compile(re.escape(ports.command_word), re.IGNORECASE)
+    commanded = not source.needs_command_word or any(word.search(said) for said in texts)
+    if job_path and commanded:
         value = search(job_path, payload)
         if isinstance(value, str) and (job_id := find_job_id(value)):
             return Ask(job_id)
-    # Found case-insensitively in the text as written: lower() can change lengths ("İ"), and offsets with it.
-    word = re.compile(re.escape(ports.command_word), re.IGNORECASE)
     asked: Ask | None = None if source.needs_command_word else Ask("")  # Teams' @mention: the delivery asks
     for text in texts:
         at = 0

@@ -16,8 +16,8 @@ from urllib.parse import quote
 from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hmac_sha256, matches_any
-from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, dig, text
+from omni_relay.signing import hmac_sha256, iso_seconds, matches_any
+from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
 
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
 
@@ -25,6 +25,9 @@ COMMENT_ADDED = "zen:event-type:ticket.comment_added"
 class Zendesk(WebhookSource):
     name = "zendesk"
     title = "Zendesk"
+    # Zendesk signs the timestamp "to help prevent replay attacks" but publishes no window; its retries
+    # (409, 429/503 with a short Retry-After, timeouts) come within minutes. An hour tolerates both.
+    max_age_s = 3600.0
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         signature = request.header("x-zendesk-webhook-signature")
@@ -35,6 +38,7 @@ class Zendesk(WebhookSource):
         expected = (base64.b64encode(hmac_sha256(s.encode(), signed)).decode() for s in config.secrets)
         if not matches_any(signature, expected):
             raise InvalidSignature("The Zendesk signature does not match.")
+        check_age(iso_seconds(timestamp), now, self.max_age_s, "X-Zendesk-Webhook-Signature-Timestamp")
 
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
         event_type = text(payload.get("type"))
