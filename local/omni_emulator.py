@@ -7,6 +7,8 @@
 - Cancel: QUEUED cancels at once; EXECUTING stops after the current iteration (the reply says
   EXECUTING); DELIVERING answers 400; terminal states answer 200 with the state (idempotent).
 - 60 requests per minute per key (429 with Retry-After), and injectable latency and faults.
+- SCIM users (GET /api/scim/v2/Users?filter=userName eq "<email>", /Users/{id}) for the people who own
+  jobs; an org API key reads them; `scim_down` makes only SCIM fail (503).
 Controls live under /_emulator/ (JSON), and as methods for in-process tests.
 """
 
@@ -21,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 STATES = ("QUEUED", "EXECUTING", "DELIVERING", "COMPLETE", "FAILED", "CANCELLED")
 TERMINAL = ("COMPLETE", "FAILED", "CANCELLED")
@@ -161,6 +164,8 @@ class OmniState:
     rate_limit: int = 60
     rate_window_s: float = 60.0
     log: list[dict[str, Any]] = field(default_factory=list)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # SCIM: id -> {userName, displayName}
+    scim_down: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -212,6 +217,11 @@ class OmniEmulator:
             job = Job(str(uuid.uuid4()), org, owner, fields.pop("prompt", "emulated"), self.state.clock.now(), **fields)
             self.state.jobs[job.id] = job
             return job.id
+
+    def add_user(self, user_id: str, email: str, name: str = "") -> None:
+        """An Omni user, as SCIM lists them; `user_id` is what jobs they own report as userId."""
+        with self.state.lock:
+            self.state.users[user_id] = {"userName": email, "displayName": name or email.split("@")[0]}
 
     def job_state(self, job_id: str) -> str:
         with self.state.lock:
@@ -344,6 +354,9 @@ class _Handler(BaseHTTPRequestHandler):
             if self._rate_limited(key):
                 return
             now = omni.clock.now()
+            if path.startswith("/api/scim/v2/Users"):
+                self._scim(key, cred, path)
+                return
             if method == "POST" and path.rstrip("/") == "/api/v1/ai/jobs":
                 self._create(cred, body, now)
                 return
@@ -370,6 +383,39 @@ class _Handler(BaseHTTPRequestHandler):
                 self._cancel(key, cred, job, now)
             else:
                 self._error(404, "Not found")
+
+    def _scim(self, key: str, cred: Credential, path: str) -> None:
+        omni = self.omni
+        omni.log.append({"op": "scim", "path": self.path, "key": key, "at": omni.clock.now()})
+        if omni.scim_down:
+            self._error(503, "SCIM is unavailable")
+            return
+        if not cred.admin:
+            self._error(401, "Authentication required (SCIM bearer token)")
+            return
+
+        def resource(user_id: str) -> dict[str, Any]:
+            user = omni.users[user_id]
+            schema = "urn:ietf:params:scim:schemas:core:2.0:User"
+            return {"schemas": [schema], "id": user_id, "active": True, **user}
+
+        tail = path[len("/api/scim/v2/Users") :].strip("/")
+        if tail:
+            if tail not in omni.users:
+                self._error(404, "User not found")
+                return
+            self._send(200, resource(tail))
+            return
+        query = parse_qs(urlsplit(self.path).query)
+        wanted = re.fullmatch(r'\s*userName\s+eq\s+"([^"]*)"\s*', (query.get("filter") or [""])[0], re.IGNORECASE)
+        found = [
+            resource(uid)
+            for uid, user in omni.users.items()
+            if wanted is None or user["userName"].lower() == wanted.group(1).lower()
+        ]
+        list_schema = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+        body = {"schemas": [list_schema], "totalResults": len(found), "itemsPerPage": len(found), "startIndex": 1}
+        self._send(200, {**body, "Resources": found})
 
     def _create(self, cred: Credential, body: dict[str, Any], now: float) -> None:
         prompt = body.get("prompt")

@@ -8,11 +8,12 @@
   to the policy the template gives it (local/iam_gate.py).
 - Functions: each from the `sam build` output in its own processes under the Lambda Runtime
   Interface Emulator (local/lambda_runtime.py), with exactly the environment SAM CLI resolves for it
-  from the template; only AWS_ENDPOINT_URL (declared by the template for this) and the function's
-  credentials come from the stack, as an env file and a profile would for `sam local`.
+  from the template; only AWS_ENDPOINT_URL and SLACK_API_URL (declared by the template for this) and
+  the function's credentials come from the stack, as an env file and a profile would for `sam local`.
 - HTTP: the template's HttpApi routes (local/gateway.py); SQS: its event sources (local/event_source.py).
 - Omni: the emulator (local/omni_emulator.py), unless OMNI_BASE_URL points at a real one; post-backs,
-  comments and callbacks go to a capture server.
+  comments and callbacks go to a capture server; Slack's Web API (users.info, usergroups.users.list,
+  for owner-or-on-call) to a stand-in (local/slack_web_api.py).
 
 `python -m local.stack` (`make local`) serves until Ctrl-C. Environment:
   PARAMS                 template parameter overrides, e.g. "SlackAllowedTeams=T0123 PostbackHosts=jira.example.com"
@@ -22,9 +23,10 @@
   OMNI_BASE_URL          a real Omni to call instead of the emulator
   <SOURCE>_WEBHOOK_SECRET  each webhook source's secret (default: local dev secrets)
   HOST                   where everything listens (default 127.0.0.1; 0.0.0.0 for `sam local` containers)
-  PORT, MOTO_PORT, OMNI_EMULATOR_PORT, CAPTURE_PORT
-                         the relay's (3000), moto's (5005), the emulator's (8099) and the capture server's
-                         (8098) ports, fixed so that events/env.json can point `sam local` at them
+  PORT, MOTO_PORT, OMNI_EMULATOR_PORT, CAPTURE_PORT, SLACK_API_PORT
+                         the relay's (3000), moto's (5005), the emulator's (8099), the capture server's
+                         (8098) and the Slack Web API stand-in's (8097) ports, fixed so that
+                         events/env.json can point `sam local` at them
   VERBOSE=1              also print the functions' JSON logs (always in the log file it names)
 """
 
@@ -49,6 +51,8 @@ from local.lambda_runtime import FunctionPool, Instance, free_port, function_env
 from local.omni_emulator import OmniEmulator
 from local.sam_template import ACCOUNT, REGION, FunctionSpec, SamTemplate
 from local.slack_signer import DEV_SIGNING_SECRET
+from local.slack_web_api import BOT_TOKEN as SLACK_BOT_TOKEN
+from local.slack_web_api import SlackWebApi
 from local.webhook_signer import SOURCES, dev_secret
 
 DEV_OMNI_KEY = "omni-local-org-key"
@@ -85,6 +89,7 @@ class StackConfig:
     moto_port: int = 0
     omni_port: int = 0
     capture_port: int = 0
+    slack_api_port: int = 0
     slack_signing_secrets: list[str] = field(default_factory=lambda: [DEV_SIGNING_SECRET])
     omni_api_key: str = DEV_OMNI_KEY
     omni_base_url: str | None = None
@@ -107,6 +112,7 @@ class StackConfig:
             moto_port=int(os.environ.get("MOTO_PORT") or 5005),
             omni_port=int(os.environ.get("OMNI_EMULATOR_PORT") or 8099),
             capture_port=int(os.environ.get("CAPTURE_PORT") or 8098),
+            slack_api_port=int(os.environ.get("SLACK_API_PORT") or 8097),
             slack_signing_secrets=[os.environ.get("SLACK_SIGNING_SECRET") or DEV_SIGNING_SECRET],
             omni_api_key=os.environ.get("OMNI_API_KEY") or DEV_OMNI_KEY,
             omni_base_url=os.environ.get("OMNI_BASE_URL") or None,
@@ -144,6 +150,7 @@ class LocalStack:
         self.moto: Any = None
         self.omni: OmniEmulator | None = None
         self.capture: CaptureServer | None = None
+        self.slack_api: SlackWebApi | None = None
         self.gate: Any = None
         self.gateway: Gateway | None = None
         self.template: SamTemplate | None = None
@@ -243,6 +250,10 @@ class LocalStack:
             self._servers.append(self.omni)
         self.capture = CaptureServer(host=cfg.host, port=cfg.capture_port, on_post=self._echo_post).start()
         self._servers.append(self.capture)
+        self.slack_api = SlackWebApi(
+            host=cfg.host, port=cfg.slack_api_port
+        ).start()  # users.info and usergroups.users.list
+        self._servers.append(self.slack_api)
 
     def _start_template(self, build_dir: Path, runtime_client: Path, python: str) -> None:
         from local.aws_resources import create_all
@@ -288,8 +299,9 @@ class LocalStack:
         ).start()
         self._servers.append(self.gate)
 
+        assert self.slack_api is not None
         for fid, spec in self.functions.items():
-            overrides = {"AWS_ENDPOINT_URL": self.gate.url}
+            overrides = {"AWS_ENDPOINT_URL": self.gate.url, "SLACK_API_URL": self.slack_api.url}
             for layer in spec.external_layers:
                 if SECRETS_EXTENSION_LAYER in layer:
                     overrides["SECRETS_EXTENSION_PORT"] = str(self._secrets_extension(fid).port)
@@ -372,7 +384,7 @@ class LocalStack:
         cfg = self.config
         assert self.capture is not None
         values = {
-            "SLACK_SECRET_ID": {"signing_secrets": cfg.slack_signing_secrets},
+            "SLACK_SECRET_ID": {"signing_secrets": cfg.slack_signing_secrets, "bot_token": SLACK_BOT_TOKEN},
             "OMNI_SECRET_ID": {"api_key": cfg.omni_api_key, "user_tokens": cfg.user_tokens},
             "WEBHOOK_SECRET_ID": webhook_secret(cfg.webhook_secrets, self.capture.url("")),
         }

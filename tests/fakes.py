@@ -54,6 +54,12 @@ class FakeOmni:
     def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
         return self._call("status", job_id, token)
 
+    def find_user(self, email: str, token: str, deadline: Deadline) -> OmniReply:
+        return self._call("find_user", email, token)
+
+    def user(self, user_id: str, token: str, deadline: Deadline) -> OmniReply:
+        return self._call("user", user_id, token)
+
 
 def unavailable(op: str, job: str, token: str) -> OmniReply:
     raise OmniUnavailable("ConnectTimeoutError")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from omni_relay.domain import Outcome, Requester
+from omni_relay.domain import JobDetails, Outcome, Requester
 from omni_relay.secret_store import SecretsUnavailable
 
 if TYPE_CHECKING:
@@ -67,18 +67,46 @@ class SenderList:
 class OmniCredentials:
     api_key: str = field(default="", repr=False)
     user_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
+    scim_token: str = field(default="", repr=False)  # reads Omni's users (owner-or-on-call); else api_key
+    identities: Mapping[str, str] = field(default_factory=dict)  # "github:583231" -> the person's email
 
     @classmethod
     def from_secret(cls, secret_id: str, value: Mapping[str, Any]) -> OmniCredentials:
-        api_key = value.get("api_key", "")
-        tokens = value.get("user_tokens", {})
-        if not isinstance(api_key, str):
-            raise SecretsUnavailable(f"secret {secret_id}: api_key must be a string")
-        if not isinstance(tokens, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in tokens.items()
-        ):
-            raise SecretsUnavailable(f"secret {secret_id}: user_tokens must map strings to strings")
-        return cls(api_key.strip(), {k.strip(): v.strip() for k, v in tokens.items() if v.strip()})
+        api_key, scim_token = value.get("api_key", ""), value.get("scim_token", "")
+        if not isinstance(api_key, str) or not isinstance(scim_token, str):
+            raise SecretsUnavailable(f"secret {secret_id}: api_key and scim_token must be strings")
+        maps = {}
+        for name in ("user_tokens", "identities"):
+            found = value.get(name, {})
+            if not isinstance(found, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+            ):
+                raise SecretsUnavailable(f"secret {secret_id}: {name} must map strings to strings")
+            maps[name] = {k.strip(): v.strip() for k, v in found.items() if v.strip()}
+        identities = {k: v.lower() for k, v in maps["identities"].items()}
+        return cls(api_key.strip(), maps["user_tokens"], scim_token.strip(), identities)
+
+
+@dataclass(frozen=True)
+class OnCall:
+    """Who may cancel any job in owner-or-on-call mode (ON_CALL, comma-separated): Slack user ids
+    (U…/W…), Slack user groups (S…, members asked of Slack), Omni user emails, and webhook senders
+    as "<source>:<id>" (e.g. github:583231)."""
+
+    slack_users: frozenset[str] = frozenset()
+    slack_groups: frozenset[str] = frozenset()
+    emails: frozenset[str] = frozenset()
+    senders: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, raw: str) -> OnCall:
+        entries = [e.strip() for e in raw.split(",") if e.strip()]
+        return cls(
+            slack_users=frozenset(e for e in entries if e[0] in "UW" and e.isalnum()),
+            slack_groups=frozenset(e for e in entries if e[0] == "S" and e.isalnum()),
+            emails=frozenset(e.lower() for e in entries if "@" in e and ":" not in e),
+            senders=frozenset(e for e in entries if ":" in e),
+        )
 
 
 class SenderPolicy(Protocol):
@@ -143,10 +171,15 @@ def policy_for(settings: Settings, source: str) -> SenderPolicy:
 
 
 class NotAllowed(Exception):
-    def __init__(self, outcome: Outcome, reason: str) -> None:
+    """The relay (or Omni's own rule, checked by the relay) says no. `reason` is for the log; `why`,
+    when set, is for the person, in the relay's own words; `details` is what is known of the job."""
+
+    def __init__(self, outcome: Outcome, reason: str, *, why: str = "", details: JobDetails | None = None) -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
+        self.why = why
+        self.details = details
 
 
 def choose_token(requester: Requester, credentials: OmniCredentials, policy: SenderPolicy) -> str:

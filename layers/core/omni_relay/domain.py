@@ -52,6 +52,9 @@ class Outcome(StrEnum):
     STOPPED = "stopped"  # the job reached CANCELLED
     FINISHED_FIRST = "finished_first"  # the job completed (or failed) before it could stop
     STILL_RUNNING = "still_running"  # not terminal when following gave up (the documented cap)
+    # Owner-or-on-call (Omni's own rule, with the org key): refused by the relay before any cancel.
+    NOT_OWNER = "not_owner"  # neither the job's owner nor on call
+    IDENTITY_UNKNOWN = "identity_unknown"  # who asked could not be established (Slack, SCIM, the map)
 
 
 # Outcomes the worker can still turn into a result, given more time than the caller's deadline.
@@ -146,6 +149,7 @@ class JobDetails:
 
     prompt: str = ""
     owner_id: str = ""
+    owner_name: str = ""  # from Omni's users (SCIM), when the relay looked them up
     chat_url: str = ""
     progress: str = ""  # while executing: what the AI is doing now
     iteration: int = 0
@@ -203,6 +207,7 @@ class CancelOutcome:
     following: bool = field(default=False, compare=False)  # STOPPING: the worker will say when it stopped
     after_s: float = field(default=0.0, compare=False)  # followed cancels: seconds from the request to the end
     at: float = field(default=0.0, compare=False)  # when Omni gave `details` (epoch s): ages are told from then
+    why: str = field(default="", compare=False)  # IDENTITY_UNKNOWN: the reason, in the relay's own words
 
     def as_dict(self) -> dict[str, str | None]:
         return {
@@ -222,6 +227,8 @@ class CancelOutcome:
             record["after_s"] = self.after_s
         if self.at:
             record["at"] = self.at
+        if self.why:
+            record["why"] = self.why
         return record
 
     @classmethod
@@ -236,4 +243,5 @@ class CancelOutcome:
             following=bool(record.get("following")),
             after_s=float(record.get("after_s") or 0.0),
             at=float(record.get("at") or 0.0),
+            why=str(record.get("why") or ""),
         )

@@ -22,6 +22,11 @@ _TEXT: dict[Outcome, str] = {
     ),
     Outcome.STOPPED: "Job {job} stopped: {state}, {after} after the request.",
     Outcome.FINISHED_FIRST: "Job {job} finished before it could stop: {state}.",
+    Outcome.NOT_OWNER: (
+        "Only the job's owner or on-call can cancel job {job}, and Omni lists you as neither, so it was not "
+        "cancelled. Ask its owner, or whoever is on call."
+    ),
+    Outcome.IDENTITY_UNKNOWN: "I could not tell who you are in Omni ({why}), so job {job} was not cancelled.",
     Outcome.STILL_RUNNING: (
         "Job {job} is still running {after} after the cancel was requested, so I stopped following it. "
         "Check it in Omni."
@@ -105,6 +110,7 @@ def describe(outcome: CancelOutcome) -> str:
         when=f" {duration(now - at)} ago" if at else "",
         by=f" by Omni user {details.cancelled_by}" if _plain_id(details.cancelled_by) else "",
         after=duration(outcome.after_s),
+        why=outcome.why or "no reason given",
     )
 
 
@@ -148,6 +154,8 @@ def facts(outcome: CancelOutcome) -> list[Fact]:
     if details.prompt:
         prompt = " ".join(details.prompt.split())
         found.append(Fact("Prompt", prompt[:PROMPT_CHARS] + ("…" if len(prompt) > PROMPT_CHARS else ""), True))
+    if details.owner_name:
+        found.append(Fact("Owner", details.owner_name[:100], True))
     if details.created_at:
         found.append(Fact("Submitted", f"{duration(now - details.created_at)} ago"))
     if outcome.state is JobState.EXECUTING and (details.iteration or details.progress):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
 import urllib3
 
@@ -52,6 +53,14 @@ class OmniPort(Protocol):
     def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply: ...
 
     def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply: ...
+
+    def find_user(self, email: str, token: str, deadline: Deadline) -> OmniReply:
+        """SCIM: the Omni users whose userName (email) is `email`."""
+        ...
+
+    def user(self, user_id: str, token: str, deadline: Deadline) -> OmniReply:
+        """SCIM: one Omni user by id (a job's userId)."""
+        ...
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -105,6 +114,13 @@ class OmniClient:
 
     def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
         return self._call("GET", f"/v1/ai/jobs/{job_id}", token, deadline)
+
+    def find_user(self, email: str, token: str, deadline: Deadline) -> OmniReply:
+        query = urlencode({"filter": f'userName eq "{email}"', "count": "2"})
+        return self._call("GET", f"/scim/v2/Users?{query}", token, deadline)
+
+    def user(self, user_id: str, token: str, deadline: Deadline) -> OmniReply:
+        return self._call("GET", f"/scim/v2/Users/{quote(user_id, safe='')}", token, deadline)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter (AWS Architecture Blog): spreads retries of a burst over the window.
@@ -167,6 +183,14 @@ class MeteredOmni:
     def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
         self._calls.append(self._clock())
         return self._omni.status(job_id, token, deadline)
+
+    def find_user(self, email: str, token: str, deadline: Deadline) -> OmniReply:
+        self._calls.append(self._clock())
+        return self._omni.find_user(email, token, deadline)
+
+    def user(self, user_id: str, token: str, deadline: Deadline) -> OmniReply:
+        self._calls.append(self._clock())
+        return self._omni.user(user_id, token, deadline)
 
 
 def _to_reply(response: urllib3.BaseHTTPResponse) -> OmniReply:

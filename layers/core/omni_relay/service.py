@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Protocol
 
 from omni_relay.auth import NotAllowed, OmniCredentials, SenderPolicy, choose_token
 from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome
+from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, Requester
 from omni_relay.jobref import is_job_id
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort, OmniReply, OmniUnavailable
@@ -24,6 +25,15 @@ ALREADY_CANCELLED_MARGIN_S = 5.0
 DETAILED = frozenset({Outcome.CANCELLED, Outcome.ALREADY_FINISHED, Outcome.STOPPING, Outcome.NOT_CANCELLABLE})
 
 
+class OwnershipRule(Protocol):
+    """Owner-or-on-call (ownership.py): the job's details when the requester may cancel it with the
+    org key, NotAllowed otherwise."""
+
+    def check(
+        self, requester: Requester, job_id: str, credentials: OmniCredentials, trusted: bool, deadline: Deadline
+    ) -> JobDetails: ...
+
+
 class CancelService:
     def __init__(
         self,
@@ -33,6 +43,7 @@ class CancelService:
         policy_for: Callable[[str], SenderPolicy],
         *,
         may_read_details: Callable[[], bool] = lambda: True,
+        ownership: OwnershipRule | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self._omni = omni
@@ -40,6 +51,7 @@ class CancelService:
         self._secrets = secrets
         self._omni_secret_id = omni_secret_id
         self._may_read_details = may_read_details  # the share of Omni's rate limit details may use
+        self._ownership = ownership  # None: the allow-list alone decides who uses the org key
         self._now = now
 
     def credentials(self, *, force: bool = False) -> OmniCredentials:
@@ -47,21 +59,14 @@ class CancelService:
         return OmniCredentials.from_secret(self._omni_secret_id, value)
 
     def cancel(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
-        """Cancel first; then, when time and the details budget allow, Omni's status of the job for
-        the message (what is being cancelled, and whether it had been cancelled before)."""
+        """Cancel first (in owner-or-on-call mode, after the status that names the owner); then, when
+        time and the details budget allow, Omni's status of the job for the message (what is being
+        cancelled, and whether it had been cancelled before)."""
         asked_at = self._now()
         outcome, token = self._run(request, deadline, lookup=False)
-        if token is None or outcome.outcome not in DETAILED or deadline.remaining() < DETAILS_MIN_S:
+        details = outcome.details or self._details(request.job_id, token, outcome, deadline)
+        if details is None:
             return outcome
-        if not self._may_read_details():
-            return outcome
-        try:
-            reply = self._omni.status(request.job_id, token, deadline)
-        except OmniUnavailable:
-            return outcome
-        if reply.status != 200 or not reply.is_json:
-            return outcome
-        details = JobDetails.from_status(reply.body)
         if (
             outcome.outcome is Outcome.CANCELLED
             and details.cancelled_at
@@ -70,10 +75,34 @@ class CancelService:
             return replace(outcome, outcome=Outcome.ALREADY_CANCELLED, details=details, at=self._now())
         return replace(outcome, details=details, at=self._now())
 
+    def _details(self, job_id: str, token: str | None, outcome: CancelOutcome, deadline: Deadline) -> JobDetails | None:
+        """Omni's status of the job after a cancel, only as time and the details budget allow."""
+        if token is None or outcome.outcome not in DETAILED or deadline.remaining() < DETAILS_MIN_S:
+            return None
+        if not self._may_read_details():
+            return None
+        try:
+            reply = self._omni.status(job_id, token, deadline)
+        except OmniUnavailable:
+            return None
+        return JobDetails.from_status(reply.body) if reply.status == 200 and reply.is_json else None
+
     def status(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
         """The job's current state and details, with the same authorization as a cancel. Read-only."""
         outcome = self._run(request, deadline, lookup=True)[0]
         return replace(outcome, at=self._now()) if outcome.details else outcome
+
+    def _authorize(
+        self, request: CancelRequest, policy: SenderPolicy, deadline: Deadline, lookup: bool
+    ) -> tuple[str, JobDetails | None]:
+        """The token to call Omni with, and in owner-or-on-call mode the job's details from the check
+        that the requester may use the org key on it. NotAllowed when they may not."""
+        credentials = self.credentials()
+        token = choose_token(request.requester, credentials, policy)
+        if self._ownership is None or lookup or token != credentials.api_key:
+            return token, None  # a person's own token: Omni enforces its rule itself
+        trusted = policy.trusts_identity(request.requester)
+        return token, self._ownership.check(request.requester, request.job_id, credentials, trusted, deadline)
 
     def _run(self, request: CancelRequest, deadline: Deadline, lookup: bool) -> tuple[CancelOutcome, str | None]:
         """The outcome, and the token Omni accepted (None when Omni was not reached or refused it)."""
@@ -82,13 +111,14 @@ class CancelService:
         if not is_job_id(job_id):
             return CancelOutcome(job_id, Outcome.INVALID_JOB_ID, detail="not a UUID"), None
         try:
-            token = choose_token(request.requester, self.credentials(), policy)
+            token, checked = self._authorize(request, policy, deadline, lookup)
         except SecretsUnavailable as exc:
             logger.error("cannot read the Omni secret", extra={"job_id": job_id, "reason": str(exc)})
             return CancelOutcome(job_id, Outcome.SETTINGS_UNAVAILABLE, detail=str(exc)), None
         except NotAllowed as denied:
             logger.warning("cancel refused by the relay", extra={"job_id": job_id, "reason": denied.reason})
-            return CancelOutcome(job_id, denied.outcome, detail=denied.reason), None
+            refused = CancelOutcome(job_id, denied.outcome, detail=denied.reason, why=denied.why)
+            return (replace(refused, details=denied.details, at=self._now()) if denied.details else refused), None
         call = self._omni.status if lookup else self._omni.cancel
         try:
             reply = call(job_id, token, deadline)
@@ -112,6 +142,8 @@ class CancelService:
         if outcome.outcome is Outcome.KEY_REJECTED:
             logger.error("Omni refused the relay's credential: update the Omni secret", extra={"job_id": job_id})
             count("OmniKeyRejected")  # one dimension (service), so OmniKeyRejectedAlarm can watch it
+        if checked is not None:
+            outcome = replace(outcome, details=checked, at=self._now())
         return outcome, (token if reply.status < 400 else None)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from omni_relay.auth import AllowList, SenderList
+from omni_relay.auth import AllowList, OnCall, SenderList
 from omni_relay.errors import ConfigError
 
 
@@ -50,6 +50,12 @@ class Settings:
     # Webhook sources whose sender writes its own identity, where the operator accepts that risk so
     # that mapped per-user tokens are used (TRUST_SENDER_IDENTITY="standard,shared").
     trust_sender_identity: frozenset[str] = frozenset()
+    # Who may use the org key on a job: "allow-list" (everyone allowed) or "owner-or-on-call" (Omni's
+    # own rule: the job's owner, or someone on ON_CALL; ownership.py).
+    who_may_cancel: str = "allow-list"
+    on_call: OnCall = field(default_factory=OnCall)
+    identity_max_age_s: int = 3600  # how long a person's email and Omni user are cached
+    slack_api_url: str = ""  # empty: https://slack.com/api
 
     def allowed_senders(self, source: str) -> SenderList:
         return self.source_allowed.get(source) or SenderList(frozenset())
@@ -117,6 +123,10 @@ class Settings:
             follow_up_minutes=number("FOLLOW_UP_MINUTES", 10, 0, 25),
             follow_up_polls_per_min=int(number("FOLLOW_UP_POLLS_PER_MIN", 20, 1, 60)),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
+            who_may_cancel=_choice(env, "WHO_MAY_CANCEL", ("allow-list", "owner-or-on-call"), problems),
+            on_call=OnCall.parse(env.get("ON_CALL", "")),
+            identity_max_age_s=int(number("IDENTITY_MAX_AGE_S", 3600, 0, 86400)),
+            slack_api_url=env.get("SLACK_API_URL", "").strip(),
             trust_sender_identity=frozenset(
                 s.strip().lower() for s in env.get("TRUST_SENDER_IDENTITY", "").split(",") if s.strip()
             ),
@@ -125,6 +135,14 @@ class Settings:
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return settings
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], problems: list[str]) -> str:
+    value = env.get(name, "").strip().lower() or allowed[0]
+    if value not in allowed:
+        problems.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        return allowed[0]
+    return value
 
 
 def valid_jmespath(expression: str) -> bool:

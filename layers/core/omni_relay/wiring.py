@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from omni_relay.auth import policy_for
@@ -31,6 +31,10 @@ from omni_relay.sources.base import SourceConfig, SourceDisabled, WebhookSource
 from omni_relay.sources.slack import REPLAY_WINDOW_S, signing_secrets
 from omni_relay.sources.webhook import NOTIFY_RESERVE_S
 
+if TYPE_CHECKING:
+    from omni_relay.ownership import OwnerOrOnCall
+    from omni_relay.slack_api import SlackDirectoryPort
+
 
 class Runtime:
     def __init__(
@@ -43,6 +47,7 @@ class Runtime:
         postback: PostBack | None = None,
         dedupe: Deduplicator | None = None,
         poll_budget: PollBudget | None = None,
+        slack: SlackDirectoryPort | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -64,6 +69,7 @@ class Runtime:
             settings.omni_secret_id,
             lambda source: policy_for(settings, source),
             may_read_details=self._may_read_details,
+            ownership=self._ownership(slack) if settings.who_may_cancel == "owner-or-on-call" else None,
             now=now,
         )
         self.poll_budget = poll_budget or default_poll_budget(
@@ -108,6 +114,26 @@ class Runtime:
             return False
         count("Handoffs")
         return True
+
+    def _ownership(self, slack: SlackDirectoryPort | None) -> OwnerOrOnCall:
+        from omni_relay.ownership import OwnerOrOnCall  # only in owner-or-on-call mode
+        from omni_relay.slack_api import SlackApi
+
+        return OwnerOrOnCall(
+            self.omni,
+            slack or SlackApi(self.settings.slack_api_url),
+            self.settings.on_call,
+            self.slack_bot_token,
+            max_age_s=self.settings.identity_max_age_s,
+        )
+
+    def slack_bot_token(self) -> str:
+        """The Slack app's bot token from the Slack secret ("bot_token"), for asking Slack who someone is."""
+        try:
+            value = self.secrets.get_json(self.settings.slack_secret_id).get("bot_token", "")
+        except SecretsUnavailable:
+            return ""
+        return value.strip() if isinstance(value, str) else ""
 
     def _may_read_details(self) -> bool:
         """Details only while this environment made fewer Omni calls in the last minute than its share:

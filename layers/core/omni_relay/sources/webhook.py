@@ -124,10 +124,14 @@ def own_comment(texts: Sequence[str]) -> str:
     return "This is the relay's own comment, not a command." if any(RELAY_MARK in t for t in texts) else ""
 
 
+# The relay's own refusals, answered 403 (Omni's own refusals are the outcome of a handled request).
+REFUSED = frozenset({Outcome.SENDER_NOT_ALLOWED, Outcome.NOT_CONFIGURED, Outcome.NOT_OWNER, Outcome.IDENTITY_UNKNOWN})
+
+
 def status_of(outcome: CancelOutcome) -> int:
     if outcome.outcome is Outcome.PENDING:
         return 202
-    if outcome.outcome in (Outcome.SENDER_NOT_ALLOWED, Outcome.NOT_CONFIGURED):
+    if outcome.outcome in REFUSED:
         return 403
     return 200  # the request was handled; how the cancel ended is in the body
 

@@ -1,0 +1,190 @@
+"""Omni's own rule, kept with the org key: people cancel their own jobs, on-call cancels any.
+
+With per-user tokens Omni enforces "only the job's owner or an org admin" itself; the org key acts
+as an admin, so in owner-or-on-call mode the relay checks the rule before cancelling with it:
+
+1. the job's owner: Omni's job status (userId) — one Omni call per command;
+2. on call by id (a Slack user id, a webhook sender id): no look-up;
+3. who asked, as an email: Slack's users.info (the bot token in the Slack secret), or for a webhook
+   sender the Omni secret's `identities` map ("github:583231" -> email), and only where the vendor
+   vouches for the sender; on call by email, or by a Slack user group (usergroups.users.list);
+4. that email's Omni user (SCIM userName eq "<email>"), compared with the owner.
+
+Look-ups are cached in the execution environment for a bounded age (people for IDENTITY_MAX_AGE_S,
+group members for 5 minutes); failures are not cached. Whenever Slack or Omni cannot say who someone
+is, the answer is a refusal with the reason (fail closed), never a cancel.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import replace
+from typing import Any
+
+from omni_relay.auth import NotAllowed, OmniCredentials, OnCall
+from omni_relay.deadline import Deadline
+from omni_relay.domain import JobDetails, Outcome, Requester
+from omni_relay.observability import count, logger
+from omni_relay.omni import OmniPort, OmniUnavailable
+from omni_relay.slack_api import SlackDirectoryPort, WhoUnknown
+
+GROUP_MAX_AGE_S = 300.0
+_MISSING = object()
+
+
+class TtlCache:
+    """Values kept for `max_age_s` (and at most `limit` of them, the oldest dropped first)."""
+
+    def __init__(self, max_age_s: float, limit: int = 5000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_age_s = max_age_s
+        self._limit = limit
+        self._clock = clock
+        self._items: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: Hashable) -> Any:
+        found = self._items.get(key)
+        if found is None or self._clock() - found[0] > self._max_age_s:
+            self._items.pop(key, None)
+            return _MISSING
+        return found[1]
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        self._items[key] = (self._clock(), value)
+        self._items.move_to_end(key)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+        return value
+
+
+class OwnerOrOnCall:
+    def __init__(
+        self,
+        omni: OmniPort,
+        slack: SlackDirectoryPort,
+        on_call: OnCall,
+        slack_token: Callable[[], str],
+        *,
+        max_age_s: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._omni = omni
+        self._slack = slack
+        self._on_call = on_call
+        self._slack_token = slack_token
+        self._emails = TtlCache(max_age_s, clock=clock)  # (workspace, Slack user) -> email
+        self._users = TtlCache(max_age_s, clock=clock)  # email -> Omni user id
+        self._names = TtlCache(max_age_s, clock=clock)  # Omni user id -> display name
+        self._groups = TtlCache(GROUP_MAX_AGE_S, clock=clock)  # Slack user group -> members
+
+    def check(
+        self, requester: Requester, job_id: str, credentials: OmniCredentials, trusted: bool, deadline: Deadline
+    ) -> JobDetails:
+        """The job's details when `requester` may cancel it with the org key; NotAllowed otherwise."""
+        token = credentials.api_key
+        details = self._job(job_id, token, deadline)
+        decision, me = "on call", ""
+        try:
+            if not self._on_call_by_id(requester, trusted):
+                email = self._email(requester, credentials, trusted, deadline)
+                if not (email in self._on_call.emails or self._in_group(requester, deadline)):
+                    me = self._omni_user(email, credentials.scim_token or token, deadline)
+                    decision = "owner" if me == details.owner_id else "refused"
+        except WhoUnknown as unknown:
+            logger.warning(
+                "who asked is unknown: not cancelling", extra={"job_owner": details.owner_id, "why": unknown.reason}
+            )
+            count("OwnershipRefusals", reason="identity_unknown")
+            raise NotAllowed(Outcome.IDENTITY_UNKNOWN, unknown.reason, why=unknown.reason, details=details) from None
+        logger.info(
+            "ownership checked",
+            extra={"job_owner": details.owner_id, "requester_omni_user": me, "decision": decision},
+        )
+        if decision != "refused":
+            return details
+        count("OwnershipRefusals", reason="not_owner")
+        named = replace(details, owner_name=self._name(details.owner_id, credentials.scim_token or token, deadline))
+        raise NotAllowed(Outcome.NOT_OWNER, "neither the job's owner nor on call", details=named)
+
+    # -- the job -------------------------------------------------------------------------------
+
+    def _job(self, job_id: str, token: str, deadline: Deadline) -> JobDetails:
+        from omni_relay.service import interpret  # the one reading of Omni's replies
+
+        try:
+            outcome = interpret(job_id, self._omni.status(job_id, token, deadline), lookup=True)
+        except OmniUnavailable as exc:
+            raise NotAllowed(Outcome.OMNI_UNAVAILABLE, f"job status: {exc.reason}") from None
+        if outcome.outcome is not Outcome.STATUS or outcome.details is None:
+            raise NotAllowed(outcome.outcome, f"job status: {outcome.detail}")
+        if not outcome.details.owner_id:
+            raise NotAllowed(Outcome.UNEXPECTED_REPLY, "job status without userId")
+        return outcome.details
+
+    # -- who asked -----------------------------------------------------------------------------
+
+    def _on_call_by_id(self, requester: Requester, trusted: bool) -> bool:
+        if requester.source == "slack":
+            return requester.user_id in self._on_call.slack_users
+        return trusted and any(f"{requester.source}:{i}" in self._on_call.senders for i in requester.ids)
+
+    def _email(self, requester: Requester, credentials: OmniCredentials, trusted: bool, deadline: Deadline) -> str:
+        if requester.source == "slack":
+            key = (requester.workspace, requester.user_id)
+            found = self._emails.get(key)
+            if found is _MISSING:
+                found = self._emails.put(key, self._slack.email_of(requester.user_id, self._slack_token(), deadline))
+            return str(found)
+        if not trusted:
+            raise WhoUnknown(f"{requester.source} does not sign who sent a request, so it cannot name you")
+        for name in (f"{requester.source}:{i}" for i in requester.ids):
+            if email := credentials.identities.get(name):
+                return email
+        raise WhoUnknown(f"the relay's Omni secret maps no email to your {requester.source} account (identities)")
+
+    def _in_group(self, requester: Requester, deadline: Deadline) -> bool:
+        if requester.source != "slack":
+            return False
+        for group in sorted(self._on_call.slack_groups):
+            members = self._groups.get(group)
+            if members is _MISSING:
+                members = self._groups.put(group, self._slack.group_members(group, self._slack_token(), deadline))
+            if requester.user_id in members:
+                return True
+        return False
+
+    def _omni_user(self, email: str, token: str, deadline: Deadline) -> str:
+        found = self._users.get(email)
+        if found is not _MISSING:
+            return str(found)
+        reply = self._scim(lambda: self._omni.find_user(email, token, deadline))
+        resources = reply.get("Resources")
+        ids = [r.get("id") for r in resources if isinstance(r, dict)] if isinstance(resources, list) else []
+        if len(ids) != 1 or not isinstance(ids[0], str):
+            raise WhoUnknown("no Omni user has the email your account gives")
+        return str(self._users.put(email, ids[0]))
+
+    def _name(self, user_id: str, token: str, deadline: Deadline) -> str:
+        """The owner as people know them ("Carol (carol@acme.com)"); the id when Omni cannot say."""
+        found = self._names.get(user_id)
+        if found is not _MISSING:
+            return str(found)
+        try:
+            user = self._scim(lambda: self._omni.user(user_id, token, deadline))
+        except WhoUnknown:
+            return user_id
+        name, email = str(user.get("displayName") or ""), str(user.get("userName") or "")
+        return str(self._names.put(user_id, f"{name} ({email})" if name and email else name or email or user_id))
+
+    @staticmethod
+    def _scim(call: Callable[[], Any]) -> dict[str, Any]:
+        try:
+            reply = call()
+        except OmniUnavailable:
+            raise WhoUnknown("Omni's user directory (SCIM) did not answer") from None
+        if reply.status in (401, 403):
+            raise WhoUnknown("the relay's Omni key cannot read Omni's users: put a SCIM token in the Omni secret")
+        if reply.status != 200 or not reply.is_json:
+            raise WhoUnknown("Omni's user directory (SCIM) did not answer")
+        return dict(reply.body)

@@ -1,0 +1,98 @@
+"""The two Slack Web API methods "owner or on-call" needs, over urllib3 with the relay's bot token:
+users.info (a person's email; the users:read and users:read.email scopes) and usergroups.users.list
+(an on-call group's members; usergroups:read). Every failure is a WhoUnknown whose reason a person
+can read: the relay never guesses who someone is."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Protocol
+
+import urllib3
+
+from omni_relay.deadline import Deadline
+from omni_relay.outbound import shared_pool
+
+SLACK_API = "https://slack.com/api"
+
+
+class WhoUnknown(Exception):
+    """Who someone is could not be established. `reason` is in the relay's own words, for the person."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SlackDirectoryPort(Protocol):
+    def email_of(self, user_id: str, token: str, deadline: Deadline) -> str: ...
+
+    def group_members(self, group_id: str, token: str, deadline: Deadline) -> frozenset[str]: ...
+
+
+class SlackApi:
+    def __init__(self, base_url: str = "", http: urllib3.PoolManager | None = None) -> None:
+        self._base = (base_url or SLACK_API).rstrip("/")
+        self._http = http or shared_pool()
+
+    def email_of(self, user_id: str, token: str, deadline: Deadline) -> str:
+        user = self._call("users.info", {"user": user_id}, token, deadline).get("user") or {}
+        email = (user.get("profile") or {}).get("email") if isinstance(user, dict) else None
+        if not isinstance(email, str) or "@" not in email:
+            # Slack answers users.info without the email when the token lacks users:read.email.
+            raise WhoUnknown("Slack did not give your email: the relay's Slack app needs the users:read.email scope")
+        return email.strip().lower()
+
+    def group_members(self, group_id: str, token: str, deadline: Deadline) -> frozenset[str]:
+        users = self._call("usergroups.users.list", {"usergroup": group_id}, token, deadline).get("users")
+        return frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()
+
+    def _call(self, method: str, fields: dict[str, str], token: str, deadline: Deadline) -> dict[str, Any]:
+        if not token:
+            raise WhoUnknown("the relay's Slack secret has no bot_token (a bot token with users:read.email)")
+        remaining = deadline.remaining()
+        if remaining < 0.05:
+            raise WhoUnknown("there was no time left to ask Slack who you are")
+        try:
+            response = self._http.request(
+                "POST",
+                f"{self._base}/{method}",
+                fields=fields,
+                encode_multipart=False,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=urllib3.Timeout(connect=min(1.0, remaining), read=remaining),
+                retries=False,
+                redirect=False,
+            )
+        except urllib3.exceptions.HTTPError:
+            raise WhoUnknown("Slack did not answer when asked who you are") from None
+        if response.status == 429:
+            raise WhoUnknown("Slack is rate-limiting the relay's look-ups; try again in a minute")
+        try:
+            body = json.loads(response.data or b"{}")
+        except ValueError:
+            body = None
+        if response.status != 200 or not isinstance(body, dict):
+            raise WhoUnknown("Slack did not answer when asked who you are")
+        if body.get("ok") is not True:
+            raise WhoUnknown(_reason(body))
+        return body
+
+
+def _word(value: object) -> str:
+    """A Slack error code or scope name, kept to the characters those have: it goes into a message."""
+    return re.sub(r"[^a-z0-9:._,-]", "", str(value or "").lower())[:40] or "unknown"
+
+
+def _reason(body: dict[str, Any]) -> str:
+    error = _word(body.get("error"))
+    if error == "missing_scope":
+        return f"the relay's Slack app lacks the {_word(body.get('needed'))} scope"
+    if error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+        return "the relay's Slack bot token is missing, revoked or invalid"
+    if error in ("user_not_found", "no_such_subteam"):
+        return "Slack does not know this user or group"
+    if error == "ratelimited":
+        return "Slack is rate-limiting the relay's look-ups; try again in a minute"
+    return f"Slack answered {error}"

@@ -1,0 +1,130 @@
+"""A stand-in for the two Slack Web API methods the relay calls, on 127.0.0.1, answering as Slack
+documents them (https://api.slack.com/methods/users.info, /usergroups.users.list):
+
+- `users.info?user=U…` -> {"ok": true, "user": {"id", "team_id", "name", "deleted", "profile": {"email", …}}};
+  the email is present only when the token has users:read.email (Slack omits it otherwise);
+- `usergroups.users.list?usergroup=S…` -> {"ok": true, "users": [...]};
+- errors as HTTP 200 with {"ok": false, "error": "user_not_found" | "no_such_subteam" | "invalid_auth"
+  | "not_authed" | "missing_scope", "needed", "provided"}; rate limits as HTTP 429 with Retry-After.
+Tests and the demo add people and groups, take scopes away, or make it rate-limit or fail.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from local.http_reply import send_reply
+
+BOT_TOKEN = "xoxb-local-relay-bot-token"  # noqa: S105 (the stand-in's made-up token)
+
+
+@dataclass
+class SlackDirectory:
+    token: str = BOT_TOKEN
+    scopes: set[str] = field(default_factory=lambda: {"users:read", "users:read.email", "usergroups:read"})
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {"email", "name", "team_id"}
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    mode: str = "ok"  # ok | rate_limited | down
+    calls: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SlackWebApi:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.directory = SlackDirectory()
+        directory = self.directory
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._answer(parse_qs(urlsplit(self.path).query))
+
+            def do_POST(self) -> None:  # noqa: N802
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                self._answer({**parse_qs(urlsplit(self.path).query), **parse_qs(data)})
+
+            def _answer(self, query: dict[str, list[str]]) -> None:
+                method = urlsplit(self.path).path.rsplit("/", 1)[-1]
+                args = {k: v[0] for k, v in query.items()}
+                with directory.lock:
+                    directory.calls.append({"method": method, **args})
+                    status, body, headers = _respond(directory, method, args, self.headers.get("Authorization", ""))
+                send_reply(self, status, {"Content-Type": "application/json", **headers}, json.dumps(body).encode())
+
+        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api"
+
+    def add_user(self, user_id: str, email: str, name: str = "", team_id: str = "T0LOCAL01") -> None:
+        with self.directory.lock:
+            self.directory.users[user_id] = {"email": email, "name": name or email.split("@")[0], "team_id": team_id}
+
+    def add_group(self, group_id: str, members: list[str]) -> None:
+        with self.directory.lock:
+            self.directory.groups[group_id] = list(members)
+
+    def calls(self, method: str) -> list[dict[str, str]]:
+        with self.directory.lock:
+            return [c for c in self.directory.calls if c["method"] == method]
+
+    def start(self) -> SlackWebApi:
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SlackWebApi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _respond(
+    directory: SlackDirectory, method: str, args: dict[str, str], authorization: str
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    if directory.mode == "down":
+        return 503, {"ok": False, "error": "service_unavailable"}, {}
+    if directory.mode == "rate_limited":
+        return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"}
+    if not authorization.startswith("Bearer "):
+        return 200, {"ok": False, "error": "not_authed"}, {}
+    if authorization[7:] != directory.token:
+        return 200, {"ok": False, "error": "invalid_auth"}, {}
+    if method == "users.info":
+        if "users:read" not in directory.scopes:
+            return 200, _missing_scope("users:read", directory), {}
+        person = directory.users.get(args.get("user", ""))
+        if person is None:
+            return 200, {"ok": False, "error": "user_not_found"}, {}
+        profile: dict[str, Any] = {"real_name": person["name"], "display_name": person["name"]}
+        if "users:read.email" in directory.scopes:  # Slack leaves the email out without this scope
+            profile["email"] = person["email"]
+        user = {"id": args["user"], "team_id": person["team_id"], "name": person["name"], "deleted": False}
+        return 200, {"ok": True, "user": {**user, "profile": profile}}, {}
+    if method == "usergroups.users.list":
+        if "usergroups:read" not in directory.scopes:
+            return 200, _missing_scope("usergroups:read", directory), {}
+        members = directory.groups.get(args.get("usergroup", ""))
+        if members is None:
+            return 200, {"ok": False, "error": "no_such_subteam"}, {}
+        return 200, {"ok": True, "users": members}, {}
+    return 200, {"ok": False, "error": "unknown_method"}, {}
+
+
+def _missing_scope(needed: str, directory: SlackDirectory) -> dict[str, Any]:
+    return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(sorted(directory.scopes))}
