@@ -14,7 +14,7 @@ import time
 from local.send import as_slack_shows, post_command, post_webhook
 from local.stack import LocalStack, StackConfig
 
-TEAM, ALICE, INTERN, BOB = "T0LOCAL01", "U0ALICE01", "U0INTERN1", "U0BOB0001"
+TEAM, ALICE, INTERN, BOB, ERIN = "T0LOCAL01", "U0ALICE01", "U0INTERN1", "U0BOB0001", "U0ERIN001"
 EMOJI = {
     ":white_check_mark:": "✅",
     ":information_source:": "ℹ️ ",
@@ -156,8 +156,39 @@ def main(config: StackConfig | None = None) -> int:
         status, reply = post_webhook(url, "github", omni.create_job(key=config.omni_api_key), secret="forged")
         print(f"\n── A forged GitHub delivery\n   HTTP {status} {json.dumps(reply)}")
         failures += status != 401
-    print("Stopped the local stack." + (f" {failures} scenario(s) answered unexpectedly." if failures else ""))
+    print("Stopped the local stack.")
+    failures += owner_or_on_call(config)
+    print(f"Stopped. {failures} scenario(s) answered unexpectedly." if failures else "Stopped.")
     return 1 if failures else 0
+
+
+def owner_or_on_call(config: StackConfig) -> int:
+    """The same org key, Omni's own rule kept: people cancel their own jobs, on-call cancels any."""
+    print("\n══ Owner or on-call (WhoMayCancel=owner-or-on-call OnCall=S0ONCALL1): the org key, Omni's own rule")
+    config.params = {**config.params, "WhoMayCancel": "owner-or-on-call", "OnCall": "S0ONCALL1"}
+    config.params["SlackAllowedUsers"] = "*"
+    config.user_tokens = {}  # everyone on the org key: the rule is the relay's to keep
+    people = ((ALICE, "alice@acme.com", "u-alice"), (BOB, "bob@acme.com", "u-bob"), (ERIN, "erin@acme.com", "u-erin"))
+    failures = 0
+    with LocalStack(config) as stack:
+        assert stack.omni is not None and stack.slack_api is not None
+        for slack_id, email, omni_id in people:
+            stack.slack_api.add_user(slack_id, email)  # what Slack's users.info says (users:read.email)
+            stack.omni.add_user(omni_id, email, email.split("@")[0].title())  # Omni's SCIM users
+        stack.slack_api.add_group("S0ONCALL1", [ERIN])  # the on-call user group
+        mine = stack.omni.create_job(owner="u-alice", pinned="EXECUTING", prompt="Revenue by region, all time")
+        for title, user, expect in (
+            ("Bob, on Alice's job", BOB, "Only the job's owner"),
+            ("Alice, on her own job", ALICE, "Cancel requested"),
+            ("Erin, on call (Slack user group S0ONCALL1), on Alice's next job", ERIN, "Cancelled"),
+        ):
+            job = mine if user != ERIN else stack.omni.create_job(owner="u-alice", pinned="QUEUED")
+            status, payload = post_command(
+                stack.url, job, team_id=TEAM, user_id=user, secret=config.slack_signing_secrets[0]
+            )
+            show(title, job, status, payload)
+            failures += expect not in as_slack_shows(status, payload)
+    return failures
 
 
 if __name__ == "__main__":

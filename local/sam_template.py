@@ -218,6 +218,7 @@ class SamTemplate:
         such as SQSPollerPolicy, and the AWS managed policies SAM attaches), intrinsics resolved."""
         import boto3
         from moto.iam.aws_managed_policies import aws_managed_policies_data
+        from samtranslator.metrics.metrics import Metrics
         from samtranslator.parser.parser import Parser
         from samtranslator.translator.translator import Translator
 
@@ -229,8 +230,11 @@ class SamTemplate:
                     props[key] = "s3://local-stack/artifact.zip"
         values = {**self._pseudo, **self.parameters}
         # The deploy transform itself; its region from our session, not from the process environment.
-        translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
+        metrics = Metrics("local-stack")  # the transform records usage metrics; published (to nowhere) below
+        session = boto3.session.Session(region_name=REGION)
+        translator = Translator(None, Parser(), boto_session=session, metrics=metrics)
         transformed = translator.translate(template, parameter_values=values, get_managed_policy_map=dict)
+        metrics.publish()
         managed = json.loads(aws_managed_policies_data)
         result: dict[str, list[dict[str, Any]]] = {}
         for logical_id, _ in self.resources("AWS::Serverless::Function"):
