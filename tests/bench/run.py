@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     with LocalStack(StackConfig(worker=False)) as stack:
         assert stack.omni is not None
         stack.omni.state.rate_limit = 10**9  # measure the relay, not Omni's rate limit
-        job = stack.omni.create_job(key=stack.config.omni_api_key, pinned="QUEUED")
+        omni, key = stack.omni, stack.config.omni_api_key
         envs = relay_environments(stack)
         assert envs["default"]["SECRETS_EXTENSION_PORT"], "the template's default deploy has no secrets extension"
         common = {"BENCH_OMNI_PORT": str(stack.omni.port)}
@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         def events() -> dict[str, Any]:
             # Each request from its own Slack user: the relay's per-sender limit (10 a minute) is part of what
             # deploys and stays on; one user sending thousands of commands would only measure its refusals.
+            # Each on a queued job of its own: a job cancelled before is answered "was already cancelled".
+            job = omni.create_job(key=key, pinned="QUEUED")
             return slack_event("/slack/commands", job, secret=DEV_SIGNING_SECRET, user_id=f"U0BENCH{next(sender):05d}")
 
         results = {}
@@ -251,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; runtime {python}")
     print(f"{args.cold_runs} cold starts and {args.warm_requests} warm requests per variant, one run")
-    print("every reply checked to be the cancel's own answer; each request from a distinct Slack user\n")
+    print(
+        "every reply checked to be the cancel's own answer; each request from a distinct Slack user, on its own job\n"
+    )
     header = "| variant | cold: first response ms | cold: init ms | warm p50 ms | warm p99 ms | req/s | peak RSS MB |"
     print(header + "\n|---|---|---|---|---|---|---|")
     for name, r in results.items():

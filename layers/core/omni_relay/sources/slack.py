@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, over_rate_limit
 from omni_relay.deadline import Deadline
@@ -80,13 +80,26 @@ def verify(request: InboundRequest, signing_secrets: Sequence[str], now: float) 
         raise InvalidSignature("The Slack signature does not match.")
 
 
+MAX_FORM_FIELDS = 64
+
+
 def parse_form(body: bytes) -> dict[str, str]:
+    """application/x-www-form-urlencoded, as parse_qs reads it (the first value of a repeated field,
+    blank values kept), in one pass: the form parser is on every Slack request's path."""
     try:
         text = body.decode("utf-8")
-        fields = parse_qs(text, keep_blank_values=True, max_num_fields=64)
-    except (UnicodeDecodeError, ValueError):
+    except UnicodeDecodeError:
         raise MalformedRequest("The form body could not be parsed.") from None
-    return {key: values[0] for key, values in fields.items()}
+    pairs = text.split("&") if text else []
+    if len(pairs) > MAX_FORM_FIELDS:
+        raise MalformedRequest("The form body could not be parsed.")
+    fields: dict[str, str] = {}
+    for pair in pairs:
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        fields.setdefault(unquote_plus(key), unquote_plus(value))
+    return fields
 
 
 @dataclass(frozen=True)
