@@ -244,3 +244,12 @@ def test_a_sender_who_writes_their_own_identity_cannot_be_named():
     [(_, reply)] = invoke_on(runtime, event("standard"))
     assert reply["outcome"] == "identity_unknown" and "does not sign who sent" in reply["message"]
     assert calls.cancels == []
+
+
+def test_a_missing_token_or_scope_is_the_operators_to_fix_and_says_so_in_the_log(world: World, capsys):
+    world.store.values["slack"].pop("bot_token")
+    world.store._cache.clear()
+    world.command("U0BOB0001")
+    logged = capsys.readouterr().out
+    assert '"message":"owner-or-on-call is not fully set up"' in logged and '"SetupIncomplete"' in logged
+    assert "xoxb" not in logged  # the token itself is never logged

@@ -92,6 +92,9 @@ class OwnerOrOnCall:
                     me = self._omni_user(email, credentials.scim_token or token, deadline)
                     decision = "owner" if me == details.owner_id else "refused"
         except WhoUnknown as unknown:
+            if unknown.setup:  # the operator's to fix: a token or a scope is missing
+                logger.error("owner-or-on-call is not fully set up", extra={"why": unknown.reason})
+                count("SetupIncomplete")
             logger.warning(
                 "who asked is unknown: not cancelling", extra={"job_owner": details.owner_id, "why": unknown.reason}
             )
@@ -184,7 +187,9 @@ class OwnerOrOnCall:
         except OmniUnavailable:
             raise WhoUnknown("Omni's user directory (SCIM) did not answer") from None
         if reply.status in (401, 403):
-            raise WhoUnknown("the relay's Omni key cannot read Omni's users: put a SCIM token in the Omni secret")
+            raise WhoUnknown(
+                "the relay's Omni key cannot read Omni's users: put a SCIM token in the Omni secret", setup=True
+            )
         if reply.status != 200 or not reply.is_json:
             raise WhoUnknown("Omni's user directory (SCIM) did not answer")
         return dict(reply.body)

@@ -18,11 +18,13 @@ SLACK_API = "https://slack.com/api"
 
 
 class WhoUnknown(Exception):
-    """Who someone is could not be established. `reason` is in the relay's own words, for the person."""
+    """Who someone is could not be established. `reason` is in the relay's own words, for the person;
+    `setup` marks a problem only the operator can fix (a missing token or scope)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, setup: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.setup = setup
 
 
 class SlackDirectoryPort(Protocol):
@@ -41,7 +43,9 @@ class SlackApi:
         email = (user.get("profile") or {}).get("email") if isinstance(user, dict) else None
         if not isinstance(email, str) or "@" not in email:
             # Slack answers users.info without the email when the token lacks users:read.email.
-            raise WhoUnknown("Slack did not give your email: the relay's Slack app needs the users:read.email scope")
+            raise WhoUnknown(
+                "Slack did not give your email: the relay's Slack app needs the users:read.email scope", setup=True
+            )
         return email.strip().lower()
 
     def group_members(self, group_id: str, token: str, deadline: Deadline) -> frozenset[str]:
@@ -50,7 +54,9 @@ class SlackApi:
 
     def _call(self, method: str, fields: dict[str, str], token: str, deadline: Deadline) -> dict[str, Any]:
         if not token:
-            raise WhoUnknown("the relay's Slack secret has no bot_token (a bot token with users:read.email)")
+            raise WhoUnknown(
+                "the relay's Slack secret has no bot_token (a bot token with users:read.email)", setup=True
+            )
         remaining = deadline.remaining()
         if remaining < 0.05:
             raise WhoUnknown("there was no time left to ask Slack who you are")
@@ -76,8 +82,12 @@ class SlackApi:
         if response.status != 200 or not isinstance(body, dict):
             raise WhoUnknown("Slack did not answer when asked who you are")
         if body.get("ok") is not True:
-            raise WhoUnknown(_reason(body))
+            error = _word(body.get("error"))
+            raise WhoUnknown(_reason(body), setup=error in SETUP_ERRORS)
         return body
+
+
+SETUP_ERRORS = frozenset({"missing_scope", "invalid_auth", "not_authed", "token_revoked", "account_inactive"})
 
 
 def _word(value: object) -> str:
