@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import io
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from omni_relay.observability import logger
 from omni_relay.settings import Settings
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore
@@ -48,3 +52,17 @@ def omni() -> FakeOmni:
 @pytest.fixture
 def runtime(secrets: FakeSecretStore, omni: FakeOmni) -> Runtime:
     return Runtime(make_settings(), secrets, omni, now=lambda: NOW)
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Every line the relay's Powertools Logger writes, formatted as in CloudWatch."""
+    sink = io.StringIO()
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(logger.registered_formatter)
+    level = logger.log_level
+    logger.setLevel("INFO")  # the template's level, whatever an earlier test left
+    logging.getLogger(logger.name).addHandler(handler)
+    yield sink
+    logging.getLogger(logger.name).removeHandler(handler)
+    logger.setLevel(level)

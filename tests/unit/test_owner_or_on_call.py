@@ -44,7 +44,9 @@ class FakeSlack:
         if self.fail:
             raise WhoUnknown(self.fail)
         if not token:
-            raise WhoUnknown("the relay's Slack secret has no bot_token (a bot token with users:read.email)")
+            raise WhoUnknown(
+                "the relay's Slack secret has no bot_token (a bot token with users:read.email)", setup=True
+            )
         return PEOPLE[user_id][0]
 
     def group_members(self, group_id: str, token: str, deadline: Deadline) -> frozenset[str]:
@@ -246,10 +248,10 @@ def test_a_sender_who_writes_their_own_identity_cannot_be_named():
     assert calls.cancels == []
 
 
-def test_a_missing_token_or_scope_is_the_operators_to_fix_and_says_so_in_the_log(world: World, capsys):
+def test_a_missing_token_or_scope_is_the_operators_to_fix_and_says_so_in_the_log(world: World, capsys, log_lines):
     world.store.values["slack"].pop("bot_token")
     world.store._cache.clear()
     world.command("U0BOB0001")
-    logged = capsys.readouterr().out
-    assert '"message":"owner-or-on-call is not fully set up"' in logged and '"SetupIncomplete"' in logged
-    assert "xoxb" not in logged  # the token itself is never logged
+    logged, metrics = log_lines.getvalue(), capsys.readouterr().out
+    assert '"level":"ERROR"' in logged and '"message":"owner-or-on-call is not fully set up"' in logged
+    assert '"SetupIncomplete"' in metrics and "xoxb" not in logged + metrics  # the token is never logged

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +13,6 @@ import relay_app
 from local.events import resign
 from local.gateway import LambdaContext
 from omni_relay import wiring
-from omni_relay.observability import logger
 from omni_relay.omni import OmniReply
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore
@@ -162,20 +159,6 @@ def test_each_omni_outcome_has_its_own_plain_message(omni: FakeOmni, answer: Omn
     omni.answer = lambda op, job, token: answer
     status, reply = invoke(signed("slack_command_cancel.json"))
     assert status == 200 and words in text_of(reply)
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """Every line the relay's Powertools Logger writes, formatted as in CloudWatch."""
-    sink = io.StringIO()
-    handler = logging.StreamHandler(sink)
-    handler.setFormatter(logger.registered_formatter)
-    level = logger.log_level
-    logger.setLevel("INFO")  # the template's level, whatever an earlier test left
-    logging.getLogger(logger.name).addHandler(handler)
-    yield sink
-    logging.getLogger(logger.name).removeHandler(handler)
-    logger.setLevel(level)
 
 
 def test_no_secret_appears_in_any_log_line_or_reply(
