@@ -30,7 +30,9 @@ def host_architecture() -> str:
 
 
 def python312() -> str:
-    """A working python3.12: $PY312, then PATH, then the usual install places (pyenv, Homebrew, apt)."""
+    """A working python3.12: $PY312, then PATH, then the usual install places (pyenv, Homebrew, apt);
+    as the interpreter's own path, not a pyenv shim, which would need PYENV_VERSION in the functions'
+    clean environments."""
     candidates = [
         os.environ.get("PY312", ""),
         shutil.which("python3.12") or "",
@@ -41,11 +43,12 @@ def python312() -> str:
     ]
     for candidate in filter(None, candidates):
         try:
-            ok = subprocess.run([candidate, "-c", "import sys"], capture_output=True, timeout=10).returncode == 0  # noqa: S603
+            probe = [candidate, "-c", "import sys; print(sys.executable)"]
+            found = subprocess.run(probe, capture_output=True, text=True, timeout=10)  # noqa: S603
         except (OSError, subprocess.TimeoutExpired):
-            ok = False
-        if ok:
-            return candidate
+            continue
+        if found.returncode == 0 and found.stdout.strip():
+            return found.stdout.strip()
     raise BuildError(
         "the functions run on python3.12 (the template's runtime) and none was found: install it "
         "(apt install python3.12, brew install python@3.12, or pyenv install 3.12) or set PY312=/path/to/python3.12"

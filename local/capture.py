@@ -10,8 +10,12 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local.http_reply import LoopbackServer
 
-class CaptureServer:
+
+class CaptureServer(LoopbackServer):
+    thread_name = "capture"
+
     def __init__(
         self,
         status: int = 200,
@@ -68,20 +72,6 @@ class CaptureServer:
 
     def url(self, path: str = "/response") -> str:
         return f"http://{self.host}{path}"
-
-    def start(self) -> CaptureServer:
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> CaptureServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def wait_for(self, path: str, timeout: float = 10.0, count: int = 1) -> list[dict[str, Any]]:
         """The bodies posted to `path`, once there are `count` of them (or what there is at `timeout`)."""

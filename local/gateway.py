@@ -6,7 +6,6 @@ in-process."""
 from __future__ import annotations
 
 import base64
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.http_reply import send_reply
+from local.http_reply import LoopbackServer, send_reply
 from local.sam_template import Route
 
 Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]  # (function logical id, event) -> its result
@@ -107,8 +106,10 @@ def http_api_event(
     return event
 
 
-class Gateway:
+class Gateway(LoopbackServer):
     """Serves `routes` on http://<host>:<port>: one event per request to the route's function."""
+
+    thread_name = "gateway"
 
     def __init__(
         self,
@@ -180,17 +181,5 @@ class Gateway:
         self._server.daemon_threads = True
 
     @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Gateway:
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="gateway", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -1,9 +1,12 @@
-"""Writing one HTTP response from a BaseHTTPRequestHandler, for the local stack's small servers."""
+"""The local stack's small HTTP servers: their shared life cycle on 127.0.0.1 (LoopbackServer), and
+writing one HTTP response from a BaseHTTPRequestHandler."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 # Set by the server for the bytes it writes; never copied from an upstream or a function's reply.
 _OWN_HEADERS = ("content-length", "transfer-encoding", "connection", "date", "server")
@@ -18,3 +21,30 @@ def send_reply(handler: BaseHTTPRequestHandler, status: int, headers: Mapping[st
     handler.end_headers()
     handler.wfile.write(body)
     return status
+
+
+class LoopbackServer:
+    """A ThreadingHTTPServer (`_server`, set by the subclass) served from a daemon thread: start() and
+    stop(), or a with-block."""
+
+    _server: ThreadingHTTPServer
+    thread_name = "local-server"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> Self:
+        thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.thread_name, daemon=True)
+        thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

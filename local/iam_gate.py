@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.http_reply import send_reply
+from local.http_reply import LoopbackServer, send_reply
 
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
 
@@ -41,7 +40,9 @@ def evaluate(documents: list[dict[str, Any]], action: str, resource: str) -> boo
     return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results
 
 
-class IamGate:
+class IamGate(LoopbackServer):
+    thread_name = "iam-gate"
+
     def __init__(
         self,
         upstream: str,
@@ -119,14 +120,6 @@ class IamGate:
 
     def denied(self) -> list[Decision]:
         return [d for d in self.decisions if not d.allowed]
-
-    def start(self) -> IamGate:
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="iam-gate", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 class _Proxy(BaseHTTPRequestHandler):

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local.http_reply import LoopbackServer
+
 STATES = ("QUEUED", "EXECUTING", "DELIVERING", "COMPLETE", "FAILED", "CANCELLED")
 TERMINAL = ("COMPLETE", "FAILED", "CANCELLED")
 _JOB = re.compile(r"^/api/v1/ai/jobs/([^/]+)(/cancel)?/?$")
@@ -169,39 +171,19 @@ class OmniState:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
-class OmniEmulator:
+class OmniEmulator(LoopbackServer):
+    thread_name = "omni-emulator"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, speed: float = 1.0) -> None:
         self.state = OmniState(Clock(speed))
         handler = type("Handler", (_Handler,), {"omni": self.state})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
 
     # -- life cycle -------------------------------------------------------------------------
     @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
-
-    def start(self) -> OmniEmulator:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="omni-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> OmniEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- controls (also reachable over HTTP under /_emulator/) --------------------------------
     def add_key(self, key: str, *, org: str = "org-1", user: str = "admin", admin: bool = True) -> None:

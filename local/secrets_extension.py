@@ -12,10 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.http_reply import send_reply
+from local.http_reply import LoopbackServer, send_reply
 
 
-class SecretsExtension:
+class SecretsExtension(LoopbackServer):
+    thread_name = "secrets-extension"
+
     def __init__(
         self,
         endpoint_url: str,
@@ -71,15 +73,3 @@ class SecretsExtension:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> SecretsExtension:
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

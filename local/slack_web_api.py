@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.http_reply import send_reply
+from local.http_reply import LoopbackServer, send_reply
 
 BOT_TOKEN = "xoxb-local-relay-bot-token"  # noqa: S105 (the stand-in's made-up token)
 
@@ -34,7 +34,9 @@ class SlackDirectory:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class SlackWebApi:
+class SlackWebApi(LoopbackServer):
+    thread_name = "slack-web-api"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.directory = SlackDirectory()
         directory = self.directory
@@ -78,20 +80,6 @@ class SlackWebApi:
     def calls(self, method: str) -> list[dict[str, str]]:
         with self.directory.lock:
             return [c for c in self.directory.calls if c["method"] == method]
-
-    def start(self) -> SlackWebApi:
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> SlackWebApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _respond(
