@@ -255,3 +255,19 @@ def test_a_missing_token_or_scope_is_the_operators_to_fix_and_says_so_in_the_log
     logged, metrics = log_lines.getvalue(), capsys.readouterr().out
     assert '"level":"ERROR"' in logged and '"message":"owner-or-on-call is not fully set up"' in logged
     assert '"SetupIncomplete"' in metrics and "xoxb" not in logged + metrics  # the token is never logged
+
+
+def test_a_jira_author_is_named_by_the_email_atlassian_signs_but_not_when_a_rule_writes_it():
+    from local.webhook_signer import payload
+    from tests.unit.test_webhooks import NOW as WEBHOOK_NOW
+
+    calls, omni, runtime = github_world()
+    body = payload("jira", JOB, now=WEBHOOK_NOW)
+    body["comment"]["author"]["emailAddress"] = "alice@acme.com"
+    [(_, signed)] = invoke_on(runtime, event("jira", body=body))
+    assert signed["outcome"] == "cancelled"  # the owner, named by Atlassian's signed payload
+    rule = event("jira", body={**body, "comment": {**body["comment"], "id": "10001"}})
+    del rule["headers"]["x-hub-signature"]
+    rule["headers"]["x-omni-relay-token"] = runtime.service._secrets.values["webhooks"]["jira"]["secrets"][0]
+    [(_, claimed)] = invoke_on(runtime, rule)
+    assert claimed["outcome"] == "identity_unknown" and len(calls.cancels) == 1

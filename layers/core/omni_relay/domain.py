@@ -72,7 +72,8 @@ class Requester:
     - stable_id: the vendor's immutable id for the person where user_id is a renameable name (GitHub's
       numeric id beside the login);
     - vouched: whether the vendor itself wrote who this is (False where the holder of a shared secret
-      writes it: Standard Webhooks' requestedBy, a shared-secret sender, a Jira Automation rule)."""
+      writes it: Standard Webhooks' requestedBy, a shared-secret sender, a Jira Automation rule);
+    - email: the person's email where the vendor's signed payload gives it (Jira's author, Linear's actor)."""
 
     source: str
     user_id: str
@@ -80,6 +81,7 @@ class Requester:
     workspace: str = ""
     stable_id: str = ""
     vouched: bool = True
+    email: str = ""
 
     @property
     def key(self) -> str:
@@ -102,6 +104,8 @@ class Requester:
             data["stable_id"] = self.stable_id
         if not self.vouched:
             data["vouched"] = False
+        if self.email:
+            data["email"] = self.email
         return data
 
     @classmethod
@@ -116,6 +120,7 @@ class Requester:
             workspace="" if workspace == source else workspace,
             stable_id=str(data.get("stable_id") or ""),
             vouched=data.get("vouched", True) is not False,
+            email=str(data.get("email") or ""),
         )
 
 

@@ -6,8 +6,9 @@ as an admin, so in owner-or-on-call mode the relay checks the rule before cancel
 1. the job's owner: Omni's job status (userId) — one Omni call per command;
 2. on call by id (a Slack user id, a webhook sender id): no look-up;
 3. who asked, as an email: Slack's users.info (the bot token in the Slack secret), or for a webhook
-   sender the Omni secret's `identities` map ("github:583231" -> email), and only where the vendor
-   vouches for the sender; on call by email, or by a Slack user group (usergroups.users.list);
+   sender the Omni secret's `identities` map ("github:583231" -> email), else the email the vendor's
+   signed payload gives (Jira's comment author, Linear's actor), and only where the vendor vouches
+   for the sender; on call by email, or by a Slack user group (usergroups.users.list);
 4. that email's Omni user (SCIM userName eq "<email>"), compared with the owner.
 
 Look-ups are cached in the execution environment for a bounded age (people for IDENTITY_MAX_AGE_S,
@@ -143,7 +144,9 @@ class OwnerOrOnCall:
             raise WhoUnknown(f"{requester.source} does not sign who sent a request, so it cannot name you")
         for name in (f"{requester.source}:{i}" for i in requester.ids):
             if email := credentials.identities.get(name):
-                return email
+                return email  # the operator's map first: it can correct what a vendor says
+        if "@" in requester.email:
+            return requester.email.strip().lower()  # from the vendor's signed payload
         raise WhoUnknown(f"the relay's Omni secret maps no email to your {requester.source} account (identities)")
 
     def _in_group(self, requester: Requester, deadline: Deadline) -> bool:

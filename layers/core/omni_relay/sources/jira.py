@@ -57,6 +57,7 @@ class Jira(WebhookSource):
             user_id=text(dig(author, "accountId")),
             # An Automation rule's body is written by whoever wrote the rule: its accountId is a claim.
             vouched=signed,
+            email=text(dig(author, "emailAddress")),  # present when the person's profile shows it
         )
         key = text(dig(issue, "key"))
         thread = {"issue": key} if key else {}

@@ -50,6 +50,7 @@ class Linear(WebhookSource):
             source=self.name,
             scope=team,
             user_id=text(dig(actor, "id")) or text(dig(data, "userId")),
+            email=text(dig(actor, "email")),
         )
         delivery_id = request.header("linear-delivery") or text(payload.get("webhookId"))
         thread = {"issue": issue} if issue else {}
