@@ -275,3 +275,13 @@ def test_without_a_queue_nothing_is_promised(world: World):
     world.runtime.queue = None
     reply = world.slack(JOB)
     assert "Check again in a few seconds" in section_text(reply)
+
+
+def test_a_follow_deferred_past_the_cap_says_still_running_without_polling(world: World):
+    world.slack(JOB)
+    task, _ = world.next_task()
+    world.clock.now += world.runtime.follow_up_s + 600  # the poll budget kept it waiting
+    calls = len(world.omni.calls)
+    world.deliver(task)
+    [final] = world.posts()
+    assert "still running" in section_text(final) and len(world.omni.calls) == calls and world.queue.sent == []

@@ -24,6 +24,7 @@ from omni_relay.service import CancelService
 # Seconds before poll 1, 2, 3, 4 and every later one: the first soon after a typical step ends.
 POLL_DELAYS_S = (5, 10, 20, 30)
 POLL_DEADLINE_S = 10.0
+CAP_GRACE_S = 120.0  # how far past the cap a deferred poll may still poll (Slack's response_url lasts 30 minutes)
 # What a follow ends with when Omni's answer is not a state: these keep following, the rest end it.
 KEEP_FOLLOWING = frozenset({Outcome.OMNI_UNAVAILABLE, Outcome.OMNI_BUSY, Outcome.UNEXPECTED_REPLY})
 
@@ -79,6 +80,11 @@ class FollowPorts(Protocol):
 def follow_step(ports: FollowPorts, task: Any, follow: Follow) -> str:
     """One step of following `task`'s job: wait for the budget, or poll once and then either tell
     the final state or queue the next poll. Returns what it did, for the log and the de-duplication record."""
+    waited = ports.now() - follow.since
+    if waited >= ports.follow_up_s + CAP_GRACE_S:
+        # Deferred past the cap (the poll budget was taken by other follows): say so without polling,
+        # while Slack's response_url still takes a post.
+        return _tell(ports, task, follow, CancelOutcome(task.job_id, Outcome.STILL_RUNNING, after_s=waited))
     if wait := ports.poll_wait_s():
         return _defer(ports, task, follow, wait)
     outcome = ports.service.status(task.request, Deadline.within(POLL_DEADLINE_S))
@@ -89,12 +95,16 @@ def follow_step(ports: FollowPorts, task: Any, follow: Follow) -> str:
         return _defer(ports, task, follow, 60 - ports.now() % 60)
     final = _final(outcome, follow.since, elapsed)
     if final is None and elapsed >= ports.follow_up_s:
-        final = replace(outcome, outcome=Outcome.STILL_RUNNING, after_s=elapsed)
-        if outcome.outcome is not Outcome.STATUS:
-            final = CancelOutcome(task.job_id, Outcome.STILL_RUNNING, after_s=elapsed)
+        # Still running at the cap: the last word, with what the last poll showed (the link among it).
+        shown = outcome if outcome.outcome is Outcome.STATUS else CancelOutcome(task.job_id, Outcome.STATUS)
+        final = replace(shown, outcome=Outcome.STILL_RUNNING, after_s=elapsed)
     if final is None:
         ports.requeue(task, replace(follow, poll=follow.poll + 1, deferred=0), poll_delay_s(follow.poll + 1))
         return "polled"
+    return _tell(ports, task, follow, final)
+
+
+def _tell(ports: FollowPorts, task: Any, follow: Follow, final: CancelOutcome) -> str:
     logger.info("follow-through finished", extra={"outcome": final.outcome.value, "polls": follow.poll})
     count("FollowThroughs", outcome=final.outcome.value)
     ports.tell(task, final)
