@@ -63,3 +63,18 @@ def test_when_slack_cannot_say_who_asked_nothing_is_cancelled(stack: LocalStack)
         stack.slack_api.directory.mode = "ok"
     assert "I could not tell who you are in Omni (Slack is rate-limiting" in as_slack_shows(status, reply)
     assert stack.omni.job_state(job) == "QUEUED"
+
+
+def test_a_handed_off_cancel_is_checked_and_finished_by_the_worker_in_its_own_environment(stack: LocalStack):
+    """Omni slower than Slack's deadline: the worker, with the permissions the template gives it,
+    asks Slack and Omni who asked (the bot token is in the Slack secret) and cancels for the owner."""
+    assert stack.omni is not None and stack.capture is not None
+    job = alices_job(stack)
+    stack.omni.set_faults(latency_s=4)
+    try:
+        status, reply = post_command(stack.url, job, user_id=ALICE, response_url=stack.capture.url("/owner-slow"))
+        assert "I will post the result here" in as_slack_shows(status, reply)
+        [posted] = stack.capture.wait_for("/owner-slow", timeout=60)
+    finally:
+        stack.omni.set_faults()
+    assert "Cancelled Omni AI job" in posted["text"] and stack.omni.job_state(job) == "CANCELLED"

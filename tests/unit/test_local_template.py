@@ -79,3 +79,15 @@ def test_routes_match_as_api_gateway_does():
         "POST /slack/interactions",
         "POST /webhooks/{source}",
     }
+
+
+def test_the_worker_reads_the_slack_secret_only_when_it_must_check_who_asked():
+    slack_secret = CREATED["SlackSecret"]["Ref"]
+    default = deployed().policies()["WorkerFunction"]
+    owner_mode = deployed(WhoMayCancel="owner-or-on-call").policies()["WorkerFunction"]
+    assert not evaluate(default, "secretsmanager:GetSecretValue", slack_secret)
+    assert evaluate(owner_mode, "secretsmanager:GetSecretValue", slack_secret)  # the bot token, for hand-offs
+    functions = deployed(WhoMayCancel="owner-or-on-call", OnCall="S0ONCALL1").functions()
+    for name in ("RelayFunction", "WorkerFunction"):  # both decide: the relay at once, the worker on hand-offs
+        env = functions[name].variables
+        assert (env["WHO_MAY_CANCEL"], env["ON_CALL"], env["SLACK_API_URL"]) == ("owner-or-on-call", "S0ONCALL1", "")

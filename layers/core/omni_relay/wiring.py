@@ -129,10 +129,12 @@ class Runtime:
 
     def slack_bot_token(self) -> str:
         """The Slack app's bot token from the Slack secret ("bot_token"), for asking Slack who someone is."""
+        from omni_relay.slack_api import WhoUnknown
+
         try:
             value = self.secrets.get_json(self.settings.slack_secret_id).get("bot_token", "")
         except SecretsUnavailable:
-            return ""
+            raise WhoUnknown("the relay cannot read its Slack secret", setup=True) from None
         return value.strip() if isinstance(value, str) else ""
 
     def _may_read_details(self) -> bool:
