@@ -10,7 +10,6 @@ with everything a redrive needs. A task with `follow` is one poll of a followed 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,8 +18,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omni_relay import wiring
+from omni_relay.cancelling import follow_if_stopping
 from omni_relay.deadline import Deadline
-from omni_relay.domain import RETRY_LATER, Outcome
+from omni_relay.domain import RETRY_LATER
 from omni_relay.following import follow_step
 from omni_relay.handoff import CancelTask, HandoffFailed, retry_delay_s
 from omni_relay.observability import count, logger, metrics, traced
@@ -62,9 +62,7 @@ def finish(record: SQSRecord) -> None:
             retry_soon(record, attempt, park=attempt >= rt.settings.max_receives)
             raise NotFinishedYet(outcome.detail)  # nothing is recorded: the redelivery runs again
         logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
-        if outcome.outcome is Outcome.STOPPING:
-            outcome = replace(outcome, following=rt.follow_up(task))
-        rt.tell(task, outcome)
+        rt.tell(task, follow_if_stopping(rt, task, outcome))
         return outcome.as_dict()
 
     # A redelivered task that already finished (the worker died before deleting it) is not repeated.

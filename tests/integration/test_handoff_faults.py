@@ -44,7 +44,7 @@ def test_dynamodb_unreachable_fails_open_and_runs_the_action_once(nowhere: str):
 
 
 class BrokenQueue:
-    def send(self, task: CancelTask) -> None:
+    def send(self, task: CancelTask, delay_s: int = 0) -> None:
         raise HandoffFailed("EndpointConnectionError")
 
 

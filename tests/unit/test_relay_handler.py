@@ -189,7 +189,7 @@ def test_no_secret_appears_in_any_log_line_or_reply(
 
 
 class _BrokenQueue:
-    def send(self, task: object) -> None:
+    def send(self, task: object, delay_s: int = 0) -> None:
         from omni_relay.handoff import HandoffFailed
 
         raise HandoffFailed("EndpointConnectionError")
@@ -199,7 +199,7 @@ class _Queue:
     def __init__(self) -> None:
         self.tasks: list[object] = []
 
-    def send(self, task: object) -> None:
+    def send(self, task: object, delay_s: int = 0) -> None:
         self.tasks.append(task)
 
 

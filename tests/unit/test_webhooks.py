@@ -382,7 +382,7 @@ def test_an_invalid_jmespath_is_a_configuration_error():
 def test_a_slow_omni_is_handed_off_with_202_and_where_to_comment(omni: FakeOmni):
     runtime, _, _ = build(omni)
     tasks: list[Any] = []
-    runtime.queue = type("Q", (), {"send": lambda self, task: tasks.append(task)})()
+    runtime.queue = type("Q", (), {"send": lambda self, task, delay_s=0: tasks.append(task)})()
     omni.answer = lambda op, job, token: OmniReply(503, {})
     [(status, reply)] = invoke_on(runtime, event("github"))
     assert status == 202 and reply["outcome"] == "pending"

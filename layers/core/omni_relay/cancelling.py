@@ -44,11 +44,17 @@ def cancel_or_hand_off(
     outcome = ports.service.cancel(request, deadline)
     if reply is None:
         return outcome
-    if outcome.outcome is Outcome.STOPPING:
-        followed = ports.follow_up(CancelTask(request.job_id, request.requester, reply, request_id))
-        return replace(outcome, following=followed)
+    task = CancelTask(request.job_id, request.requester, reply, request_id)
     if outcome.outcome not in RETRY_LATER:
-        return outcome
-    if not ports.hand_off(CancelTask(request.job_id, request.requester, reply, request_id)):
+        return follow_if_stopping(ports, task, outcome)
+    if not ports.hand_off(task):
         return outcome
     return CancelOutcome(request.job_id, Outcome.PENDING, detail=f"handed off after: {outcome.detail}")
+
+
+def follow_if_stopping(ports: CancelPorts, task: CancelTask, outcome: CancelOutcome) -> CancelOutcome:
+    """Omni stops an EXECUTING job only after its current step: follow it (following.py), and say
+    whether the requester will hear when it has stopped. Relay and worker alike."""
+    if outcome.outcome is not Outcome.STOPPING:
+        return outcome
+    return replace(outcome, following=ports.follow_up(task))

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from omni_relay.domain import CancelOutcome, JobDetails, JobState, Outcome
 
 # {job} is the job id; {state} the job's state as Omni reported it; {when} " 3 minutes ago" or "";
-# {by} " by Omni user <id>" or ""; {after} how long after the request; {minutes} the follow-up cap.
+# {by} " by Omni user <id>" or ""; {after} how long after the request; {why} the reason, in our words.
 _TEXT: dict[Outcome, str] = {
     Outcome.CANCELLED: "Cancelled Omni AI job {job}.",
     Outcome.ALREADY_FINISHED: "Job {job} had already finished ({state}){when}, so there was nothing to cancel.",
@@ -119,11 +119,9 @@ def duration(seconds: float) -> str:
     seconds = max(seconds, 0.0)
     if seconds < 90:
         return f"{seconds:.0f} s"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size * 1.5 or unit == "minute":
-            count = round(seconds / size)
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds:.0f} s"  # unreachable: minutes catch the rest
+    unit, size = next((u, s) for u, s in (("day", 86400), ("hour", 3600), ("minute", 60)) if seconds >= s * 1.5)
+    count = round(seconds / size)
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 def _plain_id(value: str) -> bool:

@@ -176,21 +176,21 @@ class MeteredOmni:
             self._calls.popleft()
         return len(self._calls)
 
-    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+    def _counted(self) -> OmniPort:
         self._calls.append(self._clock())
-        return self._omni.cancel(job_id, token, deadline)
+        return self._omni
+
+    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+        return self._counted().cancel(job_id, token, deadline)
 
     def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
-        self._calls.append(self._clock())
-        return self._omni.status(job_id, token, deadline)
+        return self._counted().status(job_id, token, deadline)
 
     def find_user(self, email: str, token: str, deadline: Deadline) -> OmniReply:
-        self._calls.append(self._clock())
-        return self._omni.find_user(email, token, deadline)
+        return self._counted().find_user(email, token, deadline)
 
     def user(self, user_id: str, token: str, deadline: Deadline) -> OmniReply:
-        self._calls.append(self._clock())
-        return self._omni.user(user_id, token, deadline)
+        return self._counted().user(user_id, token, deadline)
 
 
 def _to_reply(response: urllib3.BaseHTTPResponse) -> OmniReply:

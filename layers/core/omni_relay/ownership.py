@@ -29,6 +29,7 @@ from omni_relay.deadline import Deadline
 from omni_relay.domain import JobDetails, Outcome, Requester
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort, OmniUnavailable
+from omni_relay.service import interpret
 from omni_relay.slack_api import SlackDirectoryPort, WhoUnknown
 
 GROUP_MAX_AGE_S = 300.0
@@ -114,8 +115,6 @@ class OwnerOrOnCall:
     # -- the job -------------------------------------------------------------------------------
 
     def _job(self, job_id: str, token: str, deadline: Deadline) -> JobDetails:
-        from omni_relay.service import interpret  # the one reading of Omni's replies
-
         try:
             outcome = interpret(job_id, self._omni.status(job_id, token, deadline), lookup=True)
         except OmniUnavailable as exc:

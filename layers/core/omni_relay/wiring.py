@@ -72,9 +72,7 @@ class Runtime:
             ownership=self._ownership(slack) if settings.who_may_cancel == "owner-or-on-call" else None,
             now=now,
         )
-        self.poll_budget = poll_budget or default_poll_budget(
-            settings.idempotency_table, settings.follow_up_polls_per_min
-        )
+        self._poll_budget = poll_budget  # the worker's alone: made on its first poll
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -99,20 +97,21 @@ class Runtime:
             count("RateLimited", source=requester.source)
         return wait
 
-    def hand_off(self, task: CancelTask) -> bool:
-        """Queue `task` for the worker. False when the relay cannot promise a post-back."""
+    def hand_off(self, task: CancelTask, delay_s: int = 0) -> bool:
+        """Queue `task` for the worker (a cancel to finish, or with `follow` a job to follow). False
+        when the relay cannot promise a post-back."""
         if self.queue is None:
             return False
         if task.reply.url and not self.postback.allowed.allows(task.reply.url):
             logger.warning("no hand-off: reply URL host not allowed", extra={"job_id": task.job_id})
             return False
         try:
-            self.queue.send(task)
+            self.queue.send(task, delay_s=delay_s)
         except HandoffFailed as exc:
             logger.error("hand-off to the queue failed", extra={"job_id": task.job_id, "reason": str(exc)})
             count("HandoffFailures")
             return False
-        count("Handoffs")
+        count("Handoffs" if task.follow is None else "FollowUps")
         return True
 
     def _ownership(self, slack: SlackDirectoryPort | None) -> OwnerOrOnCall:
@@ -150,17 +149,16 @@ class Runtime:
 
     def follow_up(self, task: CancelTask) -> bool:
         """Queue the first follow-up poll of `task`'s job. False when nothing will follow it."""
-        if self.queue is None or not self.settings.follow_up_minutes:
-            return False
-        if task.reply.url and not self.postback.allowed.allows(task.reply.url):
-            return False
-        try:
-            self.queue.send(replace(task, follow=Follow(since=self.now())), delay_s=poll_delay_s(1))
-        except HandoffFailed as exc:
-            logger.error("could not queue the follow-up", extra={"job_id": task.job_id, "reason": str(exc)})
-            count("HandoffFailures")
-            return False
-        return True
+        first = replace(task, follow=Follow(since=self.now()))
+        return bool(self.settings.follow_up_minutes) and self.hand_off(first, delay_s=poll_delay_s(1))
+
+    @property
+    def poll_budget(self) -> PollBudget:
+        if self._poll_budget is None:
+            self._poll_budget = default_poll_budget(
+                self.settings.idempotency_table, self.settings.follow_up_polls_per_min
+            )
+        return self._poll_budget
 
     def poll_wait_s(self) -> float:
         return self.poll_budget.wait_s()
