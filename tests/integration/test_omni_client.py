@@ -15,7 +15,7 @@ from tests.integration.conftest import ORG_KEY
 
 
 def client(emulator: OmniEmulator, **kwargs) -> OmniClient:
-    return OmniClient(emulator.base_url, http=urllib3.PoolManager(), backoff_base=0.01, **kwargs)
+    return OmniClient(emulator.base_url, backoff_base=0.01, **kwargs)
 
 
 def test_cancel_a_queued_job(emulator: OmniEmulator):
@@ -89,7 +89,7 @@ def test_slow_omni_is_cut_off_at_the_deadline(emulator: OmniEmulator):
 
 def test_connection_refused_is_unavailable():
     port = free_port()  # nothing listens here
-    omni = OmniClient(f"http://127.0.0.1:{port}/api", http=urllib3.PoolManager(), backoff_base=0.01)
+    omni = OmniClient(f"http://127.0.0.1:{port}/api", backoff_base=0.01)
     with pytest.raises(OmniUnavailable):
         omni.cancel("3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01", "k", Deadline.within(0.5))
 

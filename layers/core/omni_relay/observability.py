@@ -3,6 +3,7 @@ Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRIC
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable
@@ -16,7 +17,14 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 # that is expected, not worth a warning in every execution environment's log.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-logger = Logger(service="omni-cancel-relay")
+
+def _message(message: str) -> Any:
+    """What Powertools logs as a line's message: it tries json.loads on every message (so a JSON string
+    logs as an object), and for a plain sentence the failed parse was a third of the line's cost."""
+    return json.loads(message) if message[:1] in ("{", "[") else message
+
+
+logger = Logger(service="omni-cancel-relay", json_deserializer=_message)
 metrics = Metrics(namespace="OmniCancelRelay", service="omni-cancel-relay")
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])

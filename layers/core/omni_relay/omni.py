@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from omni_relay.deadline import Deadline
-from omni_relay.outbound import shared_pool
+from omni_relay.outbound import USER_AGENT
 
 RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
 # Do not start an attempt with less time than this left: it could only time out.
@@ -90,7 +90,6 @@ class OmniClient:
         self,
         base_url: str,
         *,
-        http: urllib3.PoolManager | None = None,
         connect_timeout: float = 1.0,
         read_timeout: float = 10.0,
         max_attempts: int = 4,
@@ -99,8 +98,12 @@ class OmniClient:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self._base = base_url.rstrip("/")
-        self._http = http or shared_pool()
+        # Omni's own connection pool, not the shared PoolManager's: every call goes to this one origin,
+        # so the manager's per-request URL parsing and pool look-up (a fifth of the relay's own time on
+        # a warm Slack command) buys nothing, and its LRU could close a pool held here.
+        url = urllib3.util.parse_url(base_url.rstrip("/"))
+        self._prefix = url.path or ""
+        self._pool = urllib3.connection_from_url(url.url, maxsize=4, block=False)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._max_attempts = max_attempts
@@ -127,8 +130,8 @@ class OmniClient:
         return self._jitter() * min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
 
     def _call(self, method: str, path: str, token: str, deadline: Deadline) -> OmniReply:
-        url = self._base + path
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        url = self._prefix + path
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": USER_AGENT}
         last_reply: OmniReply | None = None
         last_error = "deadline reached before the first attempt"
         for attempt in range(1, self._max_attempts + 1):
@@ -139,7 +142,7 @@ class OmniClient:
                 connect=min(self._connect_timeout, remaining), read=min(self._read_timeout, remaining)
             )
             try:
-                response = self._http.request(
+                response = self._pool.urlopen(
                     method, url, headers=headers, timeout=timeout, retries=False, redirect=False
                 )
             except urllib3.exceptions.HTTPError as exc:

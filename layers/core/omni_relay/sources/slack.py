@@ -98,8 +98,13 @@ def parse_form(body: bytes) -> dict[str, str]:
         if not pair:
             continue
         key, _, value = pair.partition("=")
-        fields.setdefault(unquote_plus(key), unquote_plus(value))
+        fields.setdefault(_unquoted(key), _unquoted(value))
     return fields
+
+
+def _unquoted(text: str) -> str:
+    # Most of a Slack form's fields (ids, flags) hold nothing to decode.
+    return unquote_plus(text) if "%" in text or "+" in text else text
 
 
 @dataclass(frozen=True)
