@@ -53,10 +53,14 @@ class CancelService:
         self._may_read_details = may_read_details  # the share of Omni's rate limit details may use
         self._ownership = ownership  # None: the allow-list alone decides who uses the org key
         self._now = now
+        self._credentials: tuple[object, OmniCredentials] | None = None
 
     def credentials(self, *, force: bool = False) -> OmniCredentials:
         value = self._secrets.get_json(self._omni_secret_id, force=force)
-        return OmniCredentials.from_secret(self._omni_secret_id, value)
+        # A caching store hands back the same object until it reads the secret again: parse it once.
+        if self._credentials is None or self._credentials[0] is not value:
+            self._credentials = (value, OmniCredentials.from_secret(self._omni_secret_id, value))
+        return self._credentials[1]
 
     def cancel(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
         """Cancel first (in owner-or-on-call mode, after the status that names the owner); then, when
