@@ -29,3 +29,29 @@ def test_smoke_fails_with_a_wrong_signing_secret(stack: LocalStack):
     lines: list[str] = []
     assert run(stack.url, "someone-elses-signing-secret", lines.append) == 1
     assert [line.split()[0] for line in lines[:4]] == ["PASS", "FAIL", "PASS", "PASS"], lines
+
+
+def test_the_stacks_stand_ins_answer_without_a_nagle_stall(stack: LocalStack):
+    """Every reply after a connection's first would wait 40 ms for a delayed ACK (Nagle's algorithm
+    on the server, headers and body written apart): a cost no AWS service, Omni or Slack adds, which
+    once put 40 ms into every cold start the bench measured. Twelve keep-alive requests each."""
+    import time
+
+    import urllib3
+
+    environment = stack.environments["RelayFunction"]
+    extension = environment["SECRETS_EXTENSION_PORT"]
+    targets = {
+        "moto": (stack.moto_url, "/moto-api/reset-auth"),
+        "IAM gate in front of moto": (environment["AWS_ENDPOINT_URL"], "/moto-api/reset-auth"),
+        "omni emulator": (stack.omni.base_url, "/v1/ai/jobs/00000000-0000-0000-0000-000000000000"),
+        "secrets extension": (f"http://127.0.0.1:{extension}", "/secretsmanager/get?secretId=x"),
+        "relay gateway": (stack.url, "/no-such-route"),
+    }
+    for name, (base, path) in targets.items():
+        pool = urllib3.connection_from_url(base, maxsize=1, block=True)
+        pool.urlopen("GET", path, retries=False)  # the connection's first reply is never held back
+        started = time.perf_counter()
+        for _ in range(12):
+            pool.urlopen("GET", path, retries=False)
+        assert time.perf_counter() - started < 0.3, name
