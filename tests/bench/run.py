@@ -115,44 +115,61 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def measure(variant: Variant, python: str, ric: Path, events: Any, cold_runs: int, warm: int) -> dict:
-    colds, inits = [], []
+def measure(variants: list[Variant], python: str, ric: Path, events: Any, cold_runs: int, warm: int) -> dict:
+    """Every variant's figures, taken in turns (a cold start of each, then the next round; a warm
+    request to each, then the next), so that a shared machine's drift during the run falls on all of
+    them alike and the ratios between them hold."""
+    colds: dict[str, list[float]] = {v.name: [] for v in variants}
+    inits: dict[str, list[float]] = {v.name: [] for v in variants}
     for _ in range(cold_runs):
-        runtime = Runtime(variant, python, ric)
-        try:
-            reply = runtime.invoke(events())
-            colds.append((time.perf_counter() - runtime.started) * 1000)
-            check_reply(variant, reply, runtime)
-            runtime.wait_samples(1)
-            if runtime.init_ms is not None:
-                inits.append(runtime.init_ms)
-        finally:
-            runtime.stop()
-    runtime = Runtime(variant, python, ric)
+        for variant in variants:
+            runtime = Runtime(variant, python, ric)
+            try:
+                reply = runtime.invoke(events())
+                colds[variant.name].append((time.perf_counter() - runtime.started) * 1000)
+                check_reply(variant, reply, runtime)
+                runtime.wait_samples(1)
+                if runtime.init_ms is not None:
+                    inits[variant.name].append(runtime.init_ms)
+            finally:
+                runtime.stop()
+    runtimes: dict[str, Runtime] = {}
     try:
-        prepared = [events() for _ in range(warm + 21)]
-        for event in prepared[:21]:  # the cold invoke, then a short warm-up
-            check_reply(variant, runtime.invoke(event), runtime)
-        started = time.perf_counter()
-        replies = [runtime.invoke(event) for event in prepared[21:]]
-        wall = time.perf_counter() - started
-        for reply in replies:  # every answer must be the right one, or the figures mean nothing
-            check_reply(variant, reply, runtime)
-        samples = runtime.wait_samples(warm + 21)[21:]
-        own = [s["handler_ms"] - s["omni_ms"] for s in samples]
-        rss = runtime.peak_rss_mb()
+        for variant in variants:
+            runtimes[variant.name] = Runtime(variant, python, ric)
+        prepared = {v.name: [events() for _ in range(warm + 21)] for v in variants}
+        for i in range(21):  # the cold invoke, then a short warm-up
+            for variant in variants:
+                runtime = runtimes[variant.name]
+                check_reply(variant, runtime.invoke(prepared[variant.name][i]), runtime)
+        walls = dict.fromkeys(runtimes, 0.0)
+        replies: dict[str, list[dict[str, Any]]] = {name: [] for name in runtimes}
+        for i in range(21, warm + 21):
+            for variant in variants:
+                started = time.perf_counter()
+                replies[variant.name].append(runtimes[variant.name].invoke(prepared[variant.name][i]))
+                walls[variant.name] += time.perf_counter() - started
+        results = {}
+        for variant in variants:
+            runtime = runtimes[variant.name]
+            for reply in replies[variant.name]:  # every answer must be the right one, or the figures mean nothing
+                check_reply(variant, reply, runtime)
+            samples = runtime.wait_samples(warm + 21)[21:]
+            own = [s["handler_ms"] - s["omni_ms"] for s in samples]
+            results[variant.name] = {
+                "cold_ms": statistics.median(colds[variant.name]),
+                "init_ms": statistics.median(inits[variant.name]) if inits[variant.name] else float("nan"),
+                "warm_p50_ms": percentile(own, 0.50),
+                "warm_p99_ms": percentile(own, 0.99),
+                "omni_p50_ms": percentile([s["omni_ms"] for s in samples], 0.50),
+                "rps": warm / walls[variant.name],
+                "rss_mb": runtime.peak_rss_mb(),
+                "requests": len(own),
+            }
+        return results
     finally:
-        runtime.stop()
-    return {
-        "cold_ms": statistics.median(colds),
-        "init_ms": statistics.median(inits) if inits else float("nan"),
-        "warm_p50_ms": percentile(own, 0.50),
-        "warm_p99_ms": percentile(own, 0.99),
-        "omni_p50_ms": percentile([s["omni_ms"] for s in samples], 0.50),
-        "rps": warm / wall,
-        "rss_mb": rss,
-        "requests": len(own),
-    }
+        for runtime in runtimes.values():
+            runtime.stop()
 
 
 def size_mb(path: Path) -> float:
@@ -275,13 +292,11 @@ def main(argv: list[str] | None = None) -> int:
             job = omni.create_job(key=key, pinned="QUEUED")
             return slack_event("/slack/commands", job, secret=DEV_SIGNING_SECRET, user_id=f"U0BENCH{next(sender):05d}")
 
-        results = {}
-        for variant in variants:
-            print(f"measuring {variant.name} …", flush=True)
-            results[variant.name] = measure(variant, python, ric, events, args.cold_runs, args.warm_requests)
+        print("measuring, in turns: " + "; ".join(v.name for v in variants) + " …", flush=True)
+        results = measure(variants, python, ric, events, args.cold_runs, args.warm_requests)
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; runtime {python}")
-    print(f"{args.cold_runs} cold starts and {args.warm_requests} warm requests per variant, one run")
+    print(f"{args.cold_runs} cold starts and {args.warm_requests} warm requests per variant, one run, the variants measured in turns")
     print(
         "every reply checked to be the cancel's own answer; each request from a distinct Slack user, on its own job\n"
     )
