@@ -240,7 +240,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold-runs", type=int, default=10)
     parser.add_argument("--warm-requests", type=int, default=1000)
+    parser.add_argument(
+        "--relay-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set on both relay variants after the template's environment (what a change would cost or save, "
+        "e.g. POWERTOOLS_LOG_LEVEL=WARNING); printed with the results",
+    )
     args = parser.parse_args(argv)
+    overrides = dict(item.partition("=")[::2] for item in args.relay_env)
     if args.cold_runs < 10 or args.warm_requests < 1000:
         print("note: fewer than 10 cold runs or 1000 warm requests: figures are indicative only")
 
@@ -259,10 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         assert stack.omni is not None
         stack.omni.state.rate_limit = 10**9  # measure the relay, not Omni's rate limit
         omni, key = stack.omni, stack.config.omni_api_key
-        envs = relay_environments(stack)
+        template_envs = relay_environments(stack)
+        envs = {name: {**env, **overrides} for name, env in template_envs.items()}
         assert envs["default"]["SECRETS_EXTENSION_PORT"], "the template's default deploy has no secrets extension"
         common = {"BENCH_OMNI_PORT": str(stack.omni.port)}
-        bolt_env = {**envs["none"], **common}  # the peer reads the same secrets with boto3
+        bolt_env = {**template_envs["none"], **common}  # the peer reads the same secrets with boto3
         variants = [
             Variant("floor (constant handler)", "floor", ROOT / "tests/bench/floor_app", [], "app.lambda_handler"),
             Variant("Bolt peer", "bolt", ROOT / "tests/bench/bolt_app", [bolt, layer], "app.lambda_handler", bolt_env),
@@ -296,10 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         results = measure(variants, python, ric, events, args.cold_runs, args.warm_requests)
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; runtime {python}")
-    print(f"{args.cold_runs} cold starts and {args.warm_requests} warm requests per variant, one run, the variants measured in turns")
     print(
-        "every reply checked to be the cancel's own answer; each request from a distinct Slack user, on its own job\n"
+        f"{args.cold_runs} cold starts and {args.warm_requests} warm requests per variant, one run, "
+        "the variants measured in turns"
     )
+    print("every reply checked to be the cancel's own answer; each request from a distinct Slack user, on its own job")
+    if overrides:
+        print("NOT the template's defaults: the relay variants ran with " + ", ".join(args.relay_env))
+    print()
     header = "| variant | cold: first response ms | cold: init ms | warm p50 ms | warm p99 ms | req/s | peak RSS MB |"
     print(header + "\n|---|---|---|---|---|---|---|")
     for name, r in results.items():
@@ -324,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         f"bench: cold_ms={relay['cold_ms']:.0f} cold_vs_bolt={relay['cold_ms'] / bolt_r['cold_ms']:.2f} "
         f"fallback_cold_vs_bolt={fallback['cold_ms'] / bolt_r['cold_ms']:.2f} "
         f"warm_p50_ms={relay['warm_p50_ms']:.2f} warm_over_floor_vs_bolt={over:.2f} rss_mb={relay['rss_mb']:.0f}"
+        + "".join(f" relay_env:{item}" for item in args.relay_env)
     )
     return 0
 
