@@ -37,7 +37,7 @@ _RESERVED = frozenset(RESERVED_LOG_ATTRS)
 class LogLines(LambdaPowertoolsFormatter):
     """Powertools' JSON log lines, key for key (tests/unit/test_log_formatter.py compares the two), with
     its reserved-attribute test made a set look-up: Powertools tests each of a record's ~30 attributes
-    against a 24-name tuple, the largest part of every line's cost."""
+    against a 24-name tuple, the largest single cost of every line."""
 
     def _extract_log_keys(self, log_record: logging.LogRecord) -> dict[str, Any]:
         record = log_record.__dict__.copy()
