@@ -48,12 +48,7 @@ class Notifier:
         event = {
             "type": "omni.job.cancel.result",
             "timestamp": datetime.fromtimestamp(sent_at, UTC).isoformat().replace("+00:00", "Z"),
-            "data": {
-                **outcome.as_dict(),
-                "message": text,
-                "source": source,
-                **({"job": job} if outcome.details and (job := outcome.details.to_dict()) else {}),
-            },
+            "data": {**outcome.reported(text), "source": source},
         }
         body = json.dumps(event).encode()
         headers = {

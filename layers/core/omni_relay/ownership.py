@@ -59,6 +59,11 @@ class TtlCache:
             self._items.popitem(last=False)
         return value
 
+    def remember(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The kept value, else `compute()` kept; nothing is kept when it raises (failures are not cached)."""
+        found = self.get(key)
+        return self.put(key, compute()) if found is _MISSING else found
+
 
 class OwnerOrOnCall:
     def __init__(
@@ -135,10 +140,11 @@ class OwnerOrOnCall:
     def _email(self, requester: Requester, credentials: OmniCredentials, trusted: bool, deadline: Deadline) -> str:
         if requester.source == "slack":
             key = (requester.workspace, requester.user_id)
-            found = self._emails.get(key)
-            if found is _MISSING:
-                found = self._emails.put(key, self._slack.email_of(requester.user_id, self._slack_token(), deadline))
-            return str(found)
+            return str(
+                self._emails.remember(
+                    key, lambda: self._slack.email_of(requester.user_id, self._slack_token(), deadline)
+                )
+            )
         if not trusted:
             raise WhoUnknown(f"{requester.source} does not sign who sent a request, so it cannot name you")
         for name in (f"{requester.source}:{i}" for i in requester.ids):
@@ -151,36 +157,36 @@ class OwnerOrOnCall:
     def _in_group(self, requester: Requester, deadline: Deadline) -> bool:
         if requester.source != "slack":
             return False
-        for group in sorted(self._on_call.slack_groups):
-            members = self._groups.get(group)
-            if members is _MISSING:
-                members = self._groups.put(group, self._slack.group_members(group, self._slack_token(), deadline))
-            if requester.user_id in members:
-                return True
-        return False
+        return any(requester.user_id in self._members(group, deadline) for group in sorted(self._on_call.slack_groups))
+
+    def _members(self, group: str, deadline: Deadline) -> frozenset[str]:
+        return frozenset(
+            self._groups.remember(group, lambda: self._slack.group_members(group, self._slack_token(), deadline))
+        )
 
     def _omni_user(self, email: str, token: str, deadline: Deadline) -> str:
-        found = self._users.get(email)
-        if found is not _MISSING:
-            return str(found)
-        reply = self._scim(lambda: self._omni.find_user(email, token, deadline))
-        resources = reply.get("Resources")
-        ids = [r.get("id") for r in resources if isinstance(r, dict)] if isinstance(resources, list) else []
-        if len(ids) != 1 or not isinstance(ids[0], str):
-            raise WhoUnknown("no Omni user has the email your account gives")
-        return str(self._users.put(email, ids[0]))
+        def find() -> str:
+            reply = self._scim(lambda: self._omni.find_user(email, token, deadline))
+            resources = reply.get("Resources")
+            ids = [r.get("id") for r in resources if isinstance(r, dict)] if isinstance(resources, list) else []
+            if len(ids) != 1 or not isinstance(ids[0], str):
+                raise WhoUnknown("no Omni user has the email your account gives")
+            return ids[0]
+
+        return str(self._users.remember(email, find))
 
     def _name(self, user_id: str, token: str, deadline: Deadline) -> str:
         """The owner as people know them ("Carol (carol@acme.com)"); the id when Omni cannot say."""
-        found = self._names.get(user_id)
-        if found is not _MISSING:
-            return str(found)
-        try:
+
+        def name() -> str:
             user = self._scim(lambda: self._omni.user(user_id, token, deadline))
+            name, email = str(user.get("displayName") or ""), str(user.get("userName") or "")
+            return f"{name} ({email})" if name and email else name or email or user_id
+
+        try:
+            return str(self._names.remember(user_id, name))
         except WhoUnknown:
             return user_id
-        name, email = str(user.get("displayName") or ""), str(user.get("userName") or "")
-        return str(self._names.put(user_id, f"{name} ({email})" if name and email else name or email or user_id))
 
     @staticmethod
     def _scim(call: Callable[[], Any]) -> dict[str, Any]:

@@ -72,17 +72,12 @@ class DynamoPollBudget:
         now = self._now()
         window = int(now // WINDOW_S)
         try:
-            self._dynamodb().update_item(
-                TableName=self._table,
-                Key={"id": {"S": f"omni-poll-budget#{window}"}},
-                UpdateExpression="ADD polls :one SET #expires = :expires",
-                ConditionExpression="attribute_not_exists(polls) OR polls < :limit",
-                ExpressionAttributeNames={"#expires": "expiration"},
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":limit": {"N": str(self.per_minute)},
-                    ":expires": {"N": str((window + 2) * WINDOW_S)},
-                },
+            self._update(
+                window,
+                "ADD polls :one SET #expires = :expires",
+                "attribute_not_exists(polls) OR polls < :limit",
+                one=1,
+                limit=self.per_minute,
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -98,18 +93,23 @@ class DynamoPollBudget:
         window = int(self._now() // WINDOW_S)
         self._fallback.exhaust()
         try:
-            self._dynamodb().update_item(
-                TableName=self._table,
-                Key={"id": {"S": f"omni-poll-budget#{window}"}},
-                UpdateExpression="SET polls = :limit, #expires = :expires",
-                ExpressionAttributeNames={"#expires": "expiration"},
-                ExpressionAttributeValues={
-                    ":limit": {"N": str(self.per_minute)},
-                    ":expires": {"N": str((window + 2) * WINDOW_S)},
-                },
-            )
+            self._update(window, "SET polls = :limit, #expires = :expires", limit=self.per_minute)
         except (BotoCoreError, ClientError) as exc:
             logger.warning("could not close this minute's poll budget", extra={"reason": type(exc).__name__})
+
+    def _update(self, window: int, expression: str, condition: str = "", **values: int) -> None:
+        """One atomic update of the minute's item, which expires with the table's TTL after the next minute."""
+        numbers = {
+            f":{name}": {"N": str(value)} for name, value in {**values, "expires": (window + 2) * WINDOW_S}.items()
+        }
+        self._dynamodb().update_item(
+            TableName=self._table,
+            Key={"id": {"S": f"omni-poll-budget#{window}"}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#expires": "expiration"},
+            ExpressionAttributeValues=numbers,
+            **({"ConditionExpression": condition} if condition else {}),
+        )
 
     def _fall_back(self, reason: str) -> float:
         count("PollBudgetUnavailable")

@@ -83,7 +83,7 @@ class SlackApi:
             raise WhoUnknown("Slack did not answer when asked who you are")
         if body.get("ok") is not True:
             error = _word(body.get("error"))
-            raise WhoUnknown(_reason(body), setup=error in SETUP_ERRORS)
+            raise WhoUnknown(_reason(error, body), setup=error in SETUP_ERRORS)
         return body
 
 
@@ -95,11 +95,10 @@ def _word(value: object) -> str:
     return re.sub(r"[^a-z0-9:._,-]", "", str(value or "").lower())[:40] or "unknown"
 
 
-def _reason(body: dict[str, Any]) -> str:
-    error = _word(body.get("error"))
+def _reason(error: str, body: dict[str, Any]) -> str:
     if error == "missing_scope":
         return f"the relay's Slack app lacks the {_word(body.get('needed'))} scope"
-    if error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+    if error in SETUP_ERRORS:
         return "the relay's Slack bot token is missing, revoked or invalid"
     if error in ("user_not_found", "no_such_subteam"):
         return "Slack does not know this user or group"

@@ -137,12 +137,8 @@ def status_of(outcome: CancelOutcome) -> int:
 
 
 def answer(outcome: CancelOutcome, source: WebhookSource) -> dict[str, Any]:
-    """The reply's JSON: the outcome, a message as the source shows it (a Teams reply is a message),
-    and Omni's details of the job as data."""
-    body: dict[str, Any] = {**outcome.as_dict(), "message": full_text(outcome, source.literal)}
-    if outcome.details is not None and (job := outcome.details.to_dict()):
-        body["job"] = job
-    return body
+    """The reply's JSON, its message as the source shows it (a Teams reply is a message)."""
+    return outcome.reported(full_text(outcome, source.literal))
 
 
 def parse_json(body: bytes) -> Mapping[str, Any]:
