@@ -6,7 +6,8 @@ Powertools/boto3 fallback) it reports
 - cold: init duration (the emulator's INIT REPORT) and time to first response for a signed Slack
   command, from starting a fresh runtime process, median over --cold-runs processes;
 - warm: the handler's own time per request minus its wait for Omni (emulator at zero latency),
-  p50 and p99 over --warm-requests requests to one instance, and that instance's requests/second;
+  p50 and p99 over --warm-requests requests to one instance; and the same requests as the caller
+  sees them (sent to the emulator until its answer, Omni's time included), p50 and requests/second;
 - peak RSS of the runtime process, and the size of the built layer.
 Its last line is the summary for scripts.
 """
@@ -142,13 +143,13 @@ def measure(variants: list[Variant], python: str, ric: Path, events: Any, cold_r
             for variant in variants:
                 runtime = runtimes[variant.name]
                 check_reply(variant, runtime.invoke(prepared[variant.name][i]), runtime)
-        walls = dict.fromkeys(runtimes, 0.0)
+        walls: dict[str, list[float]] = {name: [] for name in runtimes}
         replies: dict[str, list[dict[str, Any]]] = {name: [] for name in runtimes}
         for i in range(21, warm + 21):
             for variant in variants:
                 started = time.perf_counter()
                 replies[variant.name].append(runtimes[variant.name].invoke(prepared[variant.name][i]))
-                walls[variant.name] += time.perf_counter() - started
+                walls[variant.name].append((time.perf_counter() - started) * 1000)
         results = {}
         for variant in variants:
             runtime = runtimes[variant.name]
@@ -162,7 +163,8 @@ def measure(variants: list[Variant], python: str, ric: Path, events: Any, cold_r
                 "warm_p50_ms": percentile(own, 0.50),
                 "warm_p99_ms": percentile(own, 0.99),
                 "omni_p50_ms": percentile([s["omni_ms"] for s in samples], 0.50),
-                "rps": warm / walls[variant.name],
+                "e2e_p50_ms": percentile(walls[variant.name], 0.50),
+                "rps": warm / (sum(walls[variant.name]) / 1000),
                 "rss_mb": runtime.peak_rss_mb(),
                 "requests": len(own),
             }
@@ -314,18 +316,22 @@ def main(argv: list[str] | None = None) -> int:
     if overrides:
         print("NOT the template's defaults: the relay variants ran with " + ", ".join(args.relay_env))
     print()
-    header = "| variant | cold: first response ms | cold: init ms | warm p50 ms | warm p99 ms | req/s | peak RSS MB |"
-    print(header + "\n|---|---|---|---|---|---|---|")
+    header = (
+        "| variant | cold: first response ms | cold: init ms | warm p50 ms | warm p99 ms "
+        "| warm as sent, p50 ms | req/s | peak RSS MB |"
+    )
+    print(header + "\n|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         print(
             f"| {name} | {r['cold_ms']:.0f} | {r['init_ms']:.0f} | {r['warm_p50_ms']:.2f} | {r['warm_p99_ms']:.2f} "
-            f"| {r['rps']:.0f} | {r['rss_mb']:.0f} |"
+            f"| {r['e2e_p50_ms']:.2f} | {r['rps']:.0f} | {r['rss_mb']:.0f} |"
         )
     relay, fallback = results[variants[2].name], results[variants[3].name]
     bolt_r, floor = results["Bolt peer"], results["floor (constant handler)"]
     print(
-        f"\nwarm excludes Omni's time (emulator at zero latency; the relay's median wait for it "
-        f"{relay['omni_p50_ms']:.2f} ms). Layer {size_mb(build / 'CoreLayer'):.1f} MB, "
+        f"\nwarm p50/p99: the handler's own time, Omni's excluded (emulator at zero latency; the relay's median "
+        f"wait for it {relay['omni_p50_ms']:.2f} ms); warm as sent: from sending the request to the emulator to "
+        f"its answer, Omni's time included. Layer {size_mb(build / 'CoreLayer'):.1f} MB, "
         f"relay code {size_mb(build / 'RelayFunction'):.2f} MB."
     )
     zips = layer_zips(layer)
@@ -334,10 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         + "; ".join(f"{name} {mb:.1f} MB, unpacked in {ms:.0f} ms (median)" for name, (mb, ms) in zips.items())
     )
     over = (relay["warm_p50_ms"] - floor["warm_p50_ms"]) / max(bolt_r["warm_p50_ms"] - floor["warm_p50_ms"], 1e-9)
+    # The same ratio on the requests as sent (emulator and Omni included), as the issue's own table measured it.
+    sent = (relay["e2e_p50_ms"] - floor["e2e_p50_ms"]) / max(bolt_r["e2e_p50_ms"] - floor["e2e_p50_ms"], 1e-9)
     print(
         f"bench: cold_ms={relay['cold_ms']:.0f} cold_vs_bolt={relay['cold_ms'] / bolt_r['cold_ms']:.2f} "
         f"fallback_cold_vs_bolt={fallback['cold_ms'] / bolt_r['cold_ms']:.2f} "
-        f"warm_p50_ms={relay['warm_p50_ms']:.2f} warm_over_floor_vs_bolt={over:.2f} rss_mb={relay['rss_mb']:.0f}"
+        f"warm_p50_ms={relay['warm_p50_ms']:.2f} warm_over_floor_vs_bolt={over:.2f} "
+        f"sent_over_floor_vs_bolt={sent:.2f} rss_mb={relay['rss_mb']:.0f}"
         + "".join(f" relay_env:{item}" for item in args.relay_env)
     )
     return 0
