@@ -2,7 +2,8 @@
 binary) with awslambdaric, against the local stack on loopback. Not a test: it measures.
 
 For each variant (the floor, the Bolt peer, the relay with the secrets extension, the relay on its
-Powertools/boto3 fallback, and as a diagnostic the relay's own code with no Powertools around it) it reports
+Powertools/boto3 fallback, and as a diagnostic the relay's own code with no Powertools around it)
+it reports
 - cold: init duration (the emulator's INIT REPORT) and time to first response for a signed Slack
   command, from starting a fresh runtime process, median over --cold-runs processes;
 - warm: the handler's own time per request minus its wait for Omni (emulator at zero latency),
@@ -58,7 +59,7 @@ class Runtime:
         self.samples: list[dict[str, float]] = []
         self.errors: list[str] = []
         self._changed = threading.Condition()
-        profile = BENCH / f"{variant.kind}-{variant.name.split()[-1].strip('()')}.prof"
+        profile = BENCH / (re.sub(r"\W+", "-", variant.name).strip("-").lower() + ".prof")
         env = {
             **variant.env,
             "BENCH_HANDLER": variant.handler,
@@ -348,11 +349,14 @@ def main(argv: list[str] | None = None) -> int:
         "layer zip: "
         + "; ".join(f"{name} {mb:.1f} MB, unpacked in {ms:.0f} ms (median)" for name, (mb, ms) in zips.items())
     )
-    over = (relay["warm_p50_ms"] - floor["warm_p50_ms"]) / max(bolt_r["warm_p50_ms"] - floor["warm_p50_ms"], 1e-9)
-    # What of it is the relay's own code, and so what Powertools' resolver, Logger and Metrics add to it.
-    own = (core["warm_p50_ms"] - floor["warm_p50_ms"]) / max(bolt_r["warm_p50_ms"] - floor["warm_p50_ms"], 1e-9)
-    # The same ratio on the requests as sent (emulator and Omni included), as the issue's own table measured it.
-    sent = (relay["e2e_p50_ms"] - floor["e2e_p50_ms"]) / max(bolt_r["e2e_p50_ms"] - floor["e2e_p50_ms"], 1e-9)
+
+    def over_floor_vs_bolt(figures: dict[str, float], key: str) -> float:
+        """A variant's time above the floor's, as a multiple of the peer's time above it."""
+        return (figures[key] - floor[key]) / max(bolt_r[key] - floor[key], 1e-9)
+
+    over = over_floor_vs_bolt(relay, "warm_p50_ms")
+    sent = over_floor_vs_bolt(relay, "e2e_p50_ms")  # the same, as a caller measures it (emulator and Omni in)
+    own = over_floor_vs_bolt(core, "warm_p50_ms")  # the relay's own code: the rest is Powertools around it
     print(
         f"bench: cold_ms={relay['cold_ms']:.0f} cold_vs_bolt={relay['cold_ms'] / bolt_r['cold_ms']:.2f} "
         f"fallback_cold_vs_bolt={fallback['cold_ms'] / bolt_r['cold_ms']:.2f} "
