@@ -167,8 +167,8 @@ class JobDetails:
     @classmethod
     def from_status(cls, body: Mapping[str, Any]) -> JobDetails:
         """From Omni's GET /v1/ai/jobs/{jobId} reply (AiJobStatusResponse); unknown or odd fields are skipped."""
-        progress = _object(body.get("progress"))
-        error = _object(body.get("error"))
+        progress = as_mapping(body.get("progress"))
+        error = as_mapping(body.get("error"))
         iteration = progress.get("iteration")
         return cls(
             prompt=_str(body.get("prompt"))[:2000],
@@ -196,7 +196,8 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _object(value: object) -> Mapping[str, Any]:
+def as_mapping(value: object) -> Mapping[str, Any]:
+    """`value` when it is a JSON object, else an empty one: for reading payloads field by field."""
     return value if isinstance(value, Mapping) else {}
 
 

@@ -73,6 +73,9 @@ _TEXT: dict[Outcome, str] = {
     ),
 }
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#$&+,;=%-]+")
+
 # The last line of every comment the relay writes, so that it never reads its own comment as a
 # command, whatever COMMAND_WORD is ("Cancelled Omni AI job …" holds "cancel" and a job id).
 RELAY_MARK = "— omni-cancel-relay"
@@ -126,7 +129,7 @@ def duration(seconds: float) -> str:
 
 def _plain_id(value: str) -> bool:
     """Omni's user ids are UUIDs: anything else is not put into a sentence."""
-    return bool(re.fullmatch(r"[A-Za-z0-9-]{1,64}", value))
+    return bool(_PLAIN_ID.fullmatch(value))
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ def omni_link(outcome: CancelOutcome) -> str:
     """The job's page in Omni (omniChatUrl) when it is a plain http(s) URL; '' otherwise, so a hostile
     value (javascript:, spaces, markup characters) is never made into a link."""
     url = outcome.details.chat_url if outcome.details else ""
-    if not url or len(url) > 1000 or not re.fullmatch(r"[A-Za-z0-9._~:/?#$&+,;=%-]+", url):
+    if not url or len(url) > 1000 or not _URL_CHARS.fullmatch(url):
         return ""
     parts = urlsplit(url)
     return url if parts.scheme in ("https", "http") and parts.hostname else ""

@@ -12,6 +12,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from omni_relay.ttl_cache import TtlCache
+
 MAX_SENDERS = 10_000  # memory bound: the least recently seen senders are forgotten first
 
 
@@ -20,21 +22,13 @@ class RecentlySeen:
     a Slack command's signature, which Slack never sends twice, so a second sight is a replay."""
 
     def __init__(self, window_s: float, limit: int = MAX_SENDERS, clock: Callable[[], float] = time.monotonic) -> None:
-        self._window_s = window_s
-        self._limit = limit
-        self._clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._seen = TtlCache(window_s, limit, clock)
 
     def first_sight(self, value: str) -> bool:
         """True the first time `value` is seen within the window (and it is remembered); False after."""
-        now = self._clock()
-        while self._seen and next(iter(self._seen.values())) < now - self._window_s:
-            self._seen.popitem(last=False)
         if value in self._seen:
             return False
-        self._seen[value] = now
-        while len(self._seen) > self._limit:
-            self._seen.popitem(last=False)
+        self._seen.put(value, True)
         return True
 
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus
 from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress, Deduplicator
-from omni_relay.domain import CancelOutcome, CancelRequest, ReplyTarget, Requester
+from omni_relay.domain import CancelOutcome, CancelRequest, ReplyTarget, Requester, as_mapping
 from omni_relay.errors import (
     InvalidSignature,
     MalformedRequest,
@@ -177,7 +177,7 @@ class ButtonClick:
             raise MalformedRequest("The interaction payload is not JSON.") from None
         if not isinstance(payload, dict) or payload.get("type") != "block_actions":
             return None
-        user, team, channel = (_object(payload.get(k)) for k in ("user", "team", "channel"))
+        user, team, channel = (as_mapping(payload.get(k)) for k in ("user", "team", "channel"))
         actions = payload.get("actions")
         for action in actions if isinstance(actions, list) else []:
             if isinstance(action, dict) and action.get("action_id") in (CANCEL_ACTION, CHECK_ACTION):
@@ -198,10 +198,6 @@ class ButtonClick:
                     str(action.get("action_ts", "")),
                 )
         return None
-
-
-def _object(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def handle_interaction(request: InboundRequest, ports: SlackPorts) -> Handled:

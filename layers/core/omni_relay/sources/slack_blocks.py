@@ -38,8 +38,8 @@ def render(
     outcome: CancelOutcome, *, response_type: str = "ephemeral", requester: Requester | None = None
 ) -> dict[str, Any]:
     icon = _ICON.get(outcome.outcome, ":white_check_mark:" if outcome.outcome in SETTLED else ":warning:")
-    said = describe(outcome)
-    text = escape(said).replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
+    said = escape(describe(outcome))
+    text = said.replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
     if outcome.outcome is Outcome.SENDER_NOT_ALLOWED and requester is not None:
         # What the admin needs to add this person: their own ids, which Slack does not show them.
         text += (
@@ -66,7 +66,7 @@ def render(
         buttons.append({**button("Open in Omni", OPEN_ACTION, outcome.job_id), "url": link})
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
-    return {"response_type": response_type, "text": escape(said), "blocks": blocks}
+    return {"response_type": response_type, "text": said, "blocks": blocks}
 
 
 def cancel_button(job_id: str) -> dict[str, Any]:
