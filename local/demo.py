@@ -52,6 +52,13 @@ def show(title: str, text: str, status: int, payload: dict) -> None:
         print(f"   │ {line}")
 
 
+def unexpected(failed: bool, expected: str) -> int:
+    """1, and a line saying what was expected, when a scene did not answer as it should; else 0."""
+    if failed:
+        print(f"   ✗ expected {expected}")
+    return int(failed)
+
+
 DEV_BOB_TOKEN = "omni-pat-bob"  # noqa: S105 (the local emulator's made-up personal access token)
 
 
@@ -98,7 +105,7 @@ def main(config: StackConfig | None = None) -> int:
             fields.setdefault("secret", signing_secret)
             status, payload = post_command(url, text, team_id=TEAM, **fields)
             show(title, text, status, payload)
-            failures += status != expect
+            failures += unexpected(status != expect, f"HTTP {expect}")
 
         assert stack.capture is not None
         run("Asking for help", "help", user_id=ALICE)
@@ -120,8 +127,7 @@ def main(config: StackConfig | None = None) -> int:
                 stopped[0],
             )
         else:
-            failures += 1
-            print("   │ (the follow-through never arrived)")
+            failures += unexpected(True, "the worker's follow-through within 30 s")
         run("A job delivering its results", delivering, user_id=ALICE)
         run("A job that already finished", finished, user_id=ALICE)
         run("An unknown job id", unknown, user_id=ALICE)
@@ -138,8 +144,7 @@ def main(config: StackConfig | None = None) -> int:
         if posted:
             show("… and a few seconds later the worker replaced that message with", slow, 200, posted[0])
         else:
-            failures += 1
-            print("   │ (no post-back arrived)")
+            failures += unexpected(True, "the worker's post-back within 30 s")
         run("A forged request (wrong signing secret)", executing, expect=401, user_id=ALICE, secret="not-the-secret")
 
         print("\n══ The same relay, from other tools (signed webhooks to /webhooks/<source>)")
@@ -152,10 +157,10 @@ def main(config: StackConfig | None = None) -> int:
                 shown = found[-1] if found else {}
                 said = (comment_text(source, shown) or "(none)").replace("\n", "\n   │   ")
                 print(f"   │ comment posted back: {said}")
-            failures += status != 200
+            failures += unexpected(status != 200, "HTTP 200")
         status, reply = post_webhook(url, "github", omni.create_job(key=config.omni_api_key), secret="forged")
         print(f"\n── A forged GitHub delivery\n   HTTP {status} {json.dumps(reply)}")
-        failures += status != 401
+        failures += unexpected(status != 401, "HTTP 401")
     print("Stopped the local stack.")
     failures += owner_or_on_call(config)
     print(f"Stopped. {failures} scenario(s) answered unexpectedly." if failures else "Stopped.")
@@ -187,7 +192,7 @@ def owner_or_on_call(config: StackConfig) -> int:
                 stack.url, job, team_id=TEAM, user_id=user, secret=config.slack_signing_secrets[0]
             )
             show(title, job, status, payload)
-            failures += expect not in as_slack_shows(status, payload)
+            failures += unexpected(expect not in as_slack_shows(status, payload), f"a reply saying “{expect}”")
     return failures
 
 
