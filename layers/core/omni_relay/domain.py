@@ -89,6 +89,12 @@ class Requester:
         return f"{self.workspace or self.source}:{self.user_id}"
 
     @property
+    def principal(self) -> str:
+        """The one key that names who is accountable for this request, for per-sender limits and
+        audit records (its namespaced form comes with the identity model)."""
+        return f"{self.source}:{self.key}"
+
+    @property
     def ids(self) -> tuple[str, ...]:
         """Every id this person is known by, as allow-lists and the token map may name them."""
         return (self.user_id, self.stable_id) if self.stable_id else (self.user_id,)

@@ -91,7 +91,7 @@ class Runtime:
 
     def sender_wait_s(self, requester: Requester) -> float:
         """0 if this sender may cancel now; else the seconds until the per-sender limit allows it."""
-        wait = self.rate_limit.wait_s(f"{requester.source}:{requester.key}")
+        wait = self.rate_limit.wait_s(requester.principal)
         if wait:
             logger.warning("sender over the relay's rate limit", extra={"retry_after_s": round(wait, 1)})
             count("RateLimited", source=requester.source)
