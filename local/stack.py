@@ -53,7 +53,7 @@ from local.sam_template import ACCOUNT, REGION, FunctionSpec, SamTemplate
 from local.slack_signer import DEV_SIGNING_SECRET
 from local.slack_web_api import BOT_TOKEN as SLACK_BOT_TOKEN
 from local.slack_web_api import SlackWebApi
-from local.webhook_signer import SOURCES, dev_secret
+from local.webhook_signer import SOURCES, dev_secret, secret_entry
 
 DEV_OMNI_KEY = "omni-local-org-key"
 CALLBACK_SECRET = "whsec_bG9jYWwtZGV2LWNhbGxiYWNrLXNpZ25pbmcta2V5IQ=="  # local dev only
@@ -129,7 +129,7 @@ def webhook_secret(secrets: dict[str, str], api_base: str) -> dict[str, Any]:
         "pagerduty": {"api_token": "pd-local", "email": "relay@acme.example", "api_url": f"{api_base}/pagerduty"},
         "linear": {"api_token": "lin_api_local", "api_url": f"{api_base}/linear/graphql"},
     }
-    value: dict[str, Any] = {name: {"secrets": [secret], **api.get(name, {})} for name, secret in secrets.items()}
+    value: dict[str, Any] = {name: {**secret_entry(name, s), **api.get(name, {})} for name, s in secrets.items()}
     value["callback"] = {"secrets": [CALLBACK_SECRET]}
     return value
 

@@ -30,6 +30,17 @@ def secrets_for(tag: str) -> dict[str, str]:
 
 
 DEV_SECRETS = secrets_for("local-dev")
+# Header tokens are a lower level of trust than signing secrets, and never the same value.
+DEV_TOKENS = {"jira": "local-dev-jira-automation-token-0123456789"}
+
+
+def secret_entry(source: str, secret: str) -> dict[str, list[str]]:
+    """A source's keys as its entry in the webhooks secret holds them: signing secrets, header tokens, or both."""
+    if source == "shared":
+        return {"tokens": [secret]}
+    if source in DEV_TOKENS:
+        return {"secrets": [secret], "tokens": [DEV_TOKENS[source]]}
+    return {"secrets": [secret]}
 
 
 def dev_secret(source: str) -> str:
@@ -98,6 +109,7 @@ def payload(source: str, job_id: str, *, user: str = "", scope: str = "", text: 
                 "id": 1,
                 "body": said,
                 "user": {"login": user or "octocat", "type": "User"},
+                "author_association": "MEMBER",
                 "created_at": created,
             },
             "repository": {"full_name": repo, "name": repo.split("/")[-1], "private": True},
@@ -110,7 +122,11 @@ def payload(source: str, job_id: str, *, user: str = "", scope: str = "", text: 
             "comment": {
                 "id": "10000",
                 "body": said,
-                "author": {"accountId": user or "5b10a2844c20165700ede21g", "displayName": "Ada Admin"},
+                "author": {
+                    "accountId": user or "5b10a2844c20165700ede21g",
+                    "accountType": "atlassian",
+                    "displayName": "Ada Admin",
+                },
             },
             "issue": {
                 "id": "10002",
@@ -207,7 +223,8 @@ def payload(source: str, job_id: str, *, user: str = "", scope: str = "", text: 
         return {
             "alert": {
                 "alertId": str(uuid.uuid4()),
-                "message": f"Runaway Omni job: {said}",
+                "message": "Runaway Omni job",
+                "description": said,
                 "username": user or "oncall@acme.example",
                 "details": {},
             },

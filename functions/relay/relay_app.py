@@ -39,7 +39,7 @@ def _answer(source: str, handled: Handled) -> Response:
     """One log line and one metric per answered request, with who asked and how it ended; then the reply."""
     requester, outcome, reply = handled.requester, handled.outcome, handled.reply
     if requester is not None:
-        logger.append_keys(user_id=requester.user_id, scope=requester.scope, workspace=requester.workspace)
+        logger.append_keys(principal=requester.principal, actor=requester.actor.value, scope=requester.scope)
     if outcome is not None:
         logger.info(
             "cancel answered",

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from omni_relay.auth import SenderList
 from omni_relay.errors import ConfigError, RelayError
-from omni_relay.jobref import find_job_id, is_job_id
+from omni_relay.grammar import parse_texts
+from omni_relay.identity import Actor, Requester
+from omni_relay.jobref import is_job_id
 from omni_relay.omni import parse_retry_after
 from omni_relay.postback import AllowedHosts
 from omni_relay.request import InboundRequest
@@ -29,8 +31,8 @@ anything = st.recursive(
 
 @given(st.text(max_size=500))
 def test_job_ids_found_in_any_text_are_canonical(text: str):
-    found = find_job_id(text)
-    assert found is None or (is_job_id(found) and found in text.lower())
+    found = parse_texts([text], "/omni-cancel", "acme.omniapp.co")
+    assert found is None or found.job_id == "" or (is_job_id(found.job_id) and found.job_id in text.lower())
 
 
 @given(st.binary(max_size=2000))
@@ -85,8 +87,9 @@ def test_jmespath_configuration_is_checked_at_start_and_never_breaks_a_request(e
 
 @given(st.text(max_size=100), st.text(max_size=20), st.text(max_size=20))
 def test_sender_lists(raw: str, scope: str, user: str):
-    assert isinstance(SenderList.parse(raw).allows(scope, user), bool)
-    assert not SenderList.parse("").allows(scope, user)
+    who = Requester("github", scope=scope, actor=Actor.MEMBER, ids=(f"github:login:{user}",))
+    assert isinstance(SenderList.parse(raw, "github").refusal(who), str)
+    assert SenderList.parse("", "github").refusal(who)
 
 
 @given(st.text(max_size=200))

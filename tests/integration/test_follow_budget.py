@@ -21,8 +21,9 @@ from local.omni_emulator import OmniEmulator
 from omni_relay import wiring
 from omni_relay.cancelling import cancel_or_hand_off
 from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelRequest, Outcome, ReplyTarget, Requester
+from omni_relay.domain import CancelRequest, Outcome, ReplyTarget
 from omni_relay.handoff import CancelTask
+from omni_relay.identity import Requester
 from omni_relay.omni import OmniClient
 from omni_relay.poll_budget import WINDOW_S, DynamoPollBudget, LocalPollBudget
 from omni_relay.postback import AllowedHosts, PostBack

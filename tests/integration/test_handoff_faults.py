@@ -8,8 +8,9 @@ import pytest
 from local.capture import CaptureServer
 from local.lambda_runtime import free_port
 from omni_relay.dedupe import DynamoDedupe
-from omni_relay.domain import ReplyTarget, Requester
+from omni_relay.domain import ReplyTarget
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue
+from omni_relay.identity import Requester
 from omni_relay.omni import OmniReply
 from omni_relay.settings import Settings
 from omni_relay.wiring import Runtime

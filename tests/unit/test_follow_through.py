@@ -131,7 +131,7 @@ def world(secrets: FakeSecretStore) -> Any:
     job = Job()
     omni = FakeOmni(lambda op, job_id, token: job.reply(op))
     queue, http, budget, clock = Queue(), RecordingHttp(), Budget(), Clock()
-    secrets.values["webhooks"] = {"github": {"secrets": ["gh-secret"], "api_token": "ghp_unit"}}
+    secrets.values["webhooks"] = {"github": {"secrets": ["gh-secret-0123456789abcdef"], "api_token": "ghp_unit"}}
     settings = make_settings(WEBHOOK_SECRET_ID="webhooks", GITHUB_ALLOWED="*", CANCEL_QUEUE_URL="q")
     runtime = Runtime(
         settings,
@@ -218,7 +218,7 @@ def test_a_job_omni_no_longer_knows_ends_the_follow_with_one_message(world: Worl
 
 
 def test_a_github_cancel_is_followed_and_the_final_comment_posted_once(world: World):
-    event = webhook_event("github", JOB, timestamp=NOW, secret="gh-secret")
+    event = webhook_event("github", JOB, timestamp=NOW, secret="gh-secret-0123456789abcdef")
     result = relay_app.lambda_handler(event, LambdaContext())
     body = json.loads(result["body"])
     assert body["outcome"] == "stopping" and "I will say here when it has stopped" in body["message"]
@@ -247,7 +247,8 @@ def test_status_looks_without_cancelling_and_offers_a_confirmed_cancel(world: Wo
 
 
 def test_status_in_a_webhook_comment_is_read_only_too(world: World):
-    event = webhook_event("github", JOB, timestamp=NOW, secret="gh-secret", text=f"/omni-cancel status {JOB}")
+    secret = "gh-secret-0123456789abcdef"
+    event = webhook_event("github", JOB, timestamp=NOW, secret=secret, text=f"/omni-cancel status {JOB}")
     body = json.loads(relay_app.lambda_handler(event, LambdaContext())["body"])
     assert body["outcome"] == "status" and body["state"] == "EXECUTING" and world.omni.cancels == []
     assert body["job"]["prompt"].startswith("Top 10 products")

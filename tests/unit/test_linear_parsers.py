@@ -14,14 +14,14 @@ import pytest
 
 from omni_relay.domain import CancelOutcome, JobDetails, JobState, Outcome
 from omni_relay.errors import RelayError
-from omni_relay.jobref import find_job_id
+from omni_relay.grammar import parse_texts
 from omni_relay.markup import code_span, teams_literal
 from omni_relay.messages import full_text
 from omni_relay.signing import iso_seconds, unix_seconds
 from omni_relay.sources.slack import parse_form
 from omni_relay.sources.slack_blocks import escape
 from omni_relay.sources.teams import _MENTION
-from omni_relay.sources.webhook import STATUS_WORD, parse_json
+from omni_relay.sources.webhook import parse_json
 
 SIZE = 64 * 1024
 NEAR_UUID = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f0"  # one hex digit short
@@ -71,9 +71,8 @@ def as_json(text: str) -> Any:
 
 PARSERS: dict[str, Callable[[str], Any]] = {
     "the Teams mention": lambda t: _MENTION.sub(" ", t),
-    "find_job_id": find_job_id,
+    "the command grammar": lambda t: parse_texts([t, "/omni-cancel status " + t], "/omni-cancel", "acme.omniapp.co"),
     "the command word": command_word,
-    "the status word": lambda t: STATUS_WORD.match(t, 0),
     "Markdown code span": code_span,
     "Teams escaping": teams_literal,
     "Slack escaping": escape,

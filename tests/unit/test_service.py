@@ -6,13 +6,15 @@ import pytest
 
 from omni_relay.auth import AllowList, SenderPolicy, SlackPolicy, policy_for
 from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelRequest, JobState, Outcome, Requester
+from omni_relay.domain import CancelRequest, JobState, Outcome
+from omni_relay.identity import Actor, Requester, Trust
+from omni_relay.identity import slack as slack_user
 from omni_relay.omni import OmniReply
 from omni_relay.service import CancelService, interpret
 from tests.fakes import FakeOmni, FakeSecretStore, unavailable
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
-ALICE = Requester("slack", "U1", scope="C1", workspace="T1")
+ALICE = slack_user("T1", "U1", "C1")
 ALLOW_T1 = SlackPolicy(AllowList.parse("T1"), AllowList.parse("*"), AllowList.parse("*"))
 
 
@@ -71,7 +73,7 @@ def test_allow_listed_sender_cancels_with_the_org_key():
 
 def test_a_mapped_user_token_wins_over_the_org_key():
     omni = FakeOmni()
-    svc, _ = service(omni, {"api_key": "org-key", "user_tokens": {"T1:U1": "alice-pat"}})
+    svc, _ = service(omni, {"api_key": "org-key", "user_tokens": {"slack:T1:U1": "alice-pat"}})
     svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert omni.calls[0][2] == "alice-pat"
 
@@ -79,7 +81,7 @@ def test_a_mapped_user_token_wins_over_the_org_key():
 def test_a_sender_off_the_allow_list_never_reaches_omni():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": "org-key"})
-    stranger = Requester("slack", "U9", workspace="T9")
+    stranger = slack_user("T9", "U9")
     result = svc.cancel(CancelRequest(JOB, stranger), Deadline.within(2))
     assert result.outcome is Outcome.SENDER_NOT_ALLOWED
     assert omni.calls == []
@@ -87,7 +89,7 @@ def test_a_sender_off_the_allow_list_never_reaches_omni():
 
 def test_user_token_mode_refuses_users_without_a_token():
     omni = FakeOmni()
-    svc, _ = service(omni, {"user_tokens": {"T1:U2": "bob-pat"}})
+    svc, _ = service(omni, {"user_tokens": {"slack:T1:U2": "bob-pat"}})
     result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
     assert result.outcome is Outcome.SENDER_NOT_ALLOWED
     assert omni.calls == []
@@ -161,8 +163,8 @@ def test_each_source_is_judged_by_its_own_allow_list_slacks_star_lets_no_github_
     omni = FakeOmni()
     store = FakeSecretStore({"omni": {"api_key": "org-key"}})
     svc = CancelService(omni, store, "omni", lambda source: policy_for(settings, source))
-    outsider = Requester("github", "mallory", scope="evil/repo")
-    insider = Requester("github", "alice", scope="acme/data")
+    outsider = Requester("github", "mallory", scope="evil/repo", actor=Actor.MEMBER, ids=("github:id:9",))
+    insider = Requester("github", "alice", scope="acme/data", actor=Actor.MEMBER, ids=("github:id:1",))
     assert svc.cancel(CancelRequest(JOB, outsider), Deadline.within(2)).outcome is Outcome.SENDER_NOT_ALLOWED
     assert svc.cancel(CancelRequest(JOB, insider), Deadline.within(2)).outcome is Outcome.CANCELLED
     assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.CANCELLED
@@ -184,8 +186,10 @@ def test_a_task_queued_before_the_upgrade_is_read_with_its_requester_and_reply_t
         ' "channel_id": "a/b", "display_name": "bob"}}'
     )
     slack, github = CancelTask.from_json(old_slack), CancelTask.from_json(old_github)
-    assert slack.requester == Requester("slack", "U1", scope="C1", workspace="T1")
+    assert slack.requester == slack_user("T1", "U1", "C1")  # Slack signed who this is: rebuilt whole
     assert slack.reply == ReplyTarget(url="https://hooks.slack.com/x")
-    assert github.requester == Requester("github", "bob", scope="a/b") and github.requester.key == "github:bob"
+    # A webhook task from before the identity model carries no actor: the worker refuses it, never guesses.
+    assert github.requester == Requester("github", "bob", scope="a/b", trust=Trust.SENDER)
+    assert github.requester.principal == "github:sender" and not github.requester.member
     assert github.reply.thread == {"repo": "a/b", "number": "4"}
     assert CancelTask.from_json(github.to_json()) == github

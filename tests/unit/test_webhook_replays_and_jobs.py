@@ -34,8 +34,8 @@ def test_the_same_signed_bytes_under_other_repeated_or_missing_delivery_ids_canc
 def test_the_job_named_right_after_the_command_word_is_cancelled():
     for text in (
         f"/omni-cancel {A} (spawned by https://acme.omniapp.co/api/v1/ai/jobs/{B})",
-        "İ" * 45 + f" /omni-cancel {A} -- do NOT touch {B}",
-        f"please /OMNI-CANCEL {A}, not {B}",
+        "İ" * 45 + f"\n/omni-cancel {A} -- do NOT touch {B}",
+        f"please:\n  /OMNI-CANCEL {A}, not {B}",
     ):
         omni = FakeOmni()
         runtime, _, _ = build(omni)
@@ -148,14 +148,14 @@ def test_a_token_is_used_only_for_an_identity_the_vendor_signed():
     omni = FakeOmni()
     runtime, _, store = build(omni)
     tokens = {
-        "standard:runbook-bot": "bot-pat",
-        "github:octocat": "octocat-pat",
-        "jira:5b10a2844c20165700ede21g": "ada-pat",
+        "standard:claimed:runbook-bot": "bot-pat",
+        "github:id:1": "octocat-pat",
+        "jira:account:5b10a2844c20165700ede21g": "ada-pat",
     }
     store.values["omni"] = {"api_key": "org-key", "user_tokens": tokens}
     automation = aged("jira", 0, text=f"/omni-cancel {A} from a rule")
     del automation["headers"]["x-hub-signature"]
-    automation["headers"]["x-omni-relay-token"] = store.values["webhooks"]["jira"]["secrets"][0]
+    automation["headers"]["x-omni-relay-token"] = store.values["webhooks"]["jira"]["tokens"][0]
     invoke_on(runtime, event("standard"), event("github"), event("jira"), automation)
     # requestedBy is written by whoever holds the secret, and so is an Automation rule's body: the org key.
     assert [token for _, _, token in omni.cancels] == ["org-key", "octocat-pat", "ada-pat", "org-key"]
@@ -172,8 +172,8 @@ def test_an_operator_may_trust_a_claimed_identity_per_source():
 def test_github_senders_match_by_numeric_id_whatever_their_login():
     omni = FakeOmni()
     renamed = {**_github_body(), "sender": {"login": "new-name", "id": 583231, "type": "User"}}
-    runtime, _, store = build(omni, GITHUB_ALLOWED="acme/data-platform:583231")
-    store.values["omni"] = {"api_key": "org-key", "user_tokens": {"github:583231": "pat-583231"}}
+    runtime, _, store = build(omni, GITHUB_ALLOWED="acme/data-platform:id:583231")
+    store.values["omni"] = {"api_key": "org-key", "user_tokens": {"github:id:583231": "pat-583231"}}
     [(status, reply)] = invoke_on(runtime, github("", body=renamed))
     assert (status, reply["outcome"]) == (200, "cancelled")
     assert omni.cancels[0][2] == "pat-583231"
@@ -191,7 +191,7 @@ def _github_body() -> dict:
 
 def test_a_configured_job_path_applies_only_to_a_comment_with_the_command_word():
     body = _github_body()
-    body["issue"]["title"] = f"Runaway job {B}"
+    body["issue"]["title"] = f"https://acme.omniapp.co/api/v1/ai/jobs/{B}"  # the value must be a job token
     omni = FakeOmni()
     runtime, _, _ = build(omni, GITHUB_JOB_ID_PATH="issue.title")
     chat = {**body, "comment": {**body["comment"], "body": "any news on this?"}}

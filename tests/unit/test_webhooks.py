@@ -13,10 +13,11 @@ import pytest
 import relay_app
 from local.events import webhook_event
 from local.gateway import LambdaContext
-from local.webhook_signer import secrets_for
+from local.webhook_signer import DEV_TOKENS, secret_entry, secrets_for
 from omni_relay import wiring
 from omni_relay.auth import SenderList
 from omni_relay.errors import ConfigError, InvalidSignature, StaleRequest
+from omni_relay.identity import Actor, Requester
 from omni_relay.messages import RELAY_MARK
 from omni_relay.omni import OmniReply
 from omni_relay.postback import AllowedHosts, PostBack
@@ -80,7 +81,7 @@ COMMENTS = {
 
 
 def webhooks_secret() -> dict[str, Any]:
-    value: dict[str, Any] = {s: {"secrets": [v], **API.get(s, {})} for s, v in SECRETS.items()}
+    value: dict[str, Any] = {s: {**secret_entry(s, v), **API.get(s, {})} for s, v in SECRETS.items()}
     value["callback"] = {"secrets": [CALLBACK_SECRET]}
     return value
 
@@ -339,7 +340,7 @@ def test_pagerduty_accepts_any_signature_during_a_rotation(stack, omni: FakeOmni
 
 def test_jira_automation_with_a_secret_header(stack, omni: FakeOmni):
     e = _strip_signature(event("jira"))
-    assert invoke(dict(e, headers={**e["headers"], "x-omni-relay-token": SECRETS["jira"]}))[0] == 200
+    assert invoke(dict(e, headers={**e["headers"], "x-omni-relay-token": DEV_TOKENS["jira"]}))[0] == 200
     assert invoke(dict(e, headers={**e["headers"], "x-omni-relay-token": "guess"}))[0] == 401
     assert len(omni.cancels) == 1
 
@@ -369,7 +370,7 @@ def test_github_ping_and_bot_comments_are_acknowledged_not_acted_on(stack, omni:
 
 def test_a_configured_jmespath_finds_the_job_in_a_structured_field(omni: FakeOmni):
     runtime, _, _ = build(omni, STANDARD_JOB_ID_PATH="payload.omni.job")
-    job_url = f"https://x.omniapp.co/jobs/{JOB}"
+    job_url = f"https://acme.omniapp.co/jobs/{JOB}"  # a job URL on the configured Omni
     [(status, reply)] = invoke_on(runtime, event("standard", body={"payload": {"omni": {"job": job_url}}}))
     assert status == 200 and reply["jobId"] == JOB
 
@@ -392,14 +393,19 @@ def test_a_slow_omni_is_handed_off_with_202_and_where_to_comment(omni: FakeOmni)
 @pytest.mark.parametrize(
     ("raw", "scope", "user", "allowed"),
     [
-        ("acme/data", "acme/data", "alice", True),
-        ("acme/data", "acme/ops", "alice", False),
-        ("acme/data:alice", "acme/data", "bob", False),
-        ("*:alice", "anything", "alice", True),
-        ("*", "", "", True),
-        ("DATA:557058:f58131cb", "DATA", "557058:f58131cb", True),  # Jira account ids hold a colon
-        ("", "acme/data", "alice", False),
+        ("acme/data", "acme/data", "login:alice", True),  # a member of the scope
+        ("acme/data", "acme/ops", "login:alice", False),
+        ("acme/data:login:alice", "acme/data", "login:bob", False),
+        ("*:login:alice", "anything", "login:alice", True),
+        ("acme/data:alice", "acme/data", "login:alice", True),  # an old login entry, read as one
+        ("acme/data:1", "acme/data", "id:1", False),  # an old numeric one: a login or an id? Refused
+        ("acme/data:id:1", "acme/data", "login:1", False),  # a login is never an id
+        ("*", "", "login:x", True),
+        ("", "acme/data", "login:alice", False),
     ],
 )
 def test_sender_lists(raw: str, scope: str, user: str, allowed: bool):
-    assert SenderList.parse(raw).allows(scope, user) is allowed
+    who = Requester("github", scope=scope, actor=Actor.MEMBER, ids=(f"github:{user}",))
+    if "alice" in raw or ":1" in raw:  # named entries admit that identity only, member or not
+        who = Requester("github", scope=scope, actor=Actor.OUTSIDER, ids=(f"github:{user}",))
+    assert (SenderList.parse(raw, "github").refusal(who) == "") is allowed

@@ -2,9 +2,9 @@
 
 Deny by default: a source's allow-list is checked first, always; a mapped token never bypasses it.
 Then the credential, in two modes documented in the README:
-- per-user tokens: the Omni secret maps "<team>:<user>" (or "github:<numeric id>", …) to an Omni
-  personal access token, so Omni itself enforces "only the owner or an org admin"; used only where
-  the vendor vouches for who the sender is (never for an identity the sender writes itself);
+- per-user tokens: the Omni secret maps a namespaced id ("slack:T0123:U0456", "github:id:583231",
+  …; identity.py) to an Omni personal access token, so Omni itself enforces "only the owner or an
+  org admin"; used only where the vendor vouches for who the sender is (never for an identity the sender writes itself);
 - org key: one org API key for every allow-listed sender.
 """
 
@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from omni_relay.domain import JobDetails, Outcome, Requester
+from omni_relay.domain import JobDetails, Outcome
+from omni_relay.identity import Requester, Trust, canonical
 from omni_relay.secret_store import SecretsUnavailable
 
 if TYPE_CHECKING:
@@ -41,71 +42,119 @@ class AllowList:
 
 @dataclass(frozen=True)
 class SenderList:
-    """Which senders of a webhook source may cancel: comma-separated `scope` or `scope:user` entries,
-    `*` for any part (e.g. `acme/data:*`, `*:alice`, `*`). Empty allows no one: deny by default."""
+    """Which senders of a webhook source may cancel (<SOURCE>_ALLOWED, comma-separated):
+    - `scope` or `scope:*` admits the people the vendor marks as members of that scope, and a sender
+      that holds the source's own token or secret and writes who asked (Jira Automation, Standard
+      Webhooks, shared-secret senders): the operator gave it the secret;
+    - `scope:<kind>:<id>` admits that one identity (identity.py's key forms without the source:
+      `acme/data:id:583231`, `*:login:octocat`, `DATA:account:5b10…`);
+    `*` as the scope is any scope. Empty allows no one: deny by default. An old entry that could name
+    two people (`acme/data:583231`: a login or an id?) admits no one and is a setup problem."""
 
-    entries: frozenset[tuple[str, str]]
+    scopes: frozenset[str] = frozenset()
+    people: frozenset[tuple[str, str]] = frozenset()
+    problems: tuple[str, ...] = ()  # refused entries, for the setup log
+    deprecated: tuple[str, ...] = ()  # entries read in an old form: their new form
 
     @classmethod
-    def parse(cls, raw: str) -> SenderList:
-        pairs = set()
+    def parse(cls, raw: str, source: str = "") -> SenderList:
+        scopes, people, problems, deprecated = set(), set(), [], []
         for entry in (e.strip() for e in raw.split(",")):
-            if entry:
-                scope, _, user = entry.partition(":") if entry != "*" else ("*", "", "*")
-                pairs.add((scope.strip() or "*", user.strip() or "*"))
-        return cls(frozenset(pairs))
+            if not entry:
+                continue
+            scope, _, who = entry.partition(":")
+            scope, who = scope.strip() or "*", who.strip()
+            if who in ("", "*"):
+                scopes.add(scope)
+                continue
+            read = canonical(who, source)
+            if read.problem:
+                problems.append(f"{source.upper()}_ALLOWED entry {entry!r}: {read.problem}")
+                continue
+            if read.deprecated:
+                deprecated.append(f"{source.upper()}_ALLOWED {entry!r} -> {scope}:{read.deprecated.split(':', 1)[1]}")
+            people.add((scope, read.key))
+        return cls(frozenset(scopes), frozenset(people), tuple(problems), tuple(deprecated))
 
     @property
     def configured(self) -> bool:
-        return bool(self.entries)
+        return bool(self.scopes or self.people)
 
-    def allows(self, scope: str, user: str) -> bool:
-        return any((s == "*" or (scope and s == scope)) and (u == "*" or (user and u == user)) for s, u in self.entries)
+    def refusal(self, requester: Requester) -> str:
+        """Why `requester` may not cancel ('' when they may): the reason logged and counted."""
+        if any((s == "*" or s == requester.scope) and key in requester.ids for s, key in self.people):
+            return ""
+        if "*" in self.scopes or (requester.scope and requester.scope in self.scopes):
+            if requester.member or requester.trust is Trust.SENDER:
+                return ""
+            return f"actor_{requester.actor.value}"  # in scope, but not a member the vendor vouches for
+        return "not_listed"
 
 
 @dataclass(frozen=True)
 class OmniCredentials:
     api_key: str = field(default="", repr=False)
-    user_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
+    user_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)  # namespaced id -> token
     scim_token: str = field(default="", repr=False)  # reads Omni's users (owner-or-on-call); else api_key
-    identities: Mapping[str, str] = field(default_factory=dict)  # "github:583231" -> the person's email
+    identities: Mapping[str, str] = field(default_factory=dict)  # "github:id:583231" -> the person's email
+    problems: tuple[str, ...] = ()  # keys refused or read in an old form, for the setup log
 
     @classmethod
     def from_secret(cls, secret_id: str, value: Mapping[str, Any]) -> OmniCredentials:
         api_key, scim_token = value.get("api_key", ""), value.get("scim_token", "")
         if not isinstance(api_key, str) or not isinstance(scim_token, str):
             raise SecretsUnavailable(f"secret {secret_id}: api_key and scim_token must be strings")
-        maps = {}
+        maps: dict[str, dict[str, str]] = {}
+        problems: list[str] = []
         for name in ("user_tokens", "identities"):
             found = value.get(name, {})
             if not isinstance(found, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in found.items()
             ):
                 raise SecretsUnavailable(f"secret {secret_id}: {name} must map strings to strings")
-            maps[name] = {k.strip(): v.strip() for k, v in found.items() if v.strip()}
+            maps[name] = {}
+            for k, v in found.items():
+                read = canonical(k)
+                if read.problem:
+                    problems.append(f"{name} key {read.problem}")
+                elif v.strip():
+                    if read.deprecated:
+                        problems.append(f"{name} key {k!r} is in an old form: write {read.deprecated!r}")
+                    maps[name][read.key] = v.strip()
         identities = {k: v.lower() for k, v in maps["identities"].items()}
-        return cls(api_key.strip(), maps["user_tokens"], scim_token.strip(), identities)
+        return cls(api_key.strip(), maps["user_tokens"], scim_token.strip(), identities, tuple(problems))
 
 
 @dataclass(frozen=True)
 class OnCall:
     """Who may cancel any job in owner-or-on-call mode (ON_CALL, comma-separated): Slack user ids
-    (U…/W…), Slack user groups (S…, members asked of Slack), Omni user emails, and webhook senders
-    as "<source>:<id>" (e.g. github:583231)."""
+    (U…/W…), Slack user groups (S…, members asked of Slack), Omni user emails, and people of any
+    source by their namespaced id (github:id:583231, slack:T0123:U0456; identity.py)."""
 
     slack_users: frozenset[str] = frozenset()
     slack_groups: frozenset[str] = frozenset()
     emails: frozenset[str] = frozenset()
     senders: frozenset[str] = frozenset()
+    problems: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, raw: str) -> OnCall:
         entries = [e.strip() for e in raw.split(",") if e.strip()]
+        senders, problems = set(), []
+        for entry in (e for e in entries if ":" in e):
+            read = canonical(entry)
+            if read.problem:
+                problems.append(f"ON_CALL entry {read.problem}")
+            else:
+                senders.add(read.key)
+                if read.deprecated:
+                    problems.append(f"ON_CALL entry {entry!r} is in an old form: write {read.deprecated!r}")
         return cls(
             slack_users=frozenset(e for e in entries if e[0] in "UW" and e.isalnum()),
             slack_groups=frozenset(e for e in entries if e[0] == "S" and e.isalnum()),
             emails=frozenset(e.lower() for e in entries if "@" in e and ":" not in e),
-            senders=frozenset(e for e in entries if ":" in e),
+            senders=frozenset(senders),
+            problems=tuple(problems),
         )
 
 
@@ -115,7 +164,9 @@ class SenderPolicy(Protocol):
     @property
     def configured(self) -> bool: ...
 
-    def allows(self, requester: Requester) -> bool: ...
+    def refusal(self, requester: Requester) -> str:
+        """'' when `requester` may cancel; else the reason, for the log and the metric."""
+        ...
 
     def trusts_identity(self, requester: Requester) -> bool:
         """Whether `requester` is who they say, so that their own mapped Omni token may be used."""
@@ -132,21 +183,20 @@ class SlackPolicy:
     def configured(self) -> bool:
         return self.teams.configured
 
-    def allows(self, requester: Requester) -> bool:
-        return (
-            self.teams.allows(requester.workspace)
-            and self.users.allows(requester.user_id)
-            and self.channels.allows(requester.scope)
-        )
+    def refusal(self, requester: Requester) -> str:
+        if not self.teams.allows(requester.workspace):
+            return "team_not_listed"
+        if not self.users.allows(requester.user_id):
+            return "user_not_listed"
+        return "" if self.channels.allows(requester.scope) else "channel_not_listed"
 
     def trusts_identity(self, requester: Requester) -> bool:
-        return True  # Slack writes team_id and user_id into what it signs
+        return requester.vouched  # Slack writes team_id and user_id into what it signs
 
 
 @dataclass(frozen=True)
 class WebhookSenderPolicy:
-    """A webhook source's <SOURCE>_ALLOWED: `scope:user` entries matched against the requester's
-    scope (repository, project, brand, service, team) and user_id."""
+    """A webhook source's <SOURCE>_ALLOWED, matched against the requester's scope, actor and ids."""
 
     senders: SenderList
     trust_claimed_identity: bool = False  # the operator's opt-in for a source whose sender writes who it is
@@ -155,8 +205,8 @@ class WebhookSenderPolicy:
     def configured(self) -> bool:
         return self.senders.configured
 
-    def allows(self, requester: Requester) -> bool:
-        return any(self.senders.allows(requester.scope, user) for user in requester.ids)
+    def refusal(self, requester: Requester) -> str:
+        return self.senders.refusal(requester)
 
     def trusts_identity(self, requester: Requester) -> bool:
         return requester.vouched or self.trust_claimed_identity
@@ -188,20 +238,12 @@ def choose_token(requester: Requester, credentials: OmniCredentials, policy: Sen
         raise NotAllowed(Outcome.NOT_CONFIGURED, "no org key and no user tokens in the Omni secret")
     if not policy.configured:  # deny by default: the operator has listed no one for this source yet
         raise NotAllowed(Outcome.NOT_CONFIGURED, f"the {requester.source} allow-list is empty")
-    if not policy.allows(requester):
-        raise NotAllowed(Outcome.SENDER_NOT_ALLOWED, "sender not on the allow-list")
+    if reason := policy.refusal(requester):
+        raise NotAllowed(Outcome.SENDER_NOT_ALLOWED, reason)
     if policy.trusts_identity(requester):
-        for key in token_keys(requester):
+        for key in requester.ids:  # namespaced: a login never finds an id's token
             if token := credentials.user_tokens.get(key):
                 return token
     if credentials.api_key:
         return credentials.api_key
-    raise NotAllowed(Outcome.SENDER_NOT_ALLOWED, "no Omni token mapped for this sender, and no org key")
-
-
-def token_keys(requester: Requester) -> tuple[str, ...]:
-    """How the Omni secret's user_tokens may name this person: "T0123:U0456", "github:octocat", "github:583231"."""
-    keys = [requester.key]
-    if requester.stable_id:
-        keys.append(f"{requester.workspace or requester.source}:{requester.stable_id}")
-    return tuple(keys)
+    raise NotAllowed(Outcome.SENDER_NOT_ALLOWED, "no_token_mapped")

@@ -8,8 +8,9 @@ from dataclasses import replace
 from typing import Protocol
 
 from omni_relay.deadline import Deadline
-from omni_relay.domain import RETRY_LATER, CancelOutcome, CancelRequest, Outcome, ReplyTarget, Requester
+from omni_relay.domain import RETRY_LATER, CancelOutcome, CancelRequest, Outcome, ReplyTarget
 from omni_relay.handoff import CancelTask
+from omni_relay.identity import Requester
 from omni_relay.service import CancelService
 
 

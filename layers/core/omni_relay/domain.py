@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from omni_relay.identity import Requester
 from omni_relay.signing import iso_seconds
 
 
@@ -59,75 +60,6 @@ class Outcome(StrEnum):
 
 # Outcomes the worker can still turn into a result, given more time than the caller's deadline.
 RETRY_LATER = frozenset({Outcome.OMNI_UNAVAILABLE, Outcome.OMNI_BUSY})
-
-
-@dataclass(frozen=True)
-class Requester:
-    """Who asked, the same fields for every source:
-    - source: where the request came from (slack, github, jira, …);
-    - user_id: the person, in that source's ids (Slack U…, a GitHub login, a Jira accountId, …);
-    - scope: where they asked, which allow-lists name (Slack channel, GitHub repository, Jira project,
-      Zendesk brand, PagerDuty service, Linear team, Teams tenant, a sender's own scope);
-    - workspace: the Slack workspace (team id); empty for the other sources, which have one per relay;
-    - stable_id: the vendor's immutable id for the person where user_id is a renameable name (GitHub's
-      numeric id beside the login);
-    - vouched: whether the vendor itself wrote who this is (False where the holder of a shared secret
-      writes it: Standard Webhooks' requestedBy, a shared-secret sender, a Jira Automation rule);
-    - email: the person's email where the vendor's signed payload gives it (Jira's author, Linear's actor)."""
-
-    source: str
-    user_id: str
-    scope: str = ""
-    workspace: str = ""
-    stable_id: str = ""
-    vouched: bool = True
-    email: str = ""
-
-    @property
-    def key(self) -> str:
-        """The person across sources, as the Omni secret's user_tokens names them ("T0123:U0456", "github:octocat")."""
-        return f"{self.workspace or self.source}:{self.user_id}"
-
-    @property
-    def principal(self) -> str:
-        """The one key that names who is accountable for this request, for per-sender limits and
-        audit records (its namespaced form comes with the identity model)."""
-        return f"{self.source}:{self.key}"
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        """Every id this person is known by, as allow-lists and the token map may name them."""
-        return (self.user_id, self.stable_id) if self.stable_id else (self.user_id,)
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "source": self.source,
-            "user_id": self.user_id,
-            "scope": self.scope,
-            "workspace": self.workspace,
-        }
-        if self.stable_id:
-            data["stable_id"] = self.stable_id
-        if not self.vouched:
-            data["vouched"] = False
-        if self.email:
-            data["email"] = self.email
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Requester:
-        """Also reads the names tasks were queued with before (team_id, channel_id), so none is lost in an upgrade."""
-        source = str(data.get("source") or "slack")
-        workspace = str(data.get("workspace") or data.get("team_id") or "")
-        return cls(
-            source=source,
-            user_id=str(data.get("user_id") or ""),
-            scope=str(data.get("scope") or data.get("channel_id") or ""),
-            workspace="" if workspace == source else workspace,
-            stable_id=str(data.get("stable_id") or ""),
-            vouched=data.get("vouched", True) is not False,
-            email=str(data.get("email") or ""),
-        )
 
 
 @dataclass(frozen=True)

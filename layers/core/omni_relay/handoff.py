@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from omni_relay.domain import CancelRequest, ReplyTarget, Requester
+from omni_relay.domain import CancelRequest, ReplyTarget
 from omni_relay.following import Follow
+from omni_relay.identity import Requester
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ as an admin, so in owner-or-on-call mode the relay checks the rule before cancel
 1. the job's owner: Omni's job status (userId) — one Omni call per command;
 2. on call by id (a Slack user id, a webhook sender id): no look-up;
 3. who asked, as an email: Slack's users.info (the bot token in the Slack secret), or for a webhook
-   sender the Omni secret's `identities` map ("github:583231" -> email), else the email the vendor's
+   sender the Omni secret's `identities` map ("github:id:583231" -> email), else the email the vendor's
    signed payload gives (Jira's comment author, Linear's actor), and only where the vendor vouches
    for the sender; on call by email, or by a Slack user group (usergroups.users.list);
 4. that email's Omni user (SCIM userName eq "<email>"), compared with the owner.
@@ -25,7 +25,8 @@ from typing import Any
 
 from omni_relay.auth import NotAllowed, OmniCredentials, OnCall
 from omni_relay.deadline import Deadline
-from omni_relay.domain import JobDetails, Outcome, Requester
+from omni_relay.domain import JobDetails, Outcome
+from omni_relay.identity import Requester
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort, OmniUnavailable
 from omni_relay.service import interpret
@@ -103,9 +104,11 @@ class OwnerOrOnCall:
     # -- who asked -----------------------------------------------------------------------------
 
     def _on_call_by_id(self, requester: Requester, trusted: bool) -> bool:
-        if requester.source == "slack":
-            return requester.user_id in self._on_call.slack_users
-        return trusted and any(f"{requester.source}:{i}" in self._on_call.senders for i in requester.ids)
+        if not trusted:
+            return False
+        if requester.source == "slack" and requester.user_id in self._on_call.slack_users:
+            return True
+        return any(key in self._on_call.senders for key in requester.ids)  # namespaced: a login is never an id
 
     def _email(self, requester: Requester, credentials: OmniCredentials, trusted: bool, deadline: Deadline) -> str:
         if requester.source == "slack":
@@ -117,8 +120,8 @@ class OwnerOrOnCall:
             )
         if not trusted:
             raise WhoUnknown(f"{requester.source} does not sign who sent a request, so it cannot name you")
-        for name in (f"{requester.source}:{i}" for i in requester.ids):
-            if email := credentials.identities.get(name):
+        for known in requester.ids:
+            if email := credentials.identities.get(known):
                 return email  # the operator's map first: it can correct what a vendor says
         if "@" in requester.email:
             return requester.email.strip().lower()  # from the vendor's signed payload

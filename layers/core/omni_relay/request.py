@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from omni_relay.domain import CancelOutcome, Requester
+from omni_relay.domain import CancelOutcome
 from omni_relay.errors import HeadersTooLarge, MalformedRequest, PayloadTooLarge
+from omni_relay.identity import Requester
 
 # API Gateway HTTP APIs accept up to 10 KB of request line and headers; no sender of ours needs half.
 MAX_HEADER_BYTES = 8 * 1024

@@ -9,7 +9,8 @@ from typing import Protocol
 
 from omni_relay.auth import NotAllowed, OmniCredentials, SenderPolicy, choose_token
 from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, Requester
+from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome
+from omni_relay.identity import Requester
 from omni_relay.jobref import is_job_id
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort, OmniReply, OmniUnavailable
@@ -59,7 +60,11 @@ class CancelService:
         value = self._secrets.get_json(self._omni_secret_id, force=force)
         # A caching store hands back the same object until it reads the secret again: parse it once.
         if self._credentials is None or self._credentials[0] is not value:
-            self._credentials = (value, OmniCredentials.from_secret(self._omni_secret_id, value))
+            parsed = OmniCredentials.from_secret(self._omni_secret_id, value)
+            for problem in parsed.problems:
+                logger.error("Omni secret entry needs the operator", extra={"why": problem})
+                count("SetupIncomplete", reason="identity_entry")
+            self._credentials = (value, parsed)
         return self._credentials[1]
 
     def cancel(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
@@ -71,6 +76,7 @@ class CancelService:
         details = outcome.details or self._details(request.job_id, token, outcome, deadline)
         if details is None:
             return outcome
+        details = seen_by(request.requester, details)
         if (
             outcome.outcome is Outcome.CANCELLED
             and details.cancelled_at
@@ -94,7 +100,9 @@ class CancelService:
     def status(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
         """The job's current state and details, with the same authorization as a cancel. Read-only."""
         outcome = self._run(request, deadline, lookup=True)[0]
-        return replace(outcome, at=self._now()) if outcome.details else outcome
+        if not outcome.details:
+            return outcome
+        return replace(outcome, details=seen_by(request.requester, outcome.details), at=self._now())
 
     def _authorize(
         self, request: CancelRequest, policy: SenderPolicy, deadline: Deadline, lookup: bool
@@ -103,10 +111,20 @@ class CancelService:
         that the requester may use the org key on it. NotAllowed when they may not."""
         credentials = self.credentials()
         token = choose_token(request.requester, credentials, policy)
-        if self._ownership is None or lookup or token != credentials.api_key:
+        if self._ownership is None or token != credentials.api_key:
             return token, None  # a person's own token: Omni enforces its rule itself
+        # Looking (status, Check again) follows the same rule as cancelling.
         trusted = policy.trusts_identity(request.requester)
         return token, self._ownership.check(request.requester, request.job_id, credentials, trusted, deadline)
+
+    def _refusal(self, requester: Requester, denied: NotAllowed, job_id: str) -> CancelOutcome:
+        """The relay's own no, logged and counted; it may say whose job it is, never what it is doing."""
+        refused_for(requester, denied, job_id)
+        refused = CancelOutcome(job_id, denied.outcome, detail=denied.reason, why=denied.why)
+        if denied.details is None:
+            return refused
+        shown = replace(seen_by(requester, denied.details), prompt="", progress="", chat_url="")
+        return replace(refused, details=shown, at=self._now())
 
     def _run(self, request: CancelRequest, deadline: Deadline, lookup: bool) -> tuple[CancelOutcome, str | None]:
         """The outcome, and the token Omni accepted (None when Omni was not reached or refused it)."""
@@ -120,9 +138,7 @@ class CancelService:
             logger.error("cannot read the Omni secret", extra={"job_id": job_id, "reason": str(exc)})
             return CancelOutcome(job_id, Outcome.SETTINGS_UNAVAILABLE, detail=str(exc)), None
         except NotAllowed as denied:
-            logger.warning("cancel refused by the relay", extra={"job_id": job_id, "reason": denied.reason})
-            refused = CancelOutcome(job_id, denied.outcome, detail=denied.reason, why=denied.why)
-            return (replace(refused, details=denied.details, at=self._now()) if denied.details else refused), None
+            return self._refusal(request.requester, denied, job_id), None
         call = self._omni.status if lookup else self._omni.cancel
         try:
             reply = call(job_id, token, deadline)
@@ -149,6 +165,24 @@ class CancelService:
         if checked is not None:
             outcome = replace(outcome, details=checked, at=self._now())
         return outcome, (token if reply.status < 400 else None)
+
+
+def refused_for(requester: Requester, denied: NotAllowed, job_id: str) -> None:
+    """Every refusal logged with its reason and counted by it: an attack or a misconfiguration shows."""
+    reason = denied.reason if denied.outcome is Outcome.SENDER_NOT_ALLOWED else denied.outcome.value
+    logger.warning(
+        "cancel refused by the relay",
+        extra={"job_id": job_id, "reason": denied.reason, "principal": requester.principal, "actor": requester.actor},
+    )
+    count("Refusals", source=requester.source, reason=reason[:40])
+
+
+def seen_by(requester: Requester, details: JobDetails) -> JobDetails:
+    """What of a job may be shown where the request came from: nothing of its prompt, progress or owner
+    where outsiders read the answer (a public repository's comments)."""
+    if not requester.public:
+        return details
+    return replace(details, prompt="", progress="", owner_id="", owner_name="", chat_url="", cancelled_by="", error="")
 
 
 def interpret(job_id: str, reply: OmniReply, *, lookup: bool = False) -> CancelOutcome:

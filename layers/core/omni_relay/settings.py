@@ -58,7 +58,16 @@ class Settings:
     slack_api_url: str = ""  # empty: https://slack.com/api
 
     def allowed_senders(self, source: str) -> SenderList:
-        return self.source_allowed.get(source) or SenderList(frozenset())
+        return self.source_allowed.get(source) or SenderList()
+
+    @property
+    def identity_problems(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Entries of the allow-lists and ON_CALL that admit no one (refused), and those read in an old form."""
+        refused = [p for senders in self.source_allowed.values() for p in senders.problems] + list(
+            self.on_call.problems
+        )
+        old = [d for senders in self.source_allowed.values() for d in senders.deprecated]
+        return tuple(refused), tuple(old)
 
     def job_id_path(self, source: str) -> str:
         return self.source_job_paths.get(source, "")
@@ -158,7 +167,11 @@ def valid_jmespath(expression: str) -> bool:
 
 def _webhook_options(env: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
     """COMMAND_WORD, CALLBACK_URL, and per source <SOURCE>_ALLOWED and <SOURCE>_JOB_ID_PATH."""
-    allowed = {k[: -len("_ALLOWED")].lower(): SenderList.parse(v) for k, v in env.items() if k.endswith("_ALLOWED")}
+    allowed = {
+        (name := k[: -len("_ALLOWED")].lower()): SenderList.parse(v, name)
+        for k, v in env.items()
+        if k.endswith("_ALLOWED") and not k.startswith("SLACK_")
+    }
     job_paths = {
         k[: -len("_JOB_ID_PATH")].lower(): v.strip() for k, v in env.items() if k.endswith("_JOB_ID_PATH") and v.strip()
     }

@@ -13,10 +13,12 @@ from urllib.parse import urlsplit
 from omni_relay.auth import policy_for
 from omni_relay.deadline import budget_s
 from omni_relay.dedupe import Deduplicator, default_dedupe
-from omni_relay.domain import CancelOutcome, Requester
+from omni_relay.domain import CancelOutcome
 from omni_relay.errors import RelayError, SettingsUnavailable
 from omni_relay.following import Follow, poll_delay_s
+from omni_relay.grammar import omni_host_of
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue, TaskQueue
+from omni_relay.identity import Requester
 from omni_relay.messages import RELAY_MARK, full_text, given_up
 from omni_relay.notify import Notifier
 from omni_relay.observability import count, logger
@@ -27,7 +29,9 @@ from omni_relay.ratelimit import RecentlySeen, SenderRateLimit
 from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_store
 from omni_relay.service import CancelService
 from omni_relay.settings import Settings
-from omni_relay.sources.base import SourceConfig, SourceDisabled, WebhookSource
+from omni_relay.signing import whsec_key
+from omni_relay.sources.base import SourceConfig, SourceDisabled, SourceSetupError, WebhookSource
+from omni_relay.sources.registry import webhook_source
 from omni_relay.sources.slack import REPLAY_WINDOW_S, signing_secrets
 from omni_relay.sources.webhook import NOTIFY_RESERVE_S
 
@@ -73,6 +77,8 @@ class Runtime:
             now=now,
         )
         self._poll_budget = poll_budget  # the worker's alone: made on its first poll
+        self.omni_host = omni_host_of(settings.omni_base_url)
+        report_setup(*settings.identity_problems)
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -175,7 +181,6 @@ class Runtime:
         """Post a result found after the request was answered where it came from: Slack's
         response_url (replacing the relay's first message), or the webhook source's comment API and
         the callback."""
-        from omni_relay.sources.registry import webhook_source
         from omni_relay.sources.slack_blocks import render, render_given_up
 
         if task.source == "slack":
@@ -232,7 +237,15 @@ class Runtime:
             value = self.secrets.get_json(self.settings.webhook_secret_id)
         except SecretsUnavailable as exc:
             raise SettingsUnavailable("The relay cannot read its webhook settings right now.") from exc
-        return SourceConfig.from_secret(value, source)
+        found = webhook_source(source)
+        try:
+            if found is not None:
+                return SourceConfig.from_secret(value, source, found.keys, found.signing_key)
+            return SourceConfig.from_secret(value, source, decode=whsec_key)  # the callback's signing key
+        except SourceSetupError as exc:
+            logger.error("webhook source not set up", extra={"source": source, "why": exc.message})
+            count("SetupIncomplete", reason="webhook_key")
+            raise
 
     def webhook_budget_s(self, source: WebhookSource) -> float:
         """Time for Omni within the caller's deadline, keeping back what the hand-off and the comment need."""
@@ -263,6 +276,15 @@ class Runtime:
             except RelayError:
                 signing = None
             self.notifier.callback(source.name, outcome, text, signing)
+
+
+def report_setup(refused: tuple[str, ...], old: tuple[str, ...]) -> None:
+    """Identity entries that admit no one, or are written in an old form: the operator's to fix."""
+    for problem in refused:
+        logger.error("identity entry refused: it admits no one", extra={"why": problem})
+        count("SetupIncomplete", reason="identity_entry")
+    for entry in old:
+        logger.warning("identity entry in an old form (still read)", extra={"new_form": entry})
 
 
 _current: Runtime | None = None

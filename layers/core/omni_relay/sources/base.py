@@ -10,11 +10,11 @@ one line in registry.py. The pipeline in webhook.py does the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from omni_relay.domain import Requester
 from omni_relay.errors import RelayError, StaleRequest
+from omni_relay.identity import Requester
 from omni_relay.request import InboundRequest, Reply
 
 # Where senders that sign nothing themselves (Jira Automation, Opsgenie, ServiceNow) present the shared secret.
@@ -26,30 +26,71 @@ class SourceDisabled(RelayError):
     code = "source_not_enabled"
 
 
+# Shorter keys are placeholders or guessable: the source stays disabled until a real one is set.
+MIN_KEY_CHARS = 16
+MIN_KEY_BYTES = 16  # a decoded key (Standard Webhooks' whsec_, Teams' security token)
+
+
+class SourceSetupError(SourceDisabled):
+    """The source's entry in the webhooks secret cannot be used as written: disabled, and said why."""
+
+
 @dataclass(frozen=True)
 class SourceConfig:
-    """One source's entry in the webhooks secret: its signing secrets, and its API credentials if any."""
+    """One source's entry in the webhooks secret: its HMAC signing secrets, its header tokens (a lower
+    level of trust, kept apart), and its API credentials if any."""
 
     secrets: tuple[str, ...]
     values: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    tokens: tuple[str, ...] = field(default=(), repr=False)
 
     def get(self, key: str, default: str = "") -> str:
         value = self.values.get(key, default)
         return value.strip() if isinstance(value, str) else default
 
     @classmethod
-    def from_secret(cls, value: Mapping[str, Any], source: str) -> SourceConfig:
-        """`source`'s entry in the webhooks secret: {"secrets": [...], <API credentials>} or a bare secret."""
+    def from_secret(
+        cls, value: Mapping[str, Any], source: str, keys: tuple[str, ...] = ("secrets",), decode: Any = None
+    ) -> SourceConfig:
+        """`source`'s entry in the webhooks secret: {"secrets": [...], "tokens": [...], <API credentials>}
+        or a bare secret. `keys` are the lists the source reads; `decode` turns a secret into its HMAC
+        key bytes (ValueError when it is not one). Placeholders disable the source with a setup error."""
         entry = value.get(source)
         if isinstance(entry, str):
-            entry = {"secrets": [entry]}
-        listed = entry.get("secrets", []) if isinstance(entry, dict) else []
-        secrets = tuple(
-            s.strip() for s in (listed if isinstance(listed, list) else []) if isinstance(s, str) and s.strip()
-        )
-        if not isinstance(entry, dict) or not secrets:
+            entry = {keys[0]: [entry]}
+        if not isinstance(entry, dict):
             raise SourceDisabled(f"The {source} webhook source is not enabled on this relay.")
-        return cls(secrets, entry)
+        found: dict[str, tuple[str, ...]] = {}
+        for name in ("secrets", "tokens"):
+            listed = entry.get(name, [])
+            found[name] = tuple(
+                s.strip() for s in (listed if isinstance(listed, list) else []) if isinstance(s, str) and s.strip()
+            )
+        if found["secrets"] and "secrets" not in keys:  # the shared-secret source: its one list is tokens
+            found["tokens"], found["secrets"] = found["tokens"] + found["secrets"], ()
+        if not any(found[name] for name in keys):
+            raise SourceDisabled(f"The {source} webhook source is not enabled on this relay.")
+        for name in keys:
+            for i, key in enumerate(found[name]):
+                if problem := _weak(key, decode if name == "secrets" else None):
+                    raise SourceSetupError(
+                        f"The {source} webhook source is disabled: {name}[{i}] in the webhooks secret {problem}."
+                    )
+        return cls(found["secrets"], entry, found["tokens"])
+
+
+def _weak(key: str, decode: Any) -> str:
+    """Why `key` cannot be a key ('' when it can)."""
+    if len(key) < MIN_KEY_CHARS:
+        return f"is shorter than {MIN_KEY_CHARS} characters (a placeholder?)"
+    if decode is not None:
+        try:
+            raw = decode(key)
+        except ValueError:
+            return "is not in the form this vendor issues"
+        if len(raw) < MIN_KEY_BYTES:
+            return f"holds a key shorter than {MIN_KEY_BYTES} bytes"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -86,22 +127,19 @@ class WebhookSource:
     # acted on, wide enough for the vendor's documented retries; 0 where the vendor signs no time.
     # A signed body is remembered at least this long, so a resend inside the window acts once.
     max_age_s: ClassVar[float] = 0.0
-    # Whether the vendor vouches for the person in a verified delivery (it writes the sender itself):
-    # only then may their own mapped Omni token be used (<SOURCE>_TRUST_IDENTITY=true overrides).
-    vouches_for_sender: ClassVar[bool] = True
+    # Which lists of the source's secret entry it reads: HMAC signing secrets, header tokens, or both
+    # (Jira). A value is only ever one of the two: a token never signs as the vendor.
+    keys: ClassVar[tuple[str, ...]] = ("secrets",)
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         raise NotImplementedError
 
+    def signing_key(self, secret: str) -> bytes:
+        """The HMAC key a signing secret stands for (ValueError when it is not one this vendor issues)."""
+        return secret.encode("utf-8")
+
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
         raise NotImplementedError
-
-    def receive(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
-        """read(), with the sender marked as a claim where this vendor does not write who it is."""
-        delivery = self.read(request, payload, now)
-        if self.vouches_for_sender:
-            return delivery
-        return replace(delivery, requester=replace(delivery.requester, vouched=False))
 
     def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
         """Whether this source can put a result on `thread` later (its API, and credentials for it)."""

@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
+from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.markup import code_span
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, iso_seconds, matches_any
@@ -40,11 +40,19 @@ class GitHub(WebhookSource):
         event, action = request.header("x-github-event"), text(payload.get("action"))
         repo = text(dig(payload, "repository", "full_name"))
         sender = dig(payload, "sender") or {}
+        said = dig(payload, "comment") if event == "issue_comment" else dig(payload, "issue")
+        numeric = text(dig(sender, "id"))
         requester = Requester(
             source=self.name,
             scope=repo,
             user_id=text(dig(sender, "login")),
-            stable_id=text(dig(sender, "id")),  # the login can be renamed; the numeric id cannot
+            actor=_actor(text(dig(sender, "type")), text(dig(said, "author_association"))),
+            # The numeric id cannot be renamed; the login can. Never one key for both.
+            ids=ids_of(
+                ns(self.name, "id", numeric if numeric.isdigit() else ""),
+                ns(self.name, "login", text(dig(sender, "login"))),
+            ),
+            public=dig(payload, "repository", "private") is not True,  # a public repository's comments are public
         )
         delivery_id = request.header("x-github-delivery")
         number = text(dig(payload, "issue", "number"))
@@ -90,6 +98,17 @@ class GitHub(WebhookSource):
                 "User-Agent": "omni-cancel-relay",
             },
         )
+
+
+MEMBERS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+
+
+def _actor(sender_type: str, association: str) -> Actor:
+    """GitHub's author_association says whether the author belongs to the repository: its owner, a
+    member of its organization, or a collaborator. Contributors and strangers are outsiders."""
+    if sender_type == "Bot":
+        return Actor.BOT
+    return Actor.MEMBER if association in MEMBERS else Actor.OUTSIDER
 
 
 def _shape(payload: Mapping[str, Any]) -> str:

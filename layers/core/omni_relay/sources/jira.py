@@ -14,13 +14,25 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
+from omni_relay.identity import Actor, Requester, Trust, ids_of, ns
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.base import TOKEN_HEADER, Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
+from omni_relay.sources.base import (
+    TOKEN_HEADER,
+    Delivery,
+    Outbound,
+    SourceConfig,
+    SourceSetupError,
+    WebhookSource,
+    check_age,
+    dig,
+    text,
+)
 
 ACTED_ON = ("comment_created", "jira:issue_created")
+# Atlassian's accountType: a person with an Atlassian account, an app, or a service-desk customer.
+ACCOUNT_TYPES = {"atlassian": Actor.MEMBER, "app": Actor.BOT, "customer": Actor.OUTSIDER}
 
 
 class Jira(WebhookSource):
@@ -28,6 +40,7 @@ class Jira(WebhookSource):
     title = "Jira"
     # Atlassian: a retried webhook may arrive up to 30 minutes late; the admin webhook signs `timestamp`.
     max_age_s = 3600.0
+    keys = ("secrets", "tokens")  # the admin webhook's HMAC secrets; the Automation rule's header tokens
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         signature = request.header("x-hub-signature")
@@ -38,7 +51,12 @@ class Jira(WebhookSource):
         token = request.header(config.get("header") or TOKEN_HEADER)
         if not token:
             raise InvalidSignature("Missing X-Hub-Signature (admin webhook) or the Automation secret header.")
-        if not matches_any(token, config.secrets):
+        if not config.tokens:
+            raise SourceSetupError(
+                'The Jira Automation token is not set up: put it under "tokens" in the jira entry of the webhooks '
+                'secret ("secrets" are the admin webhook\'s HMAC keys only; rotate one that an Automation rule held).'
+            )
+        if not matches_any(token, config.tokens):
             raise InvalidSignature("The Jira Automation secret does not match.")
 
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
@@ -46,19 +64,30 @@ class Jira(WebhookSource):
         issue = dig(payload, "issue") or {}
         fields = dig(issue, "fields") or {}
         author = dig(payload, "comment", "author") or dig(payload, "user") or {}
-        signed = bool(request.header("x-hub-signature"))  # the admin webhook: Atlassian signs it all
+        signed = request.header("x-hub-signature") != ""  # verified: the admin webhook, Atlassian signs it all
         if signed:
             sent_ms = payload.get("timestamp")
             sent_at = sent_ms / 1000 if isinstance(sent_ms, int) and not isinstance(sent_ms, bool) else None
             check_age(sent_at, now, self.max_age_s, "timestamp")
-        requester = Requester(
-            source=self.name,
-            scope=text(dig(fields, "project", "key")),
-            user_id=text(dig(author, "accountId")),
-            # An Automation rule's body is written by whoever wrote the rule: its accountId is a claim.
-            vouched=signed,
-            email=text(dig(author, "emailAddress")),  # present when the person's profile shows it
-        )
+        account = text(dig(author, "accountId"))
+        if signed:
+            requester = Requester(
+                source=self.name,
+                scope=text(dig(fields, "project", "key")),
+                user_id=account,
+                actor=ACCOUNT_TYPES.get(text(dig(author, "accountType")), Actor.UNKNOWN),
+                ids=ids_of(ns(self.name, "account", account)),
+                email=text(dig(author, "emailAddress")),  # present when the person's profile shows it
+            )
+        else:  # an Automation rule's body is written by whoever wrote the rule: all of it is a claim
+            requester = Requester(
+                source=self.name,
+                scope=text(dig(fields, "project", "key")),
+                user_id=account,
+                actor=Actor.INTEGRATION,
+                trust=Trust.SENDER,
+                ids=ids_of(ns(self.name, "claimed", account)),
+            )
         key = text(dig(issue, "key"))
         thread = {"issue": key} if key else {}
         delivery_id = request.header("x-atlassian-webhook-identifier")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
+from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.markup import code_span
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
@@ -46,11 +46,16 @@ class Linear(WebhookSource):
         else:
             issue, team = text(dig(data, "id")), text(dig(data, "teamId"))
             texts = (text(dig(data, "title")), text(dig(data, "description")))
+        person = text(dig(actor, "id"))
+        actor_type = text(dig(actor, "type")).lower()
         requester = Requester(
             source=self.name,
             scope=team,
-            user_id=text(dig(actor, "id")) or text(dig(data, "userId")),
-            email=text(dig(actor, "email")),
+            user_id=person,
+            # Linear names the actor's type (a user, an OAuth app, an integration); not whether a user is a guest.
+            actor=Actor.MEMBER if actor_type == "user" else Actor.INTEGRATION if actor_type else Actor.UNKNOWN,
+            ids=ids_of(ns(self.name, "user", person)),
+            email=text(dig(actor, "email")) if actor_type == "user" else "",
         )
         delivery_id = request.header("linear-delivery") or text(payload.get("webhookId"))
         thread = {"issue": issue} if issue else {}

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
+from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, iso_seconds, matches_any
 from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
@@ -49,10 +49,14 @@ class PagerDuty(WebhookSource):
         else:
             incident, texts = text(dig(data, "id")), (text(dig(data, "title")),)
             service = text(dig(data, "service", "id"))
+        agent_id, person = text(dig(agent, "id")), text(dig(agent, "type")) == "user_reference"
         requester = Requester(
             source=self.name,
             scope=service,
-            user_id=text(dig(agent, "id")),
+            user_id=agent_id,
+            # A user acted; any other agent (an email or API integration, a service) is not a person.
+            actor=Actor.MEMBER if person else Actor.INTEGRATION,
+            ids=ids_of(ns(self.name, "user" if person else "agent", agent_id)),
         )
         delivery_id = request.header("x-webhook-id") or text(dig(event, "id"))
         thread = {"incident": incident} if incident.isalnum() else {}

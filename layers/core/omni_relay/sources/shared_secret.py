@@ -14,8 +14,8 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
+from omni_relay.identity import claimed
 from omni_relay.request import InboundRequest
 from omni_relay.signing import matches_any
 from omni_relay.sources.base import TOKEN_HEADER, Delivery, SourceConfig, WebhookSource, dig, text
@@ -25,7 +25,7 @@ class SharedSecret(WebhookSource):
     name = "shared"
     title = "Shared-secret webhook"
     default_job_path = "jobId || alert.details.jobId || data.jobId"
-    vouches_for_sender = False  # nothing is signed: the user is whatever the holder of the secret writes
+    keys = ("tokens",)  # nothing is signed: a token in a header (old entries' "secrets" are read as tokens)
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         scheme, _, credential = request.header("authorization").partition(" ")
@@ -39,14 +39,14 @@ class SharedSecret(WebhookSource):
                 presented = ""
         if not presented:
             raise InvalidSignature("Missing the shared secret (Authorization or X-Omni-Relay-Token).")
-        if not matches_any(presented, config.secrets):
+        if not matches_any(presented, config.tokens):
             raise InvalidSignature("The shared secret does not match.")
 
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
         alert = dig(payload, "alert") or {}
         user = text(payload.get("user")) or text(dig(alert, "username")) or text(payload.get("caller_id"))
         scope = text(payload.get("source")) or text(payload.get("integrationName"))
-        requester = Requester(source=self.name, scope=scope, user_id=user)
+        requester = claimed(self.name, scope, user)
         texts = tuple(
             t
             for t in (

@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus
 from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress, Deduplicator
-from omni_relay.domain import CancelOutcome, CancelRequest, ReplyTarget, Requester, as_mapping
+from omni_relay.domain import CancelOutcome, CancelRequest, ReplyTarget, as_mapping
 from omni_relay.errors import (
     InvalidSignature,
     MalformedRequest,
@@ -24,7 +24,10 @@ from omni_relay.errors import (
     StaleRequest,
     UnsupportedMediaType,
 )
-from omni_relay.jobref import find_job_id
+from omni_relay.grammar import Verb, parse_args
+from omni_relay.identity import Requester
+from omni_relay.identity import slack as slack_user
+from omni_relay.jobref import is_job_id
 from omni_relay.request import Handled, InboundRequest, Reply
 from omni_relay.signing import hmac_sha256, matches_any, unix_seconds
 from omni_relay.sources.slack_blocks import CANCEL_ACTION, CHECK_ACTION, escape, render, usage
@@ -41,6 +44,9 @@ class SlackPorts(CancelPorts, Protocol):
 
     @property
     def slack_budget_s(self) -> float: ...
+
+    @property
+    def omni_host(self) -> str: ...
 
     def slack_signing_secrets(self) -> list[str]: ...
 
@@ -118,12 +124,7 @@ class SlashCommand:
     def from_form(cls, form: dict[str, str]) -> SlashCommand:
         if not form.get("team_id") or not form.get("user_id"):
             raise MalformedRequest("The slash command is missing team_id or user_id.")
-        requester = Requester(
-            source="slack",
-            workspace=form["team_id"],
-            user_id=form["user_id"],
-            scope=form.get("channel_id", ""),
-        )
+        requester = slack_user(form["team_id"], form["user_id"], form.get("channel_id", ""))
         return cls(form.get("command") or "/omni-cancel", form.get("text", ""), requester, form.get("response_url", ""))
 
 
@@ -140,15 +141,14 @@ def handle_command(request: InboundRequest, ports: SlackPorts) -> Handled:
         raise ReplayedRequest("This Slack request was already received.")
     command = SlashCommand.from_form(form)
     text = command.text.strip()
-    if not text or text.lower() in ("help", "-h", "--help", "?"):
+    asked_for = parse_args(text, ports.omni_host)  # the one grammar: [verb] job [rest]
+    if asked_for.verb is Verb.HELP or text == "?":
         return Handled(Reply(200, usage(command.command)), command.requester)
-    first, _, rest = text.partition(" ")
-    read_only = first.lower() == "status"  # `/omni-cancel status <job>`: look, do not cancel
-    job_id = find_job_id(rest if read_only else text)
-    if job_id is None:
+    if not asked_for.job_id:
         note = f"I could not find a job id in `{escape(text[:100])}`."
         return Handled(Reply(200, usage(command.command, note)), command.requester)
-    asked = CancelRequest(job_id, command.requester)
+    read_only = asked_for.verb is Verb.STATUS  # `/omni-cancel status <job>`: look, do not cancel
+    asked = CancelRequest(asked_for.job_id, command.requester)
     outcome = over_rate_limit(ports, asked)
     if outcome is None:
         deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
@@ -181,15 +181,11 @@ class ButtonClick:
         actions = payload.get("actions")
         for action in actions if isinstance(actions, list) else []:
             if isinstance(action, dict) and action.get("action_id") in (CANCEL_ACTION, CHECK_ACTION):
-                job_id = find_job_id(str(action.get("value", "")))
-                if not job_id or not user.get("id"):
-                    raise MalformedRequest("The button has no job id or no user.")
-                requester = Requester(
-                    source="slack",
-                    workspace=str(team.get("id") or user.get("team_id") or ""),
-                    user_id=str(user["id"]),
-                    scope=str(channel.get("id", "")),
-                )
+                job_id = str(action.get("value", "")).strip().lower()
+                workspace = str(team.get("id") or user.get("team_id") or "")
+                if not is_job_id(job_id) or not user.get("id") or not workspace:
+                    raise MalformedRequest("The button has no job id, no user or no workspace.")
+                requester = slack_user(workspace, str(user["id"]), str(channel.get("id", "")))
                 return cls(
                     str(action["action_id"]),
                     job_id,
@@ -224,7 +220,7 @@ def handle_interaction(request: InboundRequest, ports: SlackPorts) -> Handled:
         return outcome.to_record()
 
     # Slack resends a click it did not see acknowledged: act once per click, whatever else differs.
-    key = f"slack-action:{click.requester.key}:{click.action_ts}:{click.action_id}:{click.job_id}"
+    key = f"slack-action:{click.requester.principal}:{click.action_ts}:{click.action_id}:{click.job_id}"
     try:
         done = ports.dedupe.once(key, act)
     except AlreadyInProgress:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from omni_relay.domain import CancelOutcome, JobState, Outcome, Requester
+from omni_relay.domain import CancelOutcome, JobState, Outcome
+from omni_relay.identity import Requester
 from omni_relay.messages import SETTLED, describe, facts, given_up, omni_link
 
 EXAMPLE_JOB = "123e4567-e89b-12d3-a456-426614174000"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature, StaleRequest
+from omni_relay.identity import claimed
 from omni_relay.request import InboundRequest
 from omni_relay.signing import matches_any, standard_signature, unix_seconds, whsec_key
 from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, dig, text
@@ -27,7 +27,6 @@ class StandardWebhooks(WebhookSource):
     default_job_path = "jobId || data.jobId"
     needs_command_word = False  # the delivery is the command
     max_age_s = REPLAY_WINDOW_S
-    vouches_for_sender = False  # requestedBy is whatever the holder of the secret writes
 
     def verify(self, request: InboundRequest, config: SourceConfig, now: float) -> None:
         message_id, timestamp = request.header("webhook-id"), request.header("webhook-timestamp")
@@ -39,21 +38,19 @@ class StandardWebhooks(WebhookSource):
             raise InvalidSignature("Malformed webhook-timestamp.")
         if abs(now - sent_at) > REPLAY_WINDOW_S:
             raise StaleRequest("The webhook-timestamp is outside the 5 minute tolerance.")
-        expected = []
-        for secret in config.secrets:
-            try:
-                expected.append(standard_signature(whsec_key(secret), message_id, sent_at, request.body))
-            except ValueError:
-                continue
+        expected = [standard_signature(self.signing_key(s), message_id, sent_at, request.body) for s in config.secrets]
         signatures = [s for s in presented.split(" ") if s.startswith("v1,")][:10]
         if not any(matches_any(signature, expected) for signature in signatures):
             raise InvalidSignature("No webhook-signature matches.")
+
+    def signing_key(self, secret: str) -> bytes:
+        return whsec_key(secret)
 
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
         data = dig(payload, "data")
         body = data if isinstance(data, Mapping) else payload
         who = text(body.get("requestedBy"))
-        requester = Requester(source=self.name, scope=text(body.get("source")), user_id=who)
+        requester = claimed(self.name, text(body.get("source")), who)
         return Delivery(requester, request.header("webhook-id"))
 
 

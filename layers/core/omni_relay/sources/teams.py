@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
+from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.markup import teams_literal
 from omni_relay.request import InboundRequest, Reply
 from omni_relay.signing import hmac_sha256, iso_seconds, matches_any
@@ -36,22 +36,28 @@ class Teams(WebhookSource):
         scheme, _, signature = request.header("authorization").partition(" ")
         if scheme.lower() != "hmac" or not signature.strip():
             raise InvalidSignature("Missing Authorization: HMAC <signature>.")
-        expected = []
-        for secret in config.secrets:
-            try:
-                key = base64.b64decode(secret, validate=True)
-            except (binascii.Error, ValueError):
-                continue  # not a Teams security token; the operator sees no match
-            expected.append(base64.b64encode(hmac_sha256(key, request.body)).decode())
+        expected = [base64.b64encode(hmac_sha256(self.signing_key(s), request.body)).decode() for s in config.secrets]
         if not matches_any(signature, expected):
             raise InvalidSignature("The Teams signature does not match.")
 
+    def signing_key(self, secret: str) -> bytes:
+        """Teams shows the security token base64-encoded; its bytes are the key."""
+        try:
+            return base64.b64decode(secret, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not a Teams security token") from None
+
     def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
         sender = dig(payload, "from") or {}
+        aad, bot_framework = text(dig(sender, "aadObjectId")), text(dig(sender, "id"))
         requester = Requester(
             source=self.name,
             scope=text(dig(payload, "channelData", "tenant", "id")),
-            user_id=text(dig(sender, "aadObjectId")) or text(dig(sender, "id")),
+            user_id=aad or bot_framework,
+            # Teams calls an outgoing webhook only for a message in the team's channel: a member of the team
+            # (guests are members too: Teams' payload does not tell them apart).
+            actor=Actor.MEMBER if aad else Actor.UNKNOWN,
+            ids=ids_of(ns(self.name, "aad", aad), ns(self.name, "user", bot_framework)),
         )
         check_age(iso_seconds(payload.get("timestamp")), now, self.max_age_s, "timestamp")
         said = _MENTION.sub(" ", text(payload.get("text")))

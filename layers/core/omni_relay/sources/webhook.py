@@ -7,7 +7,8 @@ has an API for it, how to comment back. Everything else is here:
   verify -> JSON -> read the delivery -> find the job id -> cancel (once per signed body)
   -> reply {jobId, state, outcome, message, job}, or 202 and the worker when the caller's deadline is short.
 
-`<command word> status <job>` looks at the job instead (read-only: Omni's cancel is not called).
+What a text asks is decided by the one command grammar (grammar.py): `<command word> status <job>`
+looks at the job instead (read-only: Omni's cancel is not called).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, Protocol
 
 from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, over_rate_limit
@@ -25,7 +25,7 @@ from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress, Deduplicator
 from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, ReplyTarget
 from omni_relay.errors import MalformedRequest, UnsupportedMediaType
-from omni_relay.jobref import find_job_id
+from omni_relay.grammar import Command, Verb, job_of, parse_args, parse_texts
 from omni_relay.messages import RELAY_MARK, full_text, pending_elsewhere
 from omni_relay.observability import logger
 from omni_relay.request import Handled, InboundRequest, Reply
@@ -45,6 +45,9 @@ class WebhookPorts(CancelPorts, Protocol):
 
     @property
     def command_word(self) -> str: ...
+
+    @property
+    def omni_host(self) -> str: ...
 
     def webhook_config(self, source: str) -> SourceConfig: ...
 
@@ -70,19 +73,15 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
     if request.content_type != JSON:
         raise UnsupportedMediaType(f"{source.title} webhooks must be sent as {JSON}.")
     payload = parse_json(request.body)
-    delivery = source.receive(request, payload, ports.now())
+    delivery = source.read(request, payload, ports.now())
     requester = delivery.requester
     if delivery.delivery_id:
         logger.append_keys(delivery_id=delivery.delivery_id[:100])  # the vendor's id, for support; not the key
     if ignored := delivery.ignore or own_comment(delivery.texts):
         return Handled(source.render(200, {"outcome": "ignored", "message": ignored}), requester)
-    found = find_job(payload, delivery.texts, ports.job_id_path(source.name) or source.default_job_path, source, ports)
-    if found is None:
-        message = f"Nothing to do: no {ports.command_word} command in this event."
-        return Handled(source.render(200, {"outcome": "ignored", "message": message}), requester)
-    if not found.job_id:
-        message = f"No Omni job id was found after {ports.command_word}: give a job UUID or an Omni job URL."
-        return Handled(source.render(422, {"error": "no_job_id", "message": message}), requester)
+    found = ask(payload, delivery.texts, ports.job_id_path(source.name) or source.default_job_path, source, ports)
+    if found is None or found.verb is Verb.HELP or not found.job_id:
+        return Handled(nothing_to_cancel(found, source, ports.command_word), requester)
 
     asked = CancelRequest(found.job_id, requester)
     if limited := over_rate_limit(ports, asked):
@@ -119,6 +118,18 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
     return Handled(source.render(status_of(outcome), body), requester, outcome)
 
 
+def nothing_to_cancel(found: Command | None, source: WebhookSource, word: str) -> Reply:
+    """The answer to a delivery that names no job: no command in it, a request for help, or a command
+    whose job token is not a job."""
+    if found is None:
+        return source.render(200, {"outcome": "ignored", "message": f"Nothing to do: no {word} command in this event."})
+    if found.verb is Verb.HELP:
+        usage = f"Usage: {word} <job UUID or Omni job URL> to cancel it; {word} status <job> to look at it."
+        return source.render(200, {"outcome": "help", "message": usage})
+    message = f"No Omni job id was found after {word}: give a job UUID or an Omni job URL."
+    return source.render(422, {"error": "no_job_id", "message": message})
+
+
 def own_comment(texts: Sequence[str]) -> str:
     """Why a delivery is ignored when it is the relay's own comment (every one ends with RELAY_MARK)."""
     return "This is the relay's own comment, not a command." if any(RELAY_MARK in t for t in texts) else ""
@@ -151,46 +162,23 @@ def parse_json(body: bytes) -> Mapping[str, Any]:
     return payload
 
 
-@dataclass(frozen=True)
-class Ask:
-    """What a delivery asks for: the job ("" when the command named none), and whether only to look."""
-
-    job_id: str
-    read_only: bool = False
-
-
-STATUS_WORD = re.compile(r"\s*status\b", re.IGNORECASE)
-
-
-def find_job(
+def ask(
     payload: Mapping[str, Any], texts: Sequence[str], job_path: str, source: WebhookSource, ports: WebhookPorts
-) -> Ask | None:
-    """The job id: at the configured JMESPath (or the source's default), else in free text after the
-    command word ("<command word> status <job>" only looks). None when nothing asked for anything.
-    The JMESPath applies only to a delivery that is a command: one whose text has the command word,
-    or from a source whose deliveries are always commands (Teams' @mention, a structured sender)."""
-    # Found case-insensitively in the text as written: lower() can change lengths ("İ"), and offsets with it.
-    word = re.compile(re.escape(ports.command_word), re.IGNORECASE)
-    commanded = not source.needs_command_word or any(word.search(said) for said in texts)
-    if job_path and commanded:
-        value = search(job_path, payload)
-        if isinstance(value, str) and (job_id := find_job_id(value)):
-            return Ask(job_id)
-    asked: Ask | None = None if source.needs_command_word else Ask("")  # Teams' @mention: the delivery asks
-    for text in texts:
-        at = 0
-        if source.needs_command_word:
-            found = word.search(text)
-            if found is None:
-                continue
-            at = found.end()
-        status = STATUS_WORD.match(text, at)
-        if status:
-            at = status.end()
-        asked = asked or Ask("", bool(status))
-        if job_id := find_job_id(text[at:]):
-            return Ask(job_id, bool(status))
-    return asked
+) -> Command | None:
+    """What the delivery asks (grammar.py), or None when it asks nothing. A source whose deliveries are
+    always commands (Teams' @mention, a structured sender) reads its text as the command's arguments;
+    the others need a command line. The job at the JMESPath (configured, or the source's default) is
+    taken only for a command that names no job itself, and only when the value is a job token."""
+    if source.needs_command_word:
+        command = parse_texts(texts, ports.command_word, ports.omni_host)
+    else:
+        command = (
+            parse_args(" ".join(texts), ports.omni_host) if any(t.strip() for t in texts) else Command(Verb.CANCEL)
+        )
+    if command is None or command.job_id or command.verb is Verb.HELP or not job_path:
+        return command
+    value = search(job_path, payload)
+    return replace(command, job_id=job_of(value, ports.omni_host)) if isinstance(value, str) else command
 
 
 def search(expression: str, payload: Mapping[str, Any]) -> Any:

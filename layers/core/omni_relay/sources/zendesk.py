@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from omni_relay.domain import Requester
 from omni_relay.errors import InvalidSignature
+from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hmac_sha256, iso_seconds, matches_any
 from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
@@ -48,10 +48,16 @@ class Zendesk(WebhookSource):
             ticket, brand = text(dig(detail, "id")), text(dig(detail, "brand_id"))
             user = text(dig(comment, "author", "id"))
             body = text(dig(comment, "body"))
-        else:  # a trigger's JSON body
+            staff = dig(comment, "author", "is_staff")
+            actor = Actor.MEMBER if staff is True else Actor.OUTSIDER if staff is False else Actor.UNKNOWN
+        else:  # a trigger's JSON body, its placeholders filled in by Zendesk: {{current_user.role}} says who
             ticket, brand = text(payload.get("ticket_id")), text(payload.get("brand_id"))
             user, body = text(payload.get("user")), text(payload.get("comment"))
-        requester = Requester(source=self.name, scope=brand, user_id=user)
+            role = text(payload.get("user_role")).strip().lower()
+            actor = Actor.MEMBER if role in ("agent", "admin") else Actor.OUTSIDER if role else Actor.UNKNOWN
+        requester = Requester(
+            source=self.name, scope=brand, user_id=user, actor=actor, ids=ids_of(ns(self.name, "user", user))
+        )
         thread = {"ticket": ticket} if ticket.isdigit() else {}
         if event_type and event_type != COMMENT_ADDED:
             return Delivery(requester, delivery_id, ignore=f"the relay acts on new ticket comments, not {event_type}")

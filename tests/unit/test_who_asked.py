@@ -1,0 +1,268 @@
+"""Who asked, and what they asked: the attacks that broke the relay's promise (only the right person
+stops only the job they named), each through the relay's handler in-process with fakes of Omni.
+
+Each test is an attacker's attempt; it names the finding it reproduces."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import pytest
+
+from local.events import slack_event, webhook_event
+from local.webhook_signer import payload
+from omni_relay.omni import OmniReply
+from tests.fakes import FakeOmni
+from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET
+from tests.unit.test_relay_handler import invoke
+from tests.unit.test_webhooks import JOB, SECRETS, build, event, invoke_on
+
+VICTIM_ID = "583231"  # a real person's public numeric GitHub id
+VICTIM_TOKEN = "victim-personal-access-token"  # noqa: S105 (a fake token)
+PROMPT = "Quarterly revenue by customer, with contract values"
+
+
+def _github(text: str = f"/omni-cancel {JOB}", *, login: str = "octocat", user_id: int = 1, **changes: Any):
+    body = payload("github", JOB, text=text, now=NOW)
+    body["sender"] = {"login": login, "id": user_id, "type": "User"}
+    body["comment"]["user"] = dict(body["sender"])
+    body["comment"]["author_association"] = changes.pop("association", "MEMBER")
+    if "private" in changes:
+        body["repository"]["private"] = changes.pop("private")
+    return event("github", body=body)
+
+
+def _owner_omni(owner: str = "u-victim") -> FakeOmni:
+    def answer(op: str, value: str, token: str) -> OmniReply:
+        if op == "cancel":
+            return OmniReply(200, {"jobId": value, "state": "CANCELLED"})
+        if op == "status":
+            return OmniReply(200, {"id": value, "state": "EXECUTING", "userId": owner, "prompt": PROMPT})
+        if op == "find_user":
+            users = {"victim@acme.com": "u-victim", "mallory@acme.com": "u-mallory"}
+            found = [{"id": users[value], "userName": value}] if value in users else []
+            return OmniReply(200, {"Resources": found, "totalResults": len(found)})
+        return OmniReply(200, {"id": value, "userName": "victim@acme.com", "displayName": "Victim"})
+
+    return FakeOmni(answer)
+
+
+# -- GitHub: a login made of digits is not the person whose numeric id those digits are ----------------
+
+
+def test_a_digit_login_never_gets_the_numeric_id_owners_token(omni: FakeOmni):
+    runtime, _, store = build(omni)
+    store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {f"github:id:{VICTIM_ID}": VICTIM_TOKEN}}
+    [(status, reply)] = invoke_on(runtime, _github(login=VICTIM_ID, user_id=999))
+    assert status == 200 and reply["outcome"] == "cancelled"
+    assert [c[2] for c in omni.cancels] == [OMNI_KEY]  # the org key, never the victim's own token
+
+
+def test_the_numeric_id_owner_does_get_their_own_token(omni: FakeOmni):
+    runtime, _, store = build(omni)
+    store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {f"github:id:{VICTIM_ID}": VICTIM_TOKEN}}
+    invoke_on(runtime, _github(login="victim", user_id=int(VICTIM_ID)))
+    assert [c[2] for c in omni.cancels] == [VICTIM_TOKEN]
+
+
+def test_an_old_bare_numeric_github_entry_is_refused_not_matched_to_a_login(omni: FakeOmni, log_lines):
+    # `acme/data-platform:583231` could mean a login or an id: it admits no one and says the new form.
+    runtime, _, _ = build(omni, GITHUB_ALLOWED=f"acme/data-platform:{VICTIM_ID}")
+    [(status, reply)] = invoke_on(runtime, _github(login=VICTIM_ID, user_id=999, association="NONE"))
+    assert status == 403 and reply["outcome"] in ("sender_not_allowed", "not_configured") and omni.cancels == []
+    assert f"github:id:{VICTIM_ID}" in log_lines.getvalue()  # the setup error names the new form
+
+
+def test_a_digit_login_is_not_on_call_as_the_numeric_id():
+    omni = _owner_omni()
+    runtime, _, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call", ON_CALL=f"github:id:{VICTIM_ID}")
+    store.values["omni"] = {"api_key": OMNI_KEY, "identities": {"github:id:1": "mallory@acme.com"}}
+    [(status, reply)] = invoke_on(runtime, _github(login=VICTIM_ID, user_id=1))
+    assert (status, reply["outcome"]) == (403, "not_owner") and omni.cancels == []
+
+
+def test_a_digit_login_is_not_taken_for_the_person_the_identities_map_names():
+    omni = _owner_omni()
+    runtime, _, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
+    store.values["omni"] = {"api_key": OMNI_KEY, "identities": {f"github:id:{VICTIM_ID}": "victim@acme.com"}}
+    [(status, reply)] = invoke_on(runtime, _github(login=VICTIM_ID, user_id=999))
+    assert (status, reply["outcome"]) == (403, "identity_unknown") and omni.cancels == []
+
+
+# -- Jira: the Automation token and the webhook's HMAC secret are two trust levels ----------------------
+
+AUTOMATION_TOKEN = "jira-automation-token-4d1f9a7c2b"  # noqa: S105 (a fake token)
+
+
+def _jira_runtime(omni: FakeOmni, **env: str):
+    runtime, http, store = build(omni, **env)
+    store.values["webhooks"]["jira"] = {**store.values["webhooks"]["jira"], "tokens": [AUTOMATION_TOKEN]}
+    return runtime, store
+
+
+def _jira(body: dict[str, Any], *, hmac_key: str | None = None, token: str | None = None) -> dict[str, Any]:
+    e = event("jira", body=body)
+    headers = {k: v for k, v in e["headers"].items() if k != "x-hub-signature"}
+    raw = e["body"].encode()
+    if hmac_key is not None:
+        headers["x-hub-signature"] = "sha256=" + hmac.new(hmac_key.encode(), raw, hashlib.sha256).hexdigest()
+    if token is not None:
+        headers["x-omni-relay-token"] = token
+    return dict(e, headers=headers)
+
+
+def test_the_automation_token_does_not_sign_as_atlassian(omni: FakeOmni):
+    runtime, _ = _jira_runtime(omni)
+    [(status, reply)] = invoke_on(runtime, _jira(payload("jira", JOB, now=NOW), hmac_key=AUTOMATION_TOKEN))
+    assert (status, reply["error"]) == (401, "invalid_signature") and omni.cancels == []
+
+
+def test_the_hmac_secret_is_not_an_automation_token(omni: FakeOmni):
+    runtime, _ = _jira_runtime(omni)
+    [(status, reply)] = invoke_on(runtime, _jira(payload("jira", JOB, now=NOW), token=SECRETS["jira"]))
+    assert (status, reply["error"]) == (401, "invalid_signature") and omni.cancels == []
+
+
+def test_an_automation_delivery_cannot_name_someone_else_in_owner_or_on_call():
+    omni = _owner_omni()
+    runtime, store = _jira_runtime(omni, WHO_MAY_CANCEL="owner-or-on-call")
+    store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {"jira:account:victim-account": VICTIM_TOKEN}}
+    body = payload("jira", JOB, now=NOW)
+    body["comment"]["author"] = {"accountId": "victim-account", "emailAddress": "victim@acme.com"}
+    [(status, reply)] = invoke_on(runtime, _jira(body, token=AUTOMATION_TOKEN))
+    assert (status, reply["outcome"]) == (403, "identity_unknown") and omni.cancels == []
+
+
+# -- Slack: `status` in any spelling only looks ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [f"status\u00a0{JOB}", f"status\t{JOB}", f"status: {JOB}", f"Status, {JOB}"])
+def test_status_in_any_spelling_never_cancels_from_slack(runtime, omni: FakeOmni, text: str):
+    from omni_relay import wiring
+
+    wiring.use(runtime)
+    try:
+        status, reply = invoke(slack_event("/slack/commands", text, secret=SIGNING_SECRET, timestamp=NOW))
+    finally:
+        wiring.use(None)
+    assert status == 200 and omni.cancels == []
+    assert [c[0] for c in omni.calls] == ["status"]
+
+
+# -- Webhook text: a mention is not a command -----------------------------------------------------------
+
+MENTIONS = [
+    f"See https://wiki.acme.example/omni-cancelling-jobs before anything: job {JOB} must keep running",
+    f"do NOT /omni-cancel anything today, job {JOB} is the quarterly close",
+    f"/omni-cancel-relay is great; {JOB} finished fine",
+    f"> /omni-cancel\n\nThat is what I would have typed.\n\nBut {JOB} is fine now.",
+    f"> /omni-cancel {JOB}\n\nquoting the last incident, nothing to do",
+    f"```\n/omni-cancel {JOB}\n```\nthe runbook says this; not now",
+]
+
+
+@pytest.mark.parametrize("text", MENTIONS)
+@pytest.mark.parametrize("source", ["github", "jira", "zendesk", "pagerduty", "linear"])
+def test_a_text_that_only_mentions_the_command_or_a_job_cancels_nothing(source: str, text: str, omni: FakeOmni):
+    runtime, _, _ = build(omni)
+    [(status, reply)] = invoke_on(runtime, event(source, text=text))
+    assert omni.cancels == [] and status in (200, 422), reply
+
+
+# -- Outsiders: scope-only allow-lists admit the vendor's members only -----------------------------------
+
+
+def test_a_github_outsider_on_a_public_repository_is_refused(omni: FakeOmni):
+    runtime, http, _ = build(omni, GITHUB_ALLOWED="acme/data-platform")
+    [(status, reply)] = invoke_on(runtime, _github(association="NONE", private=False))
+    assert (status, reply["outcome"]) == (403, "sender_not_allowed") and omni.calls == []
+    assert "job" not in reply
+
+
+def test_a_zendesk_end_user_is_refused(omni: FakeOmni):
+    runtime, _, _ = build(omni, ZENDESK_ALLOWED="360002470971")
+    body = payload("zendesk", JOB, now=NOW)
+    body["event"]["comment"]["author"]["is_staff"] = False
+    [(status, reply)] = invoke_on(runtime, event("zendesk", body=body))
+    assert (status, reply["outcome"]) == (403, "sender_not_allowed") and omni.calls == []
+
+
+def test_a_pagerduty_email_integration_is_refused(omni: FakeOmni):
+    runtime, _, _ = build(omni, PAGERDUTY_ALLOWED="PF9KMXH")
+    body = payload("pagerduty", JOB, now=NOW)
+    body["event"]["agent"] = {"id": "PEMAIL1", "type": "inbound_integration_reference"}
+    [(status, reply)] = invoke_on(runtime, event("pagerduty", body=body))
+    assert (status, reply["outcome"]) == (403, "sender_not_allowed") and omni.calls == []
+
+
+def test_status_on_a_public_repository_posts_no_prompt():
+    omni = _owner_omni()
+    runtime, http, _ = build(omni, GITHUB_ALLOWED="acme/data-platform")
+    [(status, reply)] = invoke_on(runtime, _github(f"/omni-cancel status {JOB}", private=False))
+    assert status == 200 and reply["outcome"] == "status" and omni.cancels == []
+    posted = json.dumps(http.requests, default=str)
+    assert http.requests  # the comment was posted, without the prompt
+    assert PROMPT not in posted and PROMPT not in json.dumps(reply)
+
+
+def test_a_member_on_a_private_repository_sees_the_prompt():
+    omni = _owner_omni()
+    runtime, http, _ = build(omni, GITHUB_ALLOWED="acme/data-platform")
+    [(status, reply)] = invoke_on(runtime, _github(f"/omni-cancel status {JOB}", private=True))
+    assert status == 200 and PROMPT in json.dumps(reply)
+
+
+# -- Owner-or-on-call: looking follows the same rule, and a refusal shows no prompt ----------------------
+
+
+def test_someone_neither_owner_nor_on_call_cannot_read_a_job_by_status():
+    omni = _owner_omni()
+    runtime, _, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
+    store.values["omni"] = {"api_key": OMNI_KEY, "identities": {"github:id:1": "mallory@acme.com"}}
+    [(status, reply)] = invoke_on(runtime, _github(f"/omni-cancel status {JOB}"))
+    assert (status, reply["outcome"]) == (403, "not_owner") and PROMPT not in json.dumps(reply)
+
+
+def test_a_refused_cancel_shows_no_prompt():
+    omni = _owner_omni()
+    runtime, _, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
+    store.values["omni"] = {"api_key": OMNI_KEY, "identities": {"github:id:1": "mallory@acme.com"}}
+    [(status, reply)] = invoke_on(runtime, _github())
+    assert (status, reply["outcome"]) == (403, "not_owner") and omni.cancels == []
+    assert PROMPT not in json.dumps(reply)
+
+
+# -- Standard Webhooks: an empty key is no key ------------------------------------------------------------
+
+
+def test_a_bare_whsec_entry_does_not_accept_an_empty_key(omni: FakeOmni):
+    runtime, _, store = build(omni)
+    store.values["webhooks"]["standard"] = {"secrets": ["whsec_"]}
+    body = json.dumps({"jobId": JOB, "requestedBy": "anyone", "source": "runbooks"}).encode()
+    msg_id, stamp = "msg_attacker", str(NOW)
+    mac = hmac.new(b"", f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    e = webhook_event("standard", JOB, timestamp=NOW, secret=SECRETS["standard"])
+    headers = {
+        **e["headers"],
+        "webhook-id": msg_id,
+        "webhook-timestamp": stamp,
+        "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+    }
+    [(status, reply)] = invoke_on(runtime, dict(e, headers=headers, body=body.decode()))
+    assert status in (401, 404) and omni.calls == [], reply
+
+
+# -- The per-sender limit keys on what the vendor proves, not on what a sender writes ----------------------
+
+
+def test_varying_requested_by_does_not_walk_past_the_per_sender_limit(omni: FakeOmni):
+    runtime, _, _ = build(omni, SENDER_RATE_LIMIT_PER_MIN="2")
+    events = [event("standard", user=f"runbook-bot-{i}", delivery_id=f"msg_{i}_{time.time_ns()}") for i in range(4)]
+    answers = invoke_on(runtime, *events)
+    assert [status for status, _ in answers] == [200, 200, 429, 429]
+    assert len(omni.cancels) == 2
