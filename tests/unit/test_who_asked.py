@@ -55,9 +55,10 @@ def _owner_omni(owner: str = "u-victim") -> FakeOmni:
 # -- GitHub: a login made of digits is not the person whose numeric id those digits are ----------------
 
 
-def test_a_digit_login_never_gets_the_numeric_id_owners_token(omni: FakeOmni):
+@pytest.mark.parametrize("key", [f"github:{VICTIM_ID}", f"github:id:{VICTIM_ID}"])  # the old form, and the new
+def test_a_digit_login_never_gets_the_numeric_id_owners_token(omni: FakeOmni, key: str):
     runtime, _, store = build(omni)
-    store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {f"github:id:{VICTIM_ID}": VICTIM_TOKEN}}
+    store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {key: VICTIM_TOKEN}}
     [(status, reply)] = invoke_on(runtime, _github(login=VICTIM_ID, user_id=999))
     assert status == 200 and reply["outcome"] == "cancelled"
     assert [c[2] for c in omni.cancels] == [OMNI_KEY]  # the org key, never the victim's own token
@@ -78,18 +79,20 @@ def test_an_old_bare_numeric_github_entry_is_refused_not_matched_to_a_login(omni
     assert f"github:id:{VICTIM_ID}" in log_lines.getvalue()  # the setup error names the new form
 
 
-def test_a_digit_login_is_not_on_call_as_the_numeric_id():
+@pytest.mark.parametrize("entry", [f"github:{VICTIM_ID}", f"github:id:{VICTIM_ID}"])
+def test_a_digit_login_is_not_on_call_as_the_numeric_id(entry: str):
     omni = _owner_omni()
-    runtime, _, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call", ON_CALL=f"github:id:{VICTIM_ID}")
+    runtime, _, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call", ON_CALL=entry)
     store.values["omni"] = {"api_key": OMNI_KEY, "identities": {"github:id:1": "mallory@acme.com"}}
     [(status, reply)] = invoke_on(runtime, _github(login=VICTIM_ID, user_id=1))
     assert (status, reply["outcome"]) == (403, "not_owner") and omni.cancels == []
 
 
-def test_a_digit_login_is_not_taken_for_the_person_the_identities_map_names():
+@pytest.mark.parametrize("key", [f"github:{VICTIM_ID}", f"github:id:{VICTIM_ID}"])
+def test_a_digit_login_is_not_taken_for_the_person_the_identities_map_names(key: str):
     omni = _owner_omni()
     runtime, _, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
-    store.values["omni"] = {"api_key": OMNI_KEY, "identities": {f"github:id:{VICTIM_ID}": "victim@acme.com"}}
+    store.values["omni"] = {"api_key": OMNI_KEY, "identities": {key: "victim@acme.com"}}
     [(status, reply)] = invoke_on(runtime, _github(login=VICTIM_ID, user_id=999))
     assert (status, reply["outcome"]) == (403, "identity_unknown") and omni.cancels == []
 
@@ -220,21 +223,26 @@ def test_a_member_on_a_private_repository_sees_the_prompt():
 # -- Owner-or-on-call: looking follows the same rule, and a refusal shows no prompt ----------------------
 
 
+def _mallory_in_jira(text: str) -> dict[str, Any]:
+    """A Jira comment by Mallory, named by the email Atlassian signs: neither the job's owner nor on call."""
+    body = payload("jira", JOB, text=text, now=NOW)
+    body["comment"]["author"]["emailAddress"] = "mallory@acme.com"
+    return event("jira", body=body)
+
+
 def test_someone_neither_owner_nor_on_call_cannot_read_a_job_by_status():
     omni = _owner_omni()
-    runtime, _, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
-    store.values["omni"] = {"api_key": OMNI_KEY, "identities": {"github:id:1": "mallory@acme.com"}}
-    [(status, reply)] = invoke_on(runtime, _github(f"/omni-cancel status {JOB}"))
+    runtime, _, _ = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
+    [(status, reply)] = invoke_on(runtime, _mallory_in_jira(f"/omni-cancel status {JOB}"))
     assert (status, reply["outcome"]) == (403, "not_owner") and PROMPT not in json.dumps(reply)
 
 
 def test_a_refused_cancel_shows_no_prompt():
     omni = _owner_omni()
-    runtime, _, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
-    store.values["omni"] = {"api_key": OMNI_KEY, "identities": {"github:id:1": "mallory@acme.com"}}
-    [(status, reply)] = invoke_on(runtime, _github())
+    runtime, _, _ = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
+    [(status, reply)] = invoke_on(runtime, _mallory_in_jira(f"/omni-cancel {JOB}"))
     assert (status, reply["outcome"]) == (403, "not_owner") and omni.cancels == []
-    assert PROMPT not in json.dumps(reply)
+    assert PROMPT not in json.dumps(reply) and "Victim" in json.dumps(reply)  # whose job, never what it does
 
 
 # -- Standard Webhooks: an empty key is no key ------------------------------------------------------------

@@ -35,7 +35,7 @@ VERBS = {"cancel": Verb.CANCEL, "status": Verb.STATUS, "help": Verb.HELP, "-h": 
 _SPACES = "\u200b\u2060\ufeff"  # zero-width, besides every str.isspace() character (NBSP, U+2000-U+200A, …)
 _PUNCTUATION = ":,;"  # may follow the command word or the verb
 _WRAPPERS = "`'\"()[]{}<>*_.,;:!?"
-_FENCE = re.compile(r"\s*(```|~~~)")
+_FENCE = re.compile(r"[\s\u200b\u2060\ufeff]*(```|~~~)")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _JOB_IN_PATH = re.compile(rf"/jobs/({_UUID})(?:/|$)")
 
@@ -55,6 +55,14 @@ class Command:
 
 def _is_space(char: str) -> bool:
     return char.isspace() or char in _SPACES
+
+
+def _indent_stripped(line: str) -> str:
+    """The line without its indentation, zero-width characters included (what a reader sees first)."""
+    at = 0
+    while at < len(line) and _is_space(line[at]):
+        at += 1
+    return line[at:]
 
 
 def _tokens(line: str) -> list[tuple[str, int]]:
@@ -105,7 +113,7 @@ def parse_args(text: str, omni_host: str) -> Command:
 
 def parse_line(line: str, command_word: str, omni_host: str) -> Command | None:
     """The command on one line, or None when the line does not start with the command word as a whole token."""
-    stripped = line.lstrip()
+    stripped = _indent_stripped(line)
     if stripped[: len(command_word)].casefold() != command_word.casefold():
         return None
     after = stripped[len(command_word) :]
@@ -122,7 +130,7 @@ def parse_texts(texts: Iterable[str], command_word: str, omni_host: str) -> Comm
             if _FENCE.match(line):
                 fenced = not fenced
                 continue
-            if fenced or line.lstrip().startswith(">"):
+            if fenced or _indent_stripped(line).startswith(">"):
                 continue
             if (command := parse_line(line, command_word, omni_host)) is not None:
                 return command
