@@ -114,7 +114,7 @@ def main(config: StackConfig | None = None) -> int:
         asked = time.monotonic()
         run(
             "An executing job",
-            f"https://acme.omniapp.co/api/v1/ai/jobs/{executing}",
+            stack.omni.job_url(executing) if stack.omni else executing,
             user_id=ALICE,
             response_url=stack.capture.url("/executing"),
         )

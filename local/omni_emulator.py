@@ -185,6 +185,10 @@ class OmniEmulator(LoopbackServer):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
+    def job_url(self, job_id: str) -> str:
+        """The job's URL on this Omni, as a person would paste it."""
+        return f"{self.base_url}/v1/ai/jobs/{job_id}"
+
     # -- controls (also reachable over HTTP under /_emulator/) --------------------------------
     def add_key(self, key: str, *, org: str = "org-1", user: str = "admin", admin: bool = True) -> None:
         with self.state.lock:

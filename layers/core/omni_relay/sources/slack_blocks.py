@@ -110,7 +110,7 @@ def usage(command: str, note: str = "") -> dict[str, Any]:
         f"*{command}* cancels a running Omni AI job.",
         f"• `{command} {EXAMPLE_JOB}` — by job id",
         f"• `{command} status {EXAMPLE_JOB}` — look at a job without cancelling it",
-        f"• `{command} https://acme.omniapp.co/api/v1/ai/jobs/{EXAMPLE_JOB}` — or any Omni URL holding the id",
+        f"• `{command} https://<your Omni>/api/v1/ai/jobs/{EXAMPLE_JOB}` — a job URL on your Omni works too",
         f"• `{command} help` — this message",
     ]
     text = "\n".join(([note] if note else []) + lines)
