@@ -18,7 +18,7 @@ PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv tools local-build demo local smoke deploy manifest test lint template build bench soak events redrive clean
+.PHONY: help venv tools local-build demo local smoke deploy manifest test unit lint template build bench soak events redrive clean
 
 # The local stack's knobs (see local/stack.py): template parameter overrides, extra post-back hosts,
 # where it listens, and the python3.12 its functions run on.
@@ -49,6 +49,10 @@ local: local-build ## serve the stack from template.yaml on 127.0.0.1:3000 (PARA
 
 test: tools lint template local-build ## ruff, mypy, sam validate/cfn-lint/checkov, then unit, fuzz, integration and e2e tests
 	@$(BIN)/python -m pytest tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+unit: venv ## the fast loop: unit and fuzz tests in-process, no linters and no build (seconds)
+	@$(BIN)/python -m pytest tests/unit tests/fuzz -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 SOAK_EXAMPLES ?= 10000
