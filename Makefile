@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export SAM_CLI_TELEMETRY := 0
-export AWS_DEFAULT_REGION ?= us-east-1
+# No region here: every AWS call resolves it as the AWS CLI does (AWS_REGION, AWS_DEFAULT_REGION, your
+# profile), and `make deploy` saves the stack's region with its other settings (deploy.toml).
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +19,7 @@ PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv tools local-build demo local smoke deploy manifest test unit lint template build bench soak events redrive clean
+.PHONY: help venv tools local-build demo local job smoke deploy configure slack-app manifest test unit lint template build bench soak events redrive clean
 
 # The local stack's knobs (see local/stack.py): template parameter overrides, extra post-back hosts,
 # where it listens, and the python3.12 its functions run on.
@@ -46,6 +47,9 @@ demo: local-build ## run the main job on the local stack: signed Slack commands 
 
 local: local-build ## serve the stack from template.yaml on 127.0.0.1:3000 (PARAMS="Name=value ...", HOST=0.0.0.0 for sam local)
 	@$(BIN)/python -m local.stack
+
+job: venv ## a running job to cancel in the local stack's Omni emulator (beside make local): make job [STATE=QUEUED]
+	@$(BIN)/python -m local.job $(if $(STATE),--state $(STATE))
 
 test: tools lint template local-build ## ruff, mypy, sam validate/cfn-lint/checkov, then unit, fuzz, integration and e2e tests
 	@$(BIN)/python -m pytest tests; rc=$$?; \
@@ -81,13 +85,15 @@ tools:
 	@$(MAKE) --no-print-directory -j2 $(STAMP) $(CHECKOV_STAMP)
 
 template: venv $(CHECKOV_STAMP) ## sam validate --lint, cfn-lint and checkov (suppressions justified in template.yaml)
-	@$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION) >/dev/null
+	@# A region only for the linter's region-specific checks (nothing is called in AWS).
+	@$(BIN)/sam validate --lint --template template.yaml --region $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1) >/dev/null
 	@$(BIN)/cfn-lint template.yaml
 	@$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download \
 	  >$(CHECKOV_VENV)/report.txt 2>&1 || { cat $(CHECKOV_VENV)/report.txt; exit 1; }
 	@echo "template: sam validate --lint, cfn-lint and checkov found nothing"
 
-ARCH ?= arm64
+# The functions' architecture: the deployment's saved Architecture (deploy.toml), else arm64.
+ARCH ?= $(or $(shell sed -n 's/^Architecture = "\(.*\)"/\1/p' $(or $(DEPLOY_SETTINGS),deploy.toml) 2>/dev/null),arm64)
 
 build: venv ## sam build (needs python3.12); ARCH=x86_64 for x86 functions (default arm64)
 	@test -n "$(PY312)" || { echo "error: sam build needs python3.12 for the python3.12 runtime."; \
@@ -96,30 +102,33 @@ build: venv ## sam build (needs python3.12); ARCH=x86_64 for x86 functions (defa
 	@mkdir -p .build-bin && ln -sf "$(PY312)" .build-bin/python3.12
 	PATH="$(CURDIR)/.build-bin:$(CURDIR)/$(BIN):$$PATH" LAYER_ARCH=$(ARCH) $(BIN)/sam build --template template.yaml \
 	  $(if $(filter-out arm64,$(ARCH)),--parameter-overrides Architecture=$(ARCH))
-	@$(if $(filter-out arm64,$(ARCH)),echo "deploy with: $(BIN)/sam deploy --guided --parameter-overrides Architecture=$(ARCH)")
+	@$(if $(filter-out arm64,$(ARCH)),grep -qs '^Architecture = "$(ARCH)"' $(or $(DEPLOY_SETTINGS),deploy.toml) || echo "then: make configure Architecture=$(ARCH) && make deploy")
 
 bench: local-build ## measure cold start, warm overhead and memory of the default deploy against a Slack Bolt peer
 	@$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
-deploy: build ## deploy to AWS: guided the first time (answers saved in samconfig.toml), then sam deploy
-	@command -v aws >/dev/null 2>&1 || { echo "error: the AWS CLI is needed (to put the secrets' values after the deploy):"; \
+deploy: build ## deploy to AWS: 5 questions the first time (saved in deploy.toml, not tracked), then the saved settings
+	@command -v aws >/dev/null 2>&1 || { echo "error: the AWS CLI is needed:"; \
 	  echo "  https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"; exit 1; }
-	@aws sts get-caller-identity >/dev/null 2>&1 || { echo "error: no usable AWS credentials: run 'aws configure' or"; \
-	  echo "  'aws sso login', or set AWS_PROFILE; 'aws sts get-caller-identity' must succeed"; exit 1; }
-	@if grep -q '^parameter_overrides' samconfig.toml; then $(BIN)/sam deploy; else $(BIN)/sam deploy --guided; fi
+	@$(BIN)/python -m local.deploy
+
+configure: venv ## save deploy settings: make configure SlackAllowedTeams=T0123 [Name=value ...]; alone: show them
+	@$(BIN)/python -m local.deploy configure $(MAKEOVERRIDES)
+
+slack-app: venv ## create (or update) the Slack app from the manifest with the stack's URLs; stores its signing secret
+	@$(BIN)/python -m local.slack_app
 
 events: venv ## sign events/*.json afresh (dev secrets, now) into .aws-sam/events/ for sam local invoke -e
 	@$(BIN)/python -m local.events
 
-smoke: venv ## check a running relay without Slack: make smoke URL=<relay base URL> [SLACK_SIGNING_SECRET=…]
-	@$(BIN)/python -m local.smoke --url "$(or $(URL),http://127.0.0.1:3000)"
+smoke: venv ## check the relay without Slack: the deployed stack's (deploy.toml), make local's, or URL=<relay base URL>
+	@$(BIN)/python -m local.smoke $(if $(URL),--url "$(URL)")
 
 manifest: venv ## the Slack app manifest with the stack's URLs, in .aws-sam/ (from its outputs, or URL=<relay base URL>)
 	@$(BIN)/python -m local.manifest $(if $(URL),--url "$(URL)")
 
-redrive: venv ## move parked cancels back: make redrive DLQ_URL=... QUEUE_URL=... (stack outputs)
-	@test -n "$(DLQ_URL)" -a -n "$(QUEUE_URL)" || { echo "usage: make redrive DLQ_URL=<TaskDeadLetterQueueUrl> QUEUE_URL=<TaskQueueUrl>"; exit 1; }
-	@$(BIN)/python -m local.redrive --dlq-url "$(DLQ_URL)" --queue-url "$(QUEUE_URL)"
+redrive: venv ## move parked cancels back to the task queue (the deployed stack's queues, or DLQ_URL=... QUEUE_URL=...)
+	@$(BIN)/python -m local.redrive $(if $(DLQ_URL),--dlq-url "$(DLQ_URL)") $(if $(QUEUE_URL),--queue-url "$(QUEUE_URL)")
 
 clean: ## remove build output and the venv
 	rm -rf .aws-sam .build-bin .bench $(VENV) $(CHECKOV_VENV)

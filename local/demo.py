@@ -65,9 +65,8 @@ DEV_BOB_TOKEN = "omni-pat-bob"  # noqa: S105 (the local emulator's made-up perso
 def demo_config(bob_token: str = DEV_BOB_TOKEN) -> StackConfig:
     """The demo's stack; secrets from SLACK_SIGNING_SECRET, OMNI_API_KEY, <SOURCE>_WEBHOOK_SECRET or dev defaults."""
     config = StackConfig.from_env()
-    config.port = config.moto_port = config.omni_port = config.slack_api_port = (
-        0  # any free ports: the demo runs beside `make local`
-    )
+    # Any free ports: the demo runs beside `make local`.
+    config.port = config.moto_port = config.omni_port = config.capture_port = config.slack_api_port = 0
     # The demo's allow-list, as a deploy would set it: Alice and Bob of team TEAM (Bob with his own token).
     config.params = {"SlackAllowedTeams": TEAM, "SlackAllowedUsers": f"{ALICE},{BOB}", **config.params}
     config.user_tokens = {f"{TEAM}:{BOB}": bob_token}  # Bob cancels with his own Omni token

@@ -1,8 +1,8 @@
 """`make manifest`: the Slack app manifest with this stack's URLs filled in, written to
 .aws-sam/slack-app-manifest.yaml (the committed slack-app-manifest.yaml keeps its placeholders).
 
-The URLs come from the deployed stack's outputs (`aws cloudformation describe-stacks`, with your
-credentials; STACK_NAME, default omni-cancel-relay), or from URL=<relay base URL> when given.
+The URLs come from the deployed stack's outputs (the stack and region in deploy.toml, with your
+credentials), or from URL=<relay base URL> when given.
 """
 
 from __future__ import annotations
@@ -12,16 +12,11 @@ import os
 import sys
 from pathlib import Path
 
+from local.deploy import DeployError, deployed
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "slack-app-manifest.yaml"
 WRITTEN = ROOT / ".aws-sam" / "slack-app-manifest.yaml"
-
-
-def stack_urls(stack_name: str) -> dict[str, str]:
-    import boto3
-
-    [stack] = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
 def fill(base_url: str | None, outputs: dict[str, str] | None = None) -> str:
@@ -38,17 +33,16 @@ def fill(base_url: str | None, outputs: dict[str, str] | None = None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=os.environ.get("URL") or None, help="the relay's base URL")
-    parser.add_argument("--stack-name", default=os.environ.get("STACK_NAME") or "omni-cancel-relay")
     args = parser.parse_args()
     try:
-        text = fill(args.url, None if args.url else stack_urls(args.stack_name))
-    except Exception as exc:  # no credentials, no such stack: say what to do instead
-        print(f"error: could not read the stack's outputs ({type(exc).__name__}); give URL=<relay base URL>")
+        text = fill(args.url, None if args.url else deployed(", or give URL=<relay base URL>")[1])
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     WRITTEN.parent.mkdir(parents=True, exist_ok=True)
     WRITTEN.write_text(text)
     where = "https://api.slack.com/apps -> Create New App -> From a manifest"
-    print(f"wrote {WRITTEN.relative_to(ROOT)}: paste it at {where}")
+    print(f"wrote {WRITTEN.relative_to(ROOT)}: paste it at {where} (or let make slack-app create the app)")
     return 0
 
 

@@ -29,11 +29,29 @@ def redrive(dlq_url: str, queue_url: str, *, limit: int = 1000, sqs: Any = None)
 
 
 def main() -> int:
+    import boto3
+    import botocore.exceptions
+
+    from local.deploy import DeployError, deployed
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dlq-url", required=True, help="the TaskDeadLetterQueueUrl stack output")
-    parser.add_argument("--queue-url", required=True, help="the TaskQueueUrl stack output")
+    parser.add_argument("--dlq-url", help="the TaskDeadLetterQueueUrl stack output (default: the deployed stack's)")
+    parser.add_argument("--queue-url", help="the TaskQueueUrl stack output (default: the deployed stack's)")
     args = parser.parse_args()
-    moved = redrive(args.dlq_url, args.queue_url)
+    try:
+        region = None
+        if not (args.dlq_url and args.queue_url):
+            settings, found = deployed(", or give DLQ_URL=<TaskDeadLetterQueueUrl> QUEUE_URL=<TaskQueueUrl>")
+            region = settings.region
+            args.dlq_url = args.dlq_url or found["TaskDeadLetterQueueUrl"]
+            args.queue_url = args.queue_url or found["TaskQueueUrl"]
+        moved = redrive(args.dlq_url, args.queue_url, sqs=boto3.client("sqs", region_name=region))
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        print(f"error: could not move the parked cancels ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 1
     print(f"moved {moved} parked cancel(s) back to the task queue")
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import Any
 
 import urllib3
@@ -62,15 +63,28 @@ def main() -> None:
     parser.add_argument("--secret", default=os.environ.get("SLACK_SIGNING_SECRET") or DEV_SIGNING_SECRET)
     parser.add_argument("--team", default="T0LOCAL01")
     parser.add_argument("--user", default="U0LOCAL01")
+    parser.add_argument(
+        "--response-url",
+        default=f"http://127.0.0.1:{os.environ.get('CAPTURE_PORT') or 8098}/response",
+        help="where the worker posts follow-ups (default: make local's capture server)",
+    )
     parser.add_argument("--webhook", choices=SOURCES, help="send as this webhook source instead of Slack")
     args = parser.parse_args()
-    if args.webhook:
-        status, payload = post_webhook(args.url, args.webhook, " ".join(args.text))
-        print(status, json.dumps(payload, indent=2))
-        return
-    status, payload = post_command(
-        args.url, " ".join(args.text), secret=args.secret, team_id=args.team, user_id=args.user
-    )
+    try:
+        if args.webhook:
+            status, payload = post_webhook(args.url, args.webhook, " ".join(args.text))
+            print(status, json.dumps(payload, indent=2))
+            return
+        status, payload = post_command(
+            args.url,
+            " ".join(args.text),
+            secret=args.secret,
+            team_id=args.team,
+            user_id=args.user,
+            response_url=args.response_url,
+        )
+    except urllib3.exceptions.HTTPError:
+        sys.exit(f"error: nothing answers at {args.url} (start make local, or give --url)")
     print(as_slack_shows(status, payload))
 
 

@@ -4,6 +4,11 @@ documents them (https://api.slack.com/methods/users.info, /usergroups.users.list
 - `users.info?user=U…` -> {"ok": true, "user": {"id", "team_id", "name", "deleted", "profile": {"email", …}}};
   the email is present only when the token has users:read.email (Slack omits it otherwise);
 - `usergroups.users.list?usergroup=S…` -> {"ok": true, "users": [...]};
+- `apps.manifest.create` (manifest=<JSON>) -> {"ok": true, "app_id", "credentials": {"client_id",
+  "client_secret", "verification_token", "signing_secret"}, "oauth_authorize_url"}, and
+  `apps.manifest.update` (app_id, manifest) -> {"ok": true, "app_id", "permissions_updated"}, with an app
+  configuration token (https://api.slack.com/methods/apps.manifest.create, /apps.manifest.update); a
+  manifest without a name or with a non-https request URL is `invalid_manifest` with its `errors`;
 - errors as HTTP 200 with {"ok": false, "error": "user_not_found" | "no_such_subteam" | "invalid_auth"
   | "not_authed" | "missing_scope", "needed", "provided"}; rate limits as HTTP 429 with Retry-After.
 Tests and the demo add people and groups, take scopes away, or make it rate-limit or fail.
@@ -21,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from local.http_reply import LoopbackServer, send_reply
 
 BOT_TOKEN = "xoxb-local-relay-bot-token"  # noqa: S105 (the stand-in's made-up token)
+CONFIG_TOKEN = "xoxe.xoxp-1-local-app-configuration-token"  # noqa: S105 (likewise)
 
 
 @dataclass
@@ -30,6 +36,8 @@ class SlackDirectory:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {"email", "name", "team_id"}
     groups: dict[str, list[str]] = field(default_factory=dict)
     mode: str = "ok"  # ok | rate_limited | down
+    config_token: str = CONFIG_TOKEN
+    apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # app id -> {"manifest", "signing_secret"}
     calls: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -59,7 +67,12 @@ class SlackWebApi(LoopbackServer):
                 args = {k: v[0] for k, v in query.items()}
                 with directory.lock:
                     directory.calls.append({"method": method, **args})
-                    status, body, headers = _respond(directory, method, args, self.headers.get("Authorization", ""))
+                    authorization = self.headers.get("Authorization", "")
+                    if method.startswith("apps.manifest."):  # an app configuration token, not the bot's
+                        token = authorization.removeprefix("Bearer ") or args.get("token", "")
+                        status, body, headers = 200, _manifest(directory, method, args, token), dict[str, str]()
+                    else:
+                        status, body, headers = _respond(directory, method, args, authorization)
                 send_reply(self, status, {"Content-Type": "application/json", **headers}, json.dumps(body).encode())
 
         self._server = ThreadingHTTPServer((host, port), _Handler)
@@ -116,3 +129,55 @@ def _respond(
 
 def _missing_scope(needed: str, directory: SlackDirectory) -> dict[str, Any]:
     return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(sorted(directory.scopes))}
+
+
+def _manifest(directory: SlackDirectory, method: str, args: dict[str, str], token: str) -> dict[str, Any]:
+    if not token:
+        return {"ok": False, "error": "not_authed"}
+    if token != directory.config_token:
+        return {"ok": False, "error": "invalid_auth"}
+    try:
+        manifest = json.loads(args.get("manifest", ""))
+    except ValueError:
+        return {"ok": False, "error": "invalid_manifest", "errors": [{"message": "not JSON", "pointer": "/"}]}
+    errors = _manifest_errors(manifest)
+    if errors:
+        return {"ok": False, "error": "invalid_manifest", "errors": errors}
+    if method == "apps.manifest.create":
+        number = len(directory.apps) + 1
+        app_id = f"A0LOCAL{number:04d}"
+        credentials = {
+            "client_id": f"1000000000.{number}",
+            "client_secret": f"local-client-secret-{number}",
+            "verification_token": f"local-verification-{number}",
+            "signing_secret": f"local-app-signing-secret-{number:04d}-0123456789abcdef",
+        }
+        directory.apps[app_id] = {"manifest": manifest, "signing_secret": credentials["signing_secret"]}
+        scopes = ",".join(manifest.get("oauth_config", {}).get("scopes", {}).get("bot", []))
+        authorize = f"https://slack.com/oauth/v2/authorize?client_id={credentials['client_id']}&scope={scopes}"
+        return {"ok": True, "app_id": app_id, "credentials": credentials, "oauth_authorize_url": authorize}
+    if method == "apps.manifest.update":
+        app = directory.apps.get(args.get("app_id", ""))
+        if app is None:
+            return {"ok": False, "error": "app_not_found"}
+        before = app["manifest"].get("oauth_config", {}).get("scopes")
+        app["manifest"] = manifest
+        changed = before != manifest.get("oauth_config", {}).get("scopes")
+        return {"ok": True, "app_id": args["app_id"], "permissions_updated": changed}
+    return {"ok": False, "error": "unknown_method"}
+
+
+def _manifest_errors(manifest: Any) -> list[dict[str, str]]:
+    if not isinstance(manifest, dict):
+        return [{"message": "must be an object", "pointer": "/"}]
+    errors = []
+    if not manifest.get("display_information", {}).get("name"):
+        errors.append({"message": "Name is required", "pointer": "/display_information/name"})
+    features = manifest.get("features", {})
+    for i, command in enumerate(features.get("slash_commands", [])):
+        if not str(command.get("url", "")).startswith("https://"):
+            errors.append({"message": "Must be a valid https URL", "pointer": f"/features/slash_commands/{i}/url"})
+    interactivity = manifest.get("settings", {}).get("interactivity", {})
+    if interactivity.get("is_enabled") and not str(interactivity.get("request_url", "")).startswith("https://"):
+        errors.append({"message": "Interactivity requires a Request URL", "pointer": "/settings/interactivity"})
+    return errors

@@ -1,9 +1,9 @@
-"""`make smoke URL=<relay base URL>`: checks a running relay end to end without Slack, with signed
-requests, and prints one pass/fail line per check; exits non-zero on any failure. Works against any
-relay: a deployed stack (its SlackCommandUrl without /slack/commands) or `make local`.
+"""`make smoke`: checks a running relay end to end without Slack, with signed requests, and prints
+one pass/fail line per check; exits non-zero on any failure. The relay: URL=<relay base URL>, else
+the deployed stack's (deploy.toml, with your AWS credentials), else `make local`'s.
 
-The Slack signing secret: SLACK_SIGNING_SECRET, else read from the stack's Slack secret in Secrets
-Manager (SLACK_SECRET_ID, with your AWS credentials), else the local dev secret.
+The Slack signing secret: SLACK_SIGNING_SECRET, else read from the Slack secret in Secrets Manager
+(SLACK_SECRET_ID, or the deployed stack's, with your AWS credentials), else the local dev secret.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import urllib3
 
+from local.deploy import DeployError, deployed, settings_path
 from local.send import post_command
 from local.slack_signer import DEV_SIGNING_SECRET
 
@@ -63,16 +64,45 @@ CHECKS: list[tuple[str, Check]] = [
 ]
 
 
-def signing_secret() -> str:
+def signing_secret(secret_id: str = "", region: str | None = None) -> str:
     if os.environ.get("SLACK_SIGNING_SECRET"):
         return os.environ["SLACK_SIGNING_SECRET"]
-    if os.environ.get("SLACK_SECRET_ID"):
-        import boto3
+    secret_id = os.environ.get("SLACK_SECRET_ID") or secret_id
+    if not secret_id:
+        return DEV_SIGNING_SECRET
+    import boto3
+    import botocore.exceptions
 
-        value = boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["SLACK_SECRET_ID"])
-        secret = json.loads(value["SecretString"])
-        return str((secret.get("signing_secrets") or [secret.get("signing_secret", "")])[0])
-    return DEV_SIGNING_SECRET
+    try:
+        client = boto3.client("secretsmanager", region_name=region)
+        secret = json.loads(client.get_secret_value(SecretId=secret_id)["SecretString"] or "{}")
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, ValueError) as exc:
+        raise DeployError(
+            f"could not read the Slack secret {secret_id} ({type(exc).__name__}): check your AWS credentials "
+            "('aws sts get-caller-identity'), or give SLACK_SIGNING_SECRET=…"
+        ) from None
+    found = secret.get("signing_secrets") or [secret.get("signing_secret", "")]
+    if not found or not found[0]:
+        raise DeployError(f"the Slack secret {secret_id} holds no signing secret yet: make slack-app puts it")
+    return str(found[0])
+
+
+def listening(url: str) -> bool:
+    try:
+        urllib3.request("GET", url, timeout=5, retries=False)
+    except urllib3.exceptions.HTTPError:
+        return False
+    return True
+
+
+def target(url: str | None) -> tuple[str, str, str | None]:
+    """(base URL, Slack secret id, region) of the relay to check."""
+    if url:
+        return url, "", None
+    if settings_path().exists():
+        settings, found = deployed(", or give URL=<relay base URL>")
+        return found["SlackCommandUrl"].rsplit("/slack/", 1)[0], found.get("SlackSecretArn", ""), settings.region
+    return f"http://127.0.0.1:{os.environ.get('PORT') or 3000}", "", None
 
 
 def run(url: str, secret: str, out: Callable[[str], None] = print) -> int:
@@ -90,9 +120,18 @@ def run(url: str, secret: str, out: Callable[[str], None] = print) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default=os.environ.get("URL") or "http://127.0.0.1:3000")
+    parser.add_argument("--url", default=os.environ.get("URL") or None)
     args = parser.parse_args()
-    return run(args.url, signing_secret())
+    try:
+        url, secret_id, region = target(args.url)
+        secret = signing_secret(secret_id, region)
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not listening(url):
+        print(f"error: nothing answers at {url} (make local not running? give URL=<relay base URL>)", file=sys.stderr)
+        return 1
+    return run(url, secret)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
+import signal
+import socket
 import sys
 import threading
 import time
@@ -61,6 +64,40 @@ PARAMETERS_FILE = ROOT / "local" / "parameters.toml"
 LOG_DIR = ROOT / ".aws-sam" / "local-logs"
 ADMIN_KEY = "local-stack-admin"  # the stack's own calls to moto (seeding, tests): not a function's
 SECRETS_EXTENSION_LAYER = ":layer:AWS-Parameters-and-Secrets-Lambda-Extension"  # and its -Arm64 twin
+
+
+class PortInUse(Exception):
+    """A port the stack must listen on is taken: the message names it and the variable that moves it."""
+
+
+# The fixed ports `make local` listens on, and the variable that moves each.
+PORT_VARIABLES = (
+    ("port", "PORT"),
+    ("moto_port", "MOTO_PORT"),
+    ("omni_port", "OMNI_EMULATOR_PORT"),
+    ("capture_port", "CAPTURE_PORT"),
+    ("slack_api_port", "SLACK_API_PORT"),
+)
+
+
+def check_ports(config: StackConfig) -> None:
+    """Every fixed port free, before anything starts (moto's server would wait forever on a taken one)."""
+    for attribute, variable in PORT_VARIABLES:
+        port = int(getattr(config, attribute))
+        if attribute == "omni_port" and config.omni_base_url:
+            continue  # no emulator then
+        if not port:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind((config.host, port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                raise PortInUse(
+                    f"port {port} ({variable}) on {config.host} is in use (another make local?): stop it, "
+                    f"or run with {variable}=<a free port>"
+                ) from None
 
 
 def parse_overrides(text: str) -> dict[str, str]:
@@ -214,6 +251,7 @@ class LocalStack:
     # Lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
+        check_ports(self.config)
         build_dir = ensure_build()
         runtime_client = ensure_runtime_client()
         python = python312()
@@ -468,7 +506,27 @@ def _brief(record: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={record[k]}" for k in keys if record.get(k))
 
 
+def stop_on_signals() -> None:
+    """TERM and HUP stop the stack as Ctrl-C does (every process it started, then exit); so does the
+    parent going away (make killed by a signal it does not pass on)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
+    stop_on_signals()
     config = StackConfig.from_env()
     config.echo = lambda line: print(line, flush=True)
     print("starting the local stack from template.yaml …", flush=True)
@@ -492,7 +550,8 @@ def main() -> None:
         print(f"logs        {stack.log_path}  (the functions' JSON logs; VERBOSE=1 prints them here)")
         secret = config.slack_signing_secrets[0]
         default = " (the dev default)" if secret == DEV_SIGNING_SECRET else ""
-        print(f"\nSlack signing secret{default}: SLACK_SIGNING_SECRET. Send a signed slash command with:")
+        print(f"\nSlack signing secret{default}: SLACK_SIGNING_SECRET. Another job to cancel: make job")
+        print("Send a signed slash command with:")
         print(f"  .venv/bin/python -m local.send --url {stack.url} <job id>")
         print(f"and a signed webhook ({', '.join(SOURCES)}) with:")
         print(f"  .venv/bin/python -m local.send --url {stack.url} --webhook github <job id>")
@@ -506,10 +565,12 @@ def main() -> None:
 if __name__ == "__main__":
     try:
         main()
+    except KeyboardInterrupt:  # a signal while starting: what had started is stopped already
+        sys.exit(130)
     except Exception as exc:  # a clear line, not a traceback, for what a user can fix
         from local.build import BuildError
         from local.sam_template import TemplateError
 
-        if isinstance(exc, BuildError | TemplateError | ValueError):
+        if isinstance(exc, BuildError | TemplateError | ValueError | PortInUse):
             sys.exit(f"error: {exc}")
         raise

@@ -348,6 +348,12 @@ def test_a_failing_response_url_is_logged_and_counted(status: int, world: World,
     assert result["statusCode"] == 200  # the click is acknowledged; the cancel itself happened
     assert world.omni.job_state(world.job) == "CANCELLED"
     assert emitted(out, "PostBackFailures", reason=str(status))
+    # and once with the service dimension only: what PostBackFailuresAlarm reads
+    assert any(
+        '"PostBackFailures"' in line and json.loads(line).get("service") and "reason" not in json.loads(line)
+        for line in out.splitlines()
+        if line.startswith("{")
+    )
 
 
 def test_dynamodb_unreachable_fails_open(world: World, capfd: pytest.CaptureFixture[str]):

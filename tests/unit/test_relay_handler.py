@@ -218,3 +218,13 @@ def test_when_the_queue_is_down_nothing_is_promised(secrets: FakeSecretStore, om
     status, reply = invoke(signed("slack_command_cancel.json"))
     assert status == 200 and "did not respond in time" in text_of(reply)
     assert "post the result" not in text_of(reply)
+
+
+def test_before_anyone_is_allowed_the_first_person_is_told_their_ids(secrets: FakeSecretStore, omni: FakeOmni):
+    """A first deploy leaves SlackAllowedTeams empty: whoever tries first reads the team and user ids
+    the operator needs (`make configure SlackAllowedTeams=T…`), and Omni is not called."""
+    wiring.use(Runtime(make_settings(SLACK_ALLOWED_TEAMS=""), secrets, omni, now=lambda: NOW))
+    status, reply = invoke(signed("slack_command_cancel.json"))
+    assert status == 200 and "not set up" in text_of(reply)
+    assert "team id `T0LOCAL01` and user id `U0LOCAL01`" in text_of(reply)
+    assert omni.cancels == []

@@ -41,8 +41,9 @@ def render(
     icon = _ICON.get(outcome.outcome, ":white_check_mark:" if outcome.outcome in SETTLED else ":warning:")
     said = escape(describe(outcome))
     text = said.replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
-    if outcome.outcome is Outcome.SENDER_NOT_ALLOWED and requester is not None:
-        # What the admin needs to add this person: their own ids, which Slack does not show them.
+    if outcome.outcome in (Outcome.SENDER_NOT_ALLOWED, Outcome.NOT_CONFIGURED) and requester is not None:
+        # What the admin needs to add this person (or, on a first deploy, their team): their own ids,
+        # which Slack does not show them.
         text += (
             f" Give them your Slack team id `{escape(requester.workspace)}` and user id `{escape(requester.user_id)}`."
         )
