@@ -24,10 +24,12 @@ HOST = "acme.omniapp.co"
 TEXT_SOURCES = ("github", "jira", "zendesk", "pagerduty", "linear", "shared")
 
 jobs = st.uuids(version=4).map(str)
-spaces = st.sampled_from([" ", "  ", "\t", "\u00a0", "\u2003", "\u3000", " \u200b"])
+# Indentation of up to three columns (zero-width characters take none); a tab or four is a code block.
+spaces = st.sampled_from(["", " ", "  ", "   ", "\u00a0", "\u2003", "\u3000", " \u200b", "\u200b\u200b  "])
 separators = st.sampled_from([" ", "\t", "\u00a0", ": ", ", ", ":\t", "\u2003"])
 # Noise never starts a line with "/" and holds no ">" or backticks: it can neither command nor quote.
-noise = st.text(st.characters(blacklist_characters="/>`~\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), max_size=40)
+# Nor "<" or "{", which could open markup whose contents are never read.
+noise = st.text(st.characters(blacklist_characters="/>`~<{\r\n"), max_size=40)
 
 
 def cases(word: str) -> st.SearchStrategy[str]:
@@ -59,19 +61,23 @@ def commands(draw: st.DrawFn) -> Case:
     """A whole text: noise, decoys that mention the command or a job, and maybe one real command line."""
     lines = [draw(noise) for _ in range(draw(st.integers(0, 2)))]
     decoy = draw(jobs)
-    for kind in draw(st.lists(st.sampled_from(["mid-line", "glued", "quoted", "fenced", "bare-job"]), max_size=3)):
+    kinds = ["mid-line", "glued", "quoted", "fenced", "indented", "html", "wiki", "bare-job"]
+    for kind in draw(st.lists(st.sampled_from(kinds), max_size=3)):
         lines += {
             "mid-line": [f"do not {WORD} {decoy} please"],
             "glued": [f"{WORD}-relay {decoy}", f"{WORD}ed {decoy}"],
             "quoted": [f"> {WORD} {decoy}", ">", f"> {decoy}"],
-            "fenced": ["```", f"{WORD} {decoy}", "```"],
+            "fenced": ["````", "```", f"{WORD} {decoy}", "```", "````"],
+            "indented": ["", f"    {WORD} {decoy}", f"\t{WORD} {decoy}"],
+            "html": ["<!--", f"{WORD} {decoy}", "-->", f"<blockquote>{WORD} {decoy}</blockquote>"],
+            "wiki": ["{quote}", f"{WORD} {decoy}", "{quote}", "{code:bash}", f"{WORD} {decoy}", "{code}"],
             "bare-job": [f"job {decoy} is running"],
         }[kind]
     case = Case("\n".join(lines), None)
     if draw(st.booleans()):
         job = draw(jobs)
         verb = draw(st.sampled_from([None, "status", "Status", "STATUS", "cancel", "help"]))
-        said = draw(spaces).lstrip(" ") + draw(cases(WORD)) + draw(separators)
+        said = draw(spaces) + draw(cases(WORD)) + draw(separators)
         if verb:
             said += verb + draw(separators)
         said += draw(job_tokens(job)) + draw(st.sampled_from(["", " because it scans 4 TB", f" not {decoy}"]))

@@ -96,6 +96,7 @@ def build(omni: FakeOmni, **env: str) -> tuple[Runtime, RecordingHttp, FakeSecre
         "POSTBACK_HOSTS": "acme.atlassian.net,acme.zendesk.com",
     }
     base.update({f"{s.upper()}_ALLOWED": "*" for s in SECRETS})
+    base["JIRA_ALLOWED"] = "*,*:sender"  # members anywhere, and the Automation rule holding the token
     settings = make_settings(**{**base, **env})
     http = RecordingHttp()
     postback = PostBack(AllowedHosts.parse(f"{settings.postback_hosts},hooks.acme.example"), http=http)

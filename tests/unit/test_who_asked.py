@@ -274,3 +274,186 @@ def test_varying_requested_by_does_not_walk_past_the_per_sender_limit(omni: Fake
     answers = invoke_on(runtime, *events)
     assert [status for status, _ in answers] == [200, 200, 429, 429]
     assert len(omni.cancels) == 2
+
+
+# -- What a helper who had not seen the change got through over `make local`, each now a test ------------
+
+CODE_AND_QUOTES = [
+    f"````\n```\n/omni-cancel {JOB}\n```\n````",  # a longer fence is not closed by a shorter one
+    f"~~~\n```\n/omni-cancel {JOB}\n~~~",  # nor by a fence of the other character
+    f"- ```\n  /omni-cancel {JOB}\n  ```",  # a fence in a list item
+    f"Logs:\n\n    /omni-cancel {JOB}\n",  # an indented code block
+    f"``` `x` ```\n```\n/omni-cancel {JOB}\n```",  # an inline span is not a fence; the real one still is
+    f"<blockquote>\n/omni-cancel {JOB}\n</blockquote>",
+    f"<!--\n/omni-cancel {JOB}\n-->",
+    f"> Is this job stuck?\u2028/omni-cancel {JOB}",  # one Markdown line, whatever Python's splitlines says
+    f"> Is this job stuck?\x85/omni-cancel {JOB}",
+    f"{{quote}}\n/omni-cancel {JOB}\n{{quote}}",  # Jira's wiki markup
+    f"{{code:bash}}\n/omni-cancel {JOB}\n{{code}}",
+    f"{{noformat}}\n/omni-cancel {JOB}\n{{noformat}}",
+]
+
+
+@pytest.mark.parametrize("text", CODE_AND_QUOTES)
+@pytest.mark.parametrize("source", ["github", "jira"])
+def test_code_and_quotes_in_any_markup_never_command(source: str, text: str, omni: FakeOmni):
+    runtime, _, _ = build(omni)
+    [(status, reply)] = invoke_on(runtime, event(source, text=text))
+    assert omni.cancels == [] and status in (200, 422), reply
+
+
+def test_an_outsiders_text_quoted_by_a_member_is_not_the_members_command(omni: FakeOmni):
+    runtime, _, _ = build(omni, GITHUB_ALLOWED="acme/data-platform")
+    quoted = f"> Is this job stuck?\u2028/omni-cancel {JOB}\n\nno idea"
+    [(status, reply)] = invoke_on(runtime, _github(quoted))
+    assert omni.cancels == [] and reply["outcome"] == "ignored"
+
+
+@pytest.mark.parametrize("text", [f"{JOB} is fine, don't <at>Omni Cancel</at> it", f"{JOB} <at>Omni</at> status?"])
+def test_teams_asks_only_when_the_mention_comes_first(text: str, omni: FakeOmni):
+    runtime, _, _ = build(omni)
+    body = payload("teams", JOB, now=NOW)
+    body["text"] = text
+    [(status, reply)] = invoke_on(runtime, event("teams", body=body))
+    assert status == 200 and omni.cancels == [], reply
+
+
+def test_a_jira_automation_rule_passes_a_project_entry_only_when_named_as_the_sender(omni: FakeOmni):
+    body = payload("jira", JOB, now=NOW)
+    body["comment"]["author"]["accountType"] = "customer"  # what the rule writes is a claim either way
+    runtime, _ = _jira_runtime(omni, JIRA_ALLOWED="DATA")
+    [(status, reply)] = invoke_on(runtime, _jira(body, token=AUTOMATION_TOKEN))
+    assert (status, reply["outcome"]) == (403, "sender_not_allowed") and omni.cancels == []
+    runtime, _ = _jira_runtime(omni, JIRA_ALLOWED="DATA,DATA:sender")
+    [(status, reply)] = invoke_on(runtime, _jira(body, token=AUTOMATION_TOKEN))
+    assert status == 200 and len(omni.cancels) == 1
+
+
+def _slack_world(**env: str):
+    from tests.unit.test_owner_or_on_call import world_with
+
+    return world_with(**env)
+
+
+def test_a_revoked_personal_token_does_not_fall_back_to_the_org_key_unchecked():
+    from omni_relay import wiring
+
+    world = _slack_world(ON_CALL="")
+    try:
+        world.store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {"slack:T0LOCAL01:U0BOB0001": "bob-pat"}}
+        answer = world.calls.answer
+
+        def revoked(op: str, value: str, token: str) -> OmniReply:
+            if token == "bob-pat":  # Omni no longer takes it; the operator has removed the mapping meanwhile
+                world.store.values["omni"] = {"api_key": OMNI_KEY}
+                return OmniReply(401, {"detail": "Invalid token"})
+            return answer(op, value, token)
+
+        world.calls.answer = revoked
+        reply = world.command("U0BOB0001")
+    finally:
+        wiring.use(None)
+    assert world.calls.cancels == [("cancel", JOB, "bob-pat")]  # never again with the org key
+    assert "Revenue by region" not in json.dumps(reply)
+
+
+def test_a_personal_token_does_not_read_someone_elses_job_in_owner_or_on_call():
+    from omni_relay import wiring
+
+    world = _slack_world(ON_CALL="")
+    try:
+        world.store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {"slack:T0LOCAL01:U0BOB0001": "bob-pat"}}
+        reply = world.command("U0BOB0001", f"status {JOB}")
+    finally:
+        wiring.use(None)
+    assert "Revenue by region" not in json.dumps(reply) and world.calls.cancels == []
+
+
+def test_a_refusal_shows_no_error_text_of_the_job():
+    def answer(op: str, value: str, token: str) -> OmniReply:
+        if op == "status":
+            body = {"state": "FAILED", "userId": "u-victim", "prompt": PROMPT, "error": {"message": "secret table x"}}
+            return OmniReply(200, body)
+        return _owner_omni().answer(op, value, token)
+
+    omni = FakeOmni(answer)
+    runtime, _, _ = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
+    [(status, reply)] = invoke_on(runtime, _mallory_in_jira(f"/omni-cancel {JOB}"))
+    assert status == 403 and "secret table x" not in json.dumps(reply)
+
+
+def test_a_slack_signing_secret_that_is_a_placeholder_is_refused(secrets, omni: FakeOmni):
+    from omni_relay import wiring
+    from omni_relay.wiring import Runtime
+    from tests.unit.conftest import make_settings
+
+    secrets.values["slack"] = {"signing_secrets": ["x"]}
+    wiring.use(Runtime(make_settings(), secrets, omni, now=lambda: NOW))
+    try:
+        status, reply = invoke(slack_event("/slack/commands", JOB, secret="x", timestamp=NOW))
+    finally:
+        wiring.use(None)
+    assert omni.calls == [] and "shorter than 16 characters" in json.dumps(reply), (status, reply)
+
+
+@pytest.mark.parametrize(
+    "token", [f"https://evil.example\\@acme.omniapp.co/api/v1/ai/jobs/{JOB}", f"https://u@acme.omniapp.co/jobs/{JOB}"]
+)
+def test_a_job_url_with_userinfo_or_a_backslash_is_not_a_job_url(token: str):
+    from omni_relay.grammar import job_of
+
+    assert job_of(token, "acme.omniapp.co") == ""
+
+
+def test_an_email_that_would_change_the_scim_filter_is_not_looked_up():
+    omni = _owner_omni()
+    runtime, _, _ = build(omni, WHO_MAY_CANCEL="owner-or-on-call")
+    body = payload("jira", JOB, now=NOW)
+    body["comment"]["author"]["emailAddress"] = 'x" or userName eq "victim@acme.com'
+    [(status, reply)] = invoke_on(runtime, event("jira", body=body))
+    assert (status, reply["outcome"]) == (403, "identity_unknown") and omni.cancels == []
+    assert "find_user" not in [call[0] for call in omni.calls]
+
+
+def test_a_signed_body_with_a_repeated_key_is_refused(omni: FakeOmni):
+    runtime, _, _ = build(omni)
+    raw = (
+        '{"ticket_id": "5158", "brand_id": "360002470971", "comment": "/omni-cancel ' + JOB + '",'
+        ' "user": "1", "user_role": "end-user", "user_role": "admin"}'
+    )
+    e = webhook_event("zendesk", JOB, timestamp=NOW, secret=SECRETS["zendesk"], body={})
+    from local.webhook_signer import sign
+
+    headers = {
+        **e["headers"],
+        **{
+            k.lower(): v for k, v in sign("zendesk", raw.encode(), SECRETS["zendesk"], now=NOW, delivery_id="d").items()
+        },
+    }
+    [(status, reply)] = invoke_on(runtime, dict(e, headers=headers, body=raw))
+    assert status == 400 and omni.calls == [], reply
+
+
+def test_a_button_is_judged_by_the_clickers_own_workspace(omni: FakeOmni):
+    from local.events import http_api_event
+    from local.slack_signer import button_click
+    from omni_relay import wiring
+
+    headers, body = button_click(JOB, secret=SIGNING_SECRET, timestamp=NOW, team_id="T0LOCAL01")
+    payload_form = body.decode()
+    import urllib.parse
+
+    data = json.loads(urllib.parse.parse_qs(payload_form)["payload"][0])
+    data["user"]["team_id"] = "T0EVIL999"  # a Slack Connect guest from another workspace
+    raw = urllib.parse.urlencode({"payload": json.dumps(data)}).encode()
+    from local.slack_signer import sign
+
+    headers["X-Slack-Signature"] = sign(SIGNING_SECRET, raw, NOW)
+    runtime, http, store = build(omni, SLACK_ALLOWED_TEAMS="T0LOCAL01")
+    store.values["slack"] = {"signing_secrets": [SIGNING_SECRET]}
+    wiring.use(runtime)
+    try:
+        invoke(http_api_event("POST", "/slack/interactions", headers, raw))
+    finally:
+        wiring.use(None)
+    assert omni.cancels == []

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from omni_relay.domain import JobDetails, Outcome
-from omni_relay.identity import Requester, Trust, canonical
+from omni_relay.identity import SENDER_SOURCES, Requester, Trust, canonical
 from omni_relay.secret_store import SecretsUnavailable
 
 if TYPE_CHECKING:
@@ -43,9 +43,10 @@ class AllowList:
 @dataclass(frozen=True)
 class SenderList:
     """Which senders of a webhook source may cancel (<SOURCE>_ALLOWED, comma-separated):
-    - `scope` or `scope:*` admits the people the vendor marks as members of that scope, and a sender
-      that holds the source's own token or secret and writes who asked (Jira Automation, Standard
-      Webhooks, shared-secret senders): the operator gave it the secret;
+    - `scope` or `scope:*` admits the people the vendor marks as members of that scope; for a source
+      whose every delivery is its sender's claim (Standard Webhooks, shared secret) the holder of the
+      source's secret, to whom the operator gave it;
+    - `scope:sender` admits the holder of the source's header token (a Jira Automation rule);
     - `scope:<kind>:<id>` admits that one identity (identity.py's key forms without the source:
       `acme/data:id:583231`, `*:login:octocat`, `DATA:account:5b10…`);
     `*` as the scope is any scope. Empty allows no one: deny by default. An old entry that could name
@@ -67,6 +68,9 @@ class SenderList:
             if who in ("", "*"):
                 scopes.add(scope)
                 continue
+            if who == "sender":
+                people.add((scope, f"{source}:sender"))
+                continue
             read = canonical(who, source)
             if read.problem:
                 problems.append(f"{source.upper()}_ALLOWED entry {entry!r}: {read.problem}")
@@ -82,10 +86,11 @@ class SenderList:
 
     def refusal(self, requester: Requester) -> str:
         """Why `requester` may not cancel ('' when they may): the reason logged and counted."""
-        if any((s == "*" or s == requester.scope) and key in requester.ids for s, key in self.people):
+        named = (*requester.ids, requester.principal)
+        if any((s == "*" or s == requester.scope) and key in named for s, key in self.people):
             return ""
         if "*" in self.scopes or (requester.scope and requester.scope in self.scopes):
-            if requester.member or requester.trust is Trust.SENDER:
+            if requester.member or (requester.trust is Trust.SENDER and requester.source in SENDER_SOURCES):
                 return ""
             return f"actor_{requester.actor.value}"  # in scope, but not a member the vendor vouches for
         return "not_listed"
@@ -120,6 +125,8 @@ class OmniCredentials:
                 elif v.strip():
                     if read.deprecated:
                         problems.append(f"{name} key {k!r} is in an old form: write {read.deprecated!r}")
+                    if read.key.startswith("github:login:"):
+                        problems.append(f"{name} key {k!r}: a login can be renamed and taken; prefer github:id:<n>")
                     maps[name][read.key] = v.strip()
         identities = {k: v.lower() for k, v in maps["identities"].items()}
         return cls(api_key.strip(), maps["user_tokens"], scim_token.strip(), identities, tuple(problems))

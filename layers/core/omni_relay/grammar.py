@@ -2,16 +2,20 @@
 webhook source's comment, note or description).
 
     command  = WORD sep [verb sep] job [rest]      (for Slack, WORD is the slash command itself)
-    WORD     = the command word as a whole token at the start of a line (after any indentation)
+    WORD     = the command word as a whole token at the start of a line (after up to three columns of
+               indentation: four, or a tab, is a Markdown code block)
     verb     = "status" | "help" | "cancel"        (any case)
     sep      = any run of Unicode spaces (tab, NBSP, U+2000-U+200B, U+3000, …), a ":", "," or ";"
                next to the word or verb counting with them ("status: <job>", "Status, <job>")
     job      = the next token: a job UUID, or a URL of the configured Omni host whose path holds
                /jobs/<UUID> (Slack's <url|label> form and wrapping quotes, backticks or brackets allowed)
 
-Lines quoted with ">", lines inside fenced code blocks (``` or ~~~) and the relay's own comments
-never count; nothing else in a text asks for anything. The first command line decides. Linear in
-the length of the text.
+Never read: lines quoted with ">" (also after a list marker), fenced code blocks (``` or ~~~, closed
+only by a fence of the same character at least as long, as Markdown does), indented code, HTML
+comments and <blockquote>/<pre>/<code> elements, Jira's {quote}, {code} and {noformat} blocks (an
+unclosed one hides the rest of the text), and the relay's own comments. Lines end at "\n" only, as
+in Markdown (U+2028, U+0085 or a form feed do not start a line). Nothing else in a text asks for
+anything. The first command line decides. Linear in the length of the text.
 """
 
 from __future__ import annotations
@@ -35,7 +39,22 @@ VERBS = {"cancel": Verb.CANCEL, "status": Verb.STATUS, "help": Verb.HELP, "-h": 
 _SPACES = "\u200b\u2060\ufeff"  # zero-width, besides every str.isspace() character (NBSP, U+2000-U+200A, …)
 _PUNCTUATION = ":,;"  # may follow the command word or the verb
 _WRAPPERS = "`'\"()[]{}<>*_.,;:!?"
-_FENCE = re.compile(r"[\s\u200b\u2060\ufeff]*(```|~~~)")
+_FENCE = re.compile(r"(`{3,}|~{3,})(.*)")
+_LIST_OR_QUOTE = re.compile(r"(?:(?:[-*+]|\d{1,9}[.)])[ \t]+|>[ \t]?)*")
+# Regions never read, case-insensitive: openers, and the closer each needs.
+_HIDDEN = re.compile(
+    r"<!--|<blockquote\b|<pre\b|<code\b|\{quote\}|\{code(?::[^}\n]{0,100})?\}|\{noformat\}", re.IGNORECASE
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_CLOSERS = {
+    "<!": "-->",
+    "<b": "</blockquote>",
+    "<p": "</pre>",
+    "<c": "</code>",
+    "{q": "{quote}",
+    "{c": "{code}",
+    "{n": "{noformat}",
+}
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _JOB_IN_PATH = re.compile(rf"/jobs/({_UUID})(?:/|$)")
 
@@ -55,14 +74,6 @@ class Command:
 
 def _is_space(char: str) -> bool:
     return char.isspace() or char in _SPACES
-
-
-def _indent_stripped(line: str) -> str:
-    """The line without its indentation, zero-width characters included (what a reader sees first)."""
-    at = 0
-    while at < len(line) and _is_space(line[at]):
-        at += 1
-    return line[at:]
 
 
 def _tokens(line: str) -> list[tuple[str, int]]:
@@ -91,7 +102,7 @@ def job_of(token: str, omni_host: str) -> str:
         parts = urlsplit(token)
     except ValueError:
         return ""
-    if (parts.hostname or "") != omni_host.lower():
+    if "@" in parts.netloc or "\\" in token or (parts.hostname or "") != omni_host.lower():
         return ""
     found = _JOB_IN_PATH.search(parts.path)
     return found.group(1).lower() if found and is_job_id(found.group(1).lower()) else ""
@@ -111,9 +122,9 @@ def parse_args(text: str, omni_host: str) -> Command:
     return Command(verb, job_of(token, omni_host), text[end:].strip())
 
 
-def parse_line(line: str, command_word: str, omni_host: str) -> Command | None:
-    """The command on one line, or None when the line does not start with the command word as a whole token."""
-    stripped = _indent_stripped(line)
+def parse_line(stripped: str, command_word: str, omni_host: str) -> Command | None:
+    """The command on one line (its indentation removed), or None when the line does not start with
+    the command word as a whole token."""
     if stripped[: len(command_word)].casefold() != command_word.casefold():
         return None
     after = stripped[len(command_word) :]
@@ -125,16 +136,51 @@ def parse_line(line: str, command_word: str, omni_host: str) -> Command | None:
 def parse_texts(texts: Iterable[str], command_word: str, omni_host: str) -> Command | None:
     """The first command in `texts` (each a comment, note or field), or None when none asks anything."""
     for text in texts:
-        fenced = False
-        for line in (text or "").splitlines():
-            if _FENCE.match(line):
-                fenced = not fenced
+        fence: tuple[str, int] | None = None  # the open fence's character and length
+        for raw in _visible(text or "").split("\n"):
+            columns, line = _indentation(raw.removesuffix("\r"))
+            marked = _LIST_OR_QUOTE.match(line)
+            body = line[marked.end() :] if marked else line
+            if found := _FENCE.match(body):
+                run, after = found.group(1), found.group(2)
+                if fence is None and not (run[0] == "`" and "`" in after):  # "``` `x` ```" is inline code
+                    fence = (run[0], len(run))
+                elif fence is not None and run[0] == fence[0] and len(run) >= fence[1] and not after.strip():
+                    fence = None
                 continue
-            if fenced or _indent_stripped(line).startswith(">"):
+            if fence is not None or columns >= 4 or ">" in line[: marked.end() if marked else 0]:
                 continue
             if (command := parse_line(line, command_word, omni_host)) is not None:
                 return command
     return None
+
+
+def _visible(text: str) -> str:
+    """`text` without the regions that are never read (each becomes a line break). Linear: every
+    search starts where the last one ended."""
+    kept, at = [], 0
+    folded = text.translate(_ASCII_LOWER)  # the same length as `text`, unlike lower() ("İ")
+    while (opened := _HIDDEN.search(text, at)) is not None:
+        kept.append(text[at : opened.start()])
+        closer = _CLOSERS[opened.group()[:2].lower()]
+        end = folded.find(closer, opened.end())
+        if end < 0:
+            return "\n".join(kept)  # unclosed: it hides the rest
+        kept.append("\n")
+        at = end + len(closer)
+    kept.append(text[at:])
+    return "".join(kept)
+
+
+def _indentation(line: str) -> tuple[int, str]:
+    """The line's indentation in columns (a tab to the next multiple of four, zero-width characters
+    none) and the line after it."""
+    columns, at = 0, 0
+    while at < len(line) and _is_space(line[at]):
+        char = line[at]
+        columns = (columns // 4 + 1) * 4 if char == "\t" else columns + (0 if char in _SPACES else 1)
+        at += 1
+    return columns, line[at:]
 
 
 def omni_host_of(base_url: str) -> str:

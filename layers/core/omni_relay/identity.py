@@ -53,6 +53,9 @@ ID_KINDS: Mapping[str, tuple[str, ...]] = {
     "standard": ("claimed",),
     "shared": ("claimed",),
 }
+# Sources whose every delivery is the sender's own claim (no vendor marks members there): a scope entry
+# admits the holder of the source's secret. Elsewhere a sender claim passes only a `scope:sender` entry.
+SENDER_SOURCES = frozenset({"standard", "shared"})
 _SLACK_OLD = re.compile(r"[TE][A-Z0-9]{1,20}:[UW][A-Z0-9]{1,20}")
 _SLACK = re.compile(r"slack:[TE][A-Z0-9]{1,20}:[UW][A-Z0-9]{1,20}")
 

@@ -18,6 +18,7 @@ is, the answer is a refusal with the reason (fail closed), never a cancel.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -34,6 +35,7 @@ from omni_relay.slack_api import SlackDirectoryPort, WhoUnknown
 from omni_relay.ttl_cache import TtlCache
 
 GROUP_MAX_AGE_S = 300.0
+_PLAIN_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9.-]{1,255}")
 
 
 class OwnerOrOnCall:
@@ -138,6 +140,9 @@ class OwnerOrOnCall:
         )
 
     def _omni_user(self, email: str, token: str, deadline: Deadline) -> str:
+        if not _PLAIN_EMAIL.fullmatch(email):  # it goes into a SCIM filter: nothing that could change it
+            raise WhoUnknown("the email your account gives cannot be looked up in Omni")
+
         def find() -> str:
             reply = self._scim(lambda: self._omni.find_user(email, token, deadline))
             resources = reply.get("Resources")

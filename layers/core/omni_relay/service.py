@@ -105,15 +105,16 @@ class CancelService:
         return replace(outcome, details=seen_by(request.requester, outcome.details), at=self._now())
 
     def _authorize(
-        self, request: CancelRequest, policy: SenderPolicy, deadline: Deadline, lookup: bool
+        self, request: CancelRequest, policy: SenderPolicy, deadline: Deadline, lookup: bool, *, force: bool = False
     ) -> tuple[str, JobDetails | None]:
         """The token to call Omni with, and in owner-or-on-call mode the job's details from the check
         that the requester may use the org key on it. NotAllowed when they may not."""
-        credentials = self.credentials()
+        credentials = self.credentials(force=force)
         token = choose_token(request.requester, credentials, policy)
-        if self._ownership is None or token != credentials.api_key:
-            return token, None  # a person's own token: Omni enforces its rule itself
-        # Looking (status, Check again) follows the same rule as cancelling.
+        if self._ownership is None or (token != credentials.api_key and not lookup):
+            return token, None  # a person's own token cancels under Omni's own rule
+        # Looking (status, Check again) follows the same rule as cancelling, whatever the token: Omni
+        # lets any token of the org read a job.
         trusted = policy.trusts_identity(request.requester)
         return token, self._ownership.check(request.requester, request.job_id, credentials, trusted, deadline)
 
@@ -123,7 +124,7 @@ class CancelService:
         refused = CancelOutcome(job_id, denied.outcome, detail=denied.reason, why=denied.why)
         if denied.details is None:
             return refused
-        shown = replace(seen_by(requester, denied.details), prompt="", progress="", chat_url="")
+        shown = replace(seen_by(requester, denied.details), prompt="", progress="", chat_url="", error="")
         return replace(refused, details=shown, at=self._now())
 
     def _run(self, request: CancelRequest, deadline: Deadline, lookup: bool) -> tuple[CancelOutcome, str | None]:
@@ -143,17 +144,18 @@ class CancelService:
         try:
             reply = call(job_id, token, deadline)
             if reply.status == 401:
-                # Perhaps the key was rotated since we cached it: read it again, once.
-                fresh = choose_token(request.requester, self.credentials(force=True), policy)
+                # Perhaps the key was rotated since we cached it: read it again, once, and judge the
+                # request again with it (a removed personal token leaves the org key, and its rule).
+                fresh, rechecked = self._authorize(request, policy, deadline, lookup, force=True)
                 if fresh != token:
                     logger.info("Omni refused the cached key; retrying with the re-read one")
-                    token = fresh
+                    token, checked = fresh, rechecked or checked
                     reply = call(job_id, fresh, deadline)
         except OmniUnavailable as exc:
             count("OmniErrors", reason=exc.reason)
             return CancelOutcome(job_id, Outcome.OMNI_UNAVAILABLE, detail=exc.reason), None
         except NotAllowed as denied:
-            return CancelOutcome(job_id, denied.outcome, detail=denied.reason), None
+            return self._refusal(request.requester, denied, job_id), None
         except SecretsUnavailable as exc:
             return CancelOutcome(job_id, Outcome.KEY_REJECTED, detail=str(exc)), None
         outcome = interpret(job_id, reply, lookup=lookup)

@@ -8,6 +8,10 @@ import hmac
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
+# Shorter keys are placeholders or guessable: a source with one stays disabled until a real one is set.
+MIN_KEY_CHARS = 16
+MIN_KEY_BYTES = 16  # a decoded key (Standard Webhooks' whsec_, Teams' security token)
+
 
 def hmac_sha256(key: bytes, message: bytes) -> bytes:
     return hmac.digest(key, message, "sha256")  # one-shot, in C (no HMAC object per signature)

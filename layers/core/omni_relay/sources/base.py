@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from omni_relay.errors import RelayError, StaleRequest
 from omni_relay.identity import Requester
 from omni_relay.request import InboundRequest, Reply
+from omni_relay.signing import MIN_KEY_BYTES, MIN_KEY_CHARS
 
 # Where senders that sign nothing themselves (Jira Automation, Opsgenie, ServiceNow) present the shared secret.
 TOKEN_HEADER = "x-omni-relay-token"  # noqa: S105 (a header name, not a secret)
@@ -24,11 +25,6 @@ TOKEN_HEADER = "x-omni-relay-token"  # noqa: S105 (a header name, not a secret)
 class SourceDisabled(RelayError):
     status = 404
     code = "source_not_enabled"
-
-
-# Shorter keys are placeholders or guessable: the source stays disabled until a real one is set.
-MIN_KEY_CHARS = 16
-MIN_KEY_BYTES = 16  # a decoded key (Standard Webhooks' whsec_, Teams' security token)
 
 
 class SourceSetupError(SourceDisabled):

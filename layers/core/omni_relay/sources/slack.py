@@ -28,8 +28,9 @@ from omni_relay.grammar import Verb, parse_args
 from omni_relay.identity import Requester
 from omni_relay.identity import slack as slack_user
 from omni_relay.jobref import is_job_id
+from omni_relay.observability import count, logger
 from omni_relay.request import Handled, InboundRequest, Reply
-from omni_relay.signing import hmac_sha256, matches_any, unix_seconds
+from omni_relay.signing import MIN_KEY_CHARS, hmac_sha256, matches_any, unix_seconds
 from omni_relay.sources.slack_blocks import CANCEL_ACTION, CHECK_ACTION, escape, render, usage
 
 REPLAY_WINDOW_S = 300
@@ -66,6 +67,12 @@ def signing_secrets(value: Mapping[str, Any]) -> list[str]:
     secrets = [s.strip() for s in candidates if isinstance(s, str) and s.strip()]
     if not secrets:
         raise SettingsUnavailable("The relay's Slack secret has no signing secret.")
+    if any(len(s) < MIN_KEY_CHARS for s in secrets):  # a placeholder, or guessable: nothing is verified by it
+        logger.error("Slack not set up: a signing secret is a placeholder", extra={"min_chars": MIN_KEY_CHARS})
+        count("SetupIncomplete", reason="slack_key")
+        raise SettingsUnavailable(
+            f"A signing secret in the relay's Slack secret is shorter than {MIN_KEY_CHARS} characters."
+        )
     return secrets
 
 
@@ -182,7 +189,8 @@ class ButtonClick:
         for action in actions if isinstance(actions, list) else []:
             if isinstance(action, dict) and action.get("action_id") in (CANCEL_ACTION, CHECK_ACTION):
                 job_id = str(action.get("value", "")).strip().lower()
-                workspace = str(team.get("id") or user.get("team_id") or "")
+                # The clicker's own workspace (a Slack Connect guest's is not the channel's).
+                workspace = str(user.get("team_id") or team.get("id") or "")
                 if not is_job_id(job_id) or not user.get("id") or not workspace:
                     raise MalformedRequest("The button has no job id, no user or no workspace.")
                 requester = slack_user(workspace, str(user["id"]), str(channel.get("id", "")))

@@ -23,6 +23,9 @@ from omni_relay.signing import hmac_sha256, iso_seconds, matches_any
 from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, check_age, dig, text
 
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)  # [^<]: linear, however many unclosed <at> there are
+# The @mention is the command word: it must come first (after any opening HTML tags Teams wraps it in).
+_LEADING_MENTION = re.compile(r"\s*(?:<(?:p|div|span)\b[^<>]{0,200}>\s*)*<at>[^<]*</at>", re.IGNORECASE)
+_TAG = re.compile(r"<[^<>]{0,200}>")
 
 
 class Teams(WebhookSource):
@@ -60,10 +63,13 @@ class Teams(WebhookSource):
             ids=ids_of(ns(self.name, "aad", aad), ns(self.name, "user", bot_framework)),
         )
         check_age(iso_seconds(payload.get("timestamp")), now, self.max_age_s, "timestamp")
-        said = _MENTION.sub(" ", text(payload.get("text")))
         if text(payload.get("type")) != "message":
             return Delivery(requester, text(payload.get("id")), ignore="only messages are commands")
-        return Delivery(requester, text(payload.get("id")), (said,))
+        said = text(payload.get("text"))
+        if (mention := _LEADING_MENTION.match(said)) is None:
+            return Delivery(requester, text(payload.get("id")), ignore="the message does not start with the @mention")
+        rest = _TAG.sub(" ", _MENTION.sub(" ", said[mention.end() :]))
+        return Delivery(requester, text(payload.get("id")), (rest,))
 
     def literal(self, text: str) -> str:
         return teams_literal(text)

@@ -154,12 +154,21 @@ def answer(outcome: CancelOutcome, source: WebhookSource) -> dict[str, Any]:
 
 def parse_json(body: bytes) -> Mapping[str, Any]:
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError):
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise MalformedRequest("The body must be a JSON object.")
     return payload
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it repeats a key: parsers disagree on which value wins, and a signed
+    body must mean one thing (a placeholder filled with '", "user_role": "admin' would repeat one)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("repeated key")
+    return found
 
 
 def ask(
