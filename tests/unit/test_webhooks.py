@@ -53,7 +53,9 @@ COMMENTS = {
         "https://acme.atlassian.net/rest/api/3/issue/DATA-7/comment",
         "Basic " + base64.b64encode(b"relay@acme.example:jira-unit-tok").decode(),
         lambda b, t: (
-            b["body"]["type"] == "doc" and "\n".join(n["text"] for p in b["body"]["content"] for n in p["content"]) == t
+            b["body"]["type"] == "doc"
+            and "\n".join(n["text"] for p in b["body"]["content"] for n in p["content"]) == t
+            and b["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]  # customers never see it
         ),
     ),
     "zendesk": (

@@ -116,7 +116,8 @@ class Jira(WebhookSource):
         return Outbound(
             "POST",
             f"{site.rstrip('/')}/rest/api/3/issue/{quote(thread['issue'], safe='')}/comment",
-            {"body": document},
+            # Internal in Jira Service Management (customers never see it); an ordinary comment elsewhere.
+            {"body": document, "properties": [{"key": "sd.public.comment", "value": {"internal": True}}]},
             {"Authorization": f"Basic {basic}", "Accept": "application/json"},
         )
 
