@@ -13,13 +13,13 @@ has an API for it, how to comment back. Everything else is here:
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from omni_relay import bounded_json
 from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress, Deduplicator
@@ -142,9 +142,10 @@ def answer(outcome: CancelOutcome, source: WebhookSource) -> dict[str, Any]:
 
 
 def parse_json(body: bytes) -> Mapping[str, Any]:
+    """The body as a JSON object, nested at most MAX_JSON_DEPTH levels (MalformedRequest otherwise)."""
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
+        payload = bounded_json.loads(body)
+    except ValueError:
         raise MalformedRequest("The body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise MalformedRequest("The body must be a JSON object.")
