@@ -15,7 +15,7 @@ from moto.server import ThreadedMotoServer
 from omni_relay.dedupe import DynamoDedupe
 from tests.integration.conftest import point_aws_at
 
-TABLE = "idempotency"
+TABLE = "first-sight"
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         BillingMode="PAY_PER_REQUEST",
     )
     yield url
+    urllib3.request("POST", f"{url}/moto-api/reset", timeout=5)  # the next test's moto starts empty
     server.stop()
 
 
