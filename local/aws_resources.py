@@ -1,7 +1,8 @@
 """The resources template.yaml declares, created in moto server with their properties as
 CloudFormation would create them: secrets, queues (visibility timeout, retention, redrive policy to
-the dead-letter queue), and tables (key schema, billing, TTL). Each one's Ref and GetAtt values go
-back into the template's resolver, so they reach the functions exactly where the template puts them."""
+the dead-letter queue), and tables (key schema, billing, TTL); log groups get their names and ARNs.
+Each one's Ref and GetAtt values go back into the template's resolver, so they reach the functions
+exactly where the template puts them."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from local.sam_template import STACK_NAME, SamTemplate, TemplateError
+from local.sam_template import ACCOUNT, REGION, STACK_NAME, SamTemplate, TemplateError
 
-SUPPORTED = ("AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::DynamoDB::Table")
+SUPPORTED = ("AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup")
 
 
 def physical_name(logical_id: str) -> str:
@@ -35,9 +36,17 @@ def create_all(template: SamTemplate, client: Callable[[str], Any]) -> dict[str,
                 "AWS::SecretsManager::Secret": _secret,
                 "AWS::SQS::Queue": _queue,
                 "AWS::DynamoDB::Table": _table,
+                "AWS::Logs::LogGroup": _log_group,
             }[resource["Type"]]
             template.resolved[logical_id] = create(clients, logical_id, properties)
     return dict(template.resolved)
+
+
+def _log_group(clients: dict[str, Any], logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    """Named and given its ARN as CloudFormation would (functions' roles refer to it); CloudWatch Logs itself
+    is not emulated: the functions' output goes to the stack's log file."""
+    name = props.get("LogGroupName") or physical_name(logical_id)
+    return {"Ref": name, "Arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"}
 
 
 def _secret(clients: dict[str, Any], logical_id: str, props: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,13 @@ from urllib.parse import parse_qs, urlsplit
 from local.http_reply import LoopbackServer, send_reply
 
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
+# SQS authorises its batch operations as the single ones (the Service Authorization Reference lists no
+# sqs:*Batch action: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html).
+AUTHORIZED_AS = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,8 @@ class IamGate(LoopbackServer):
         else:
             params = {k: v[0] for k, v in parse_qs(body.decode(errors="replace")).items()}
             operation = params.get("Action", "")
-        action, resource = f"{service}:{operation}", self.arn_of(service, params)
+        action = AUTHORIZED_AS.get(f"{service}:{operation}", f"{service}:{operation}")
+        resource = self.arn_of(service, params)
         allowed = evaluate(self.policies[key], action, resource)
         decision = Decision(self.principals[key], action, resource, allowed)
         self.decisions.append(decision)

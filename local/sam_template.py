@@ -213,11 +213,11 @@ class SamTemplate:
 
     # IAM ------------------------------------------------------------------------------------------
 
-    def policies(self) -> dict[str, list[dict[str, Any]]]:
-        """Each function's policy documents as SAM expands them (inline statements, policy templates
-        such as SQSPollerPolicy, and the AWS managed policies SAM attaches), intrinsics resolved."""
+    @functools.cached_property
+    def transformed(self) -> dict[str, Any]:
+        """The template as the deploy's transform (aws-sam-translator) expands it: the roles SAM makes, or
+        the template's own, with every policy SAM attaches. Intrinsics are left as CloudFormation gets them."""
         import boto3
-        from moto.iam.aws_managed_policies import aws_managed_policies_data
         from samtranslator.metrics.metrics import Metrics
         from samtranslator.parser.parser import Parser
         from samtranslator.translator.translator import Translator
@@ -233,12 +233,30 @@ class SamTemplate:
         metrics = Metrics("local-stack")  # the transform records usage metrics; published (to nowhere) below
         session = boto3.session.Session(region_name=REGION)
         translator = Translator(None, Parser(), boto_session=session, metrics=metrics)
-        transformed = translator.translate(template, parameter_values=values, get_managed_policy_map=dict)
+        transformed: dict[str, Any] = translator.translate(
+            template, parameter_values=values, get_managed_policy_map=dict
+        )
         metrics.publish()
+        return transformed
+
+    def role_of(self, function: str) -> dict[str, Any]:
+        """The properties of `function`'s execution role in the expanded template: the AWS::IAM::Role its
+        Role property names, or the one SAM creates for it (<function>Role)."""
+        resources = self.transformed["Resources"]
+        named = resources[function]["Properties"].get("Role")
+        target = named.get("Fn::GetAtt") if isinstance(named, dict) else None  # SAM's own role is named so too
+        logical_id = (target[0] if isinstance(target, list) else str(target).split(".")[0]) if target else ""
+        return dict(resources.get(logical_id, {}).get("Properties", {}))
+
+    def policies(self) -> dict[str, list[dict[str, Any]]]:
+        """Each function's policy documents as SAM expands them (inline statements, policy templates
+        such as SQSPollerPolicy, and the AWS managed policies SAM attaches), intrinsics resolved."""
+        from moto.iam.aws_managed_policies import aws_managed_policies_data
+
         managed = json.loads(aws_managed_policies_data)
         result: dict[str, list[dict[str, Any]]] = {}
         for logical_id, _ in self.resources("AWS::Serverless::Function"):
-            role = transformed["Resources"].get(f"{logical_id}Role", {}).get("Properties", {})
+            role = self.role_of(logical_id)
             documents = [self.resolve(policy["PolicyDocument"]) for policy in role.get("Policies", [])]
             for arn in self.resolve(role.get("ManagedPolicyArns", [])):
                 name = arn.rsplit("/", 1)[-1]

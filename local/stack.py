@@ -136,6 +136,9 @@ class StackConfig:
     worker: bool = True  # run the template's SQS event sources
     max_instances: int = 4  # execution environments per function at most
     verbose: bool = False  # print the functions' JSON logs too
+    # As Lambda's LoggingConfig ApplicationLogLevel does (it sets AWS_LAMBDA_LOG_LEVEL, and the runtime then
+    # sets the root logger, every library's, to that level); empty: the runtime's default, as the template deploys.
+    application_log_level: str = ""
     echo: Callable[[str], None] | None = None  # where human lines go (None: nowhere)
 
     @classmethod
@@ -338,6 +341,7 @@ class LocalStack:
         self._servers.append(self.gate)
 
         assert self.slack_api is not None
+        lambda_sets = {"AWS_LAMBDA_LOG_LEVEL": cfg.application_log_level} if cfg.application_log_level else {}
         for fid, spec in self.functions.items():
             overrides = {"AWS_ENDPOINT_URL": self.gate.url, "SLACK_API_URL": self.slack_api.url}
             for layer in spec.external_layers:
@@ -345,7 +349,7 @@ class LocalStack:
                     overrides["SECRETS_EXTENSION_PORT"] = str(self._secrets_extension(fid).port)
                 else:
                     self._say(f"note: {fid}'s layer {layer} cannot run here and is left out")
-            env = function_environment(spec, overrides, credentials_for(fid))
+            env = {**function_environment(spec, overrides, credentials_for(fid)), **lambda_sets}
             self.environments[fid] = env
             code_dir = build_dir / fid
             layer_dirs = [build_dir / layer / "python" for layer in spec.layers]

@@ -234,6 +234,92 @@ def payload(source: str, job_id: str, *, user: str = "", scope: str = "", text: 
     raise ValueError(f"unknown source {source}")
 
 
+# A repository's URL fields (api.github.com/repos/<repo>/<name>), as every GitHub delivery carries them.
+_GITHUB_REPO_URLS = [
+    "forks",
+    "keys",
+    "collaborators",
+    "teams",
+    "hooks",
+    "issue_events",
+    "events",
+    "assignees",
+    "branches",
+    "tags",
+    "blobs",
+    "git_tags",
+    "git_refs",
+    "trees",
+    "statuses",
+    "languages",
+    "stargazers",
+    "contributors",
+    "subscribers",
+    "subscription",
+    "commits",
+    "git_commits",
+    "comments",
+    "issue_comment",
+    "contents",
+    "compare",
+    "merges",
+    "archive",
+    "downloads",
+    "issues",
+    "pulls",
+    "milestones",
+    "notifications",
+    "labels",
+    "releases",
+    "deployments",
+]
+
+
+_GITHUB_USER_URLS = [
+    "followers",
+    "following",
+    "gists",
+    "starred",
+    "subscriptions",
+    "organizations",
+    "repos",
+    "events",
+    "received_events",
+]
+
+
+def github_comment_on_a_long_issue(job_id: str, *, total_bytes: int = 73_797, now: int | None = None) -> dict[str, Any]:
+    """A GitHub issue_comment delivery of `total_bytes` bytes, as GitHub sends one for a comment on an issue
+    whose description is a pasted log (some 65,000 characters of it here): the comment asks to cancel `job_id`."""
+    body = payload("github", job_id, now=int(time.time()) if now is None else now)
+    repo = body["repository"]["full_name"]
+    api = f"https://api.github.com/repos/{repo}"
+    body["repository"].update({f"{name}_url": f"{api}/{name}" for name in _GITHUB_REPO_URLS})
+    body["repository"].update({"url": api, "html_url": f"https://github.com/{repo}", "default_branch": "main"})
+    body["repository"]["owner"] = {"login": repo.split("/")[0], "type": "Organization"}
+    for user in (body["issue"]["user"], body["comment"]["user"], body["sender"], body["repository"]["owner"]):
+        login, users = user["login"], "https://api.github.com/users"
+        user.update({f"{name}_url": f"{users}/{login}/{name}" for name in _GITHUB_USER_URLS})
+        user.update({"url": f"{users}/{login}", "html_url": f"https://github.com/{login}", "site_admin": False})
+        user["avatar_url"] = "https://avatars.githubusercontent.com/u/583231?v=4"
+    for item, path in ((body["issue"], "issues/42"), (body["comment"], "issues/comments/1")):
+        item.update({"url": f"{api}/{path}", "html_url": f"https://github.com/{repo}/{path}", "node_id": "IC_kwDOA"})
+        item["reactions"] = {"url": f"{api}/{path}/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0,
+                             "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0}  # fmt: skip
+    body["issue"].update(
+        {"comments_url": f"{api}/issues/42/comments", "labels_url": f"{api}/issues/42/labels{{/name}}"}
+    )
+    body["issue"].update({"labels": [], "assignees": [], "locked": False, "author_association": "MEMBER"})
+    line = "2025-01-15T10:00:12.000Z ERROR warehouse load failed: timeout after 30000 ms (attempt 3 of 5)\n"
+    body["issue"]["body"] = ""
+    room = total_bytes - len(json.dumps(body).encode())
+    log = line * (room // len(json.dumps(line)[1:-1]) + 1)
+    while len(json.dumps({**body, "issue": {**body["issue"], "body": log}}).encode()) > total_bytes:
+        log = log[: -max(1, (len(json.dumps({**body, "issue": {**body["issue"], "body": log}})) - total_bytes) // 2)]
+    body["issue"]["body"] = log
+    return body
+
+
 def delivery(
     source: str,
     job_id: str,
@@ -242,11 +328,14 @@ def delivery(
     now: int | None = None,
     delivery_id: str | None = None,
     body: dict[str, Any] | None = None,
+    raw_body: bytes | None = None,
     **who: str,
 ) -> tuple[dict[str, str], bytes]:
-    """Headers and body of one signed delivery, as the vendor sends it."""
+    """Headers and body of one signed delivery, as the vendor sends it (`raw_body`: exactly these bytes)."""
     now = int(time.time()) if now is None else now
-    raw = json.dumps(body if body is not None else payload(source, job_id, now=now, **who)).encode()
+    raw = raw_body if raw_body is not None else b""
+    if raw_body is None:
+        raw = json.dumps(body if body is not None else payload(source, job_id, now=now, **who)).encode()
     ident = delivery_id or (f"msg_{uuid.uuid4().hex}" if source == "standard" else str(uuid.uuid4()))
     headers = {
         "Content-Type": "application/json",

@@ -89,11 +89,19 @@ class RecordingHttp:
 
 
 class MemoryDedupe:
-    """The Deduplicator interface in memory: an action per key runs once, repeats get its result."""
+    """The Deduplicator interface in memory: an action per key runs once, repeats get its result; a key
+    is seen first once. Several Runtimes given one of these share it, as execution environments share the table."""
 
     def __init__(self) -> None:
         self.results: dict[str, dict[str, Any]] = {}
         self.ttls: dict[str, int | None] = {}
+        self.seen: dict[str, int] = {}
+
+    def first_sight(self, key: str, ttl_s: int) -> bool:
+        if key in self.seen:
+            return False
+        self.seen[key] = ttl_s
+        return True
 
     def register_lambda_context(self, context: Any) -> None:
         return None

@@ -22,12 +22,12 @@ EDITS = {
     "a variable removed from the functions' environment": [
         ("        SLACK_ALLOWED_TEAMS: !Ref SlackAllowedTeams\n", ""),
     ],
-    "an action removed from the relay's policy": [
+    "an action removed from the relay's role": [
         (
-            "            - Sid: HandOffSlowCancels\n"
-            "              Effect: Allow\n"
-            "              Action: sqs:SendMessage\n"
-            "              Resource: !GetAtt TaskQueue.Arn\n",
+            "              - Sid: HandOffSlowCancels\n"
+            "                Effect: Allow\n"
+            "                Action: sqs:SendMessage\n"
+            "                Resource: !GetAtt TaskQueue.Arn\n",
             "",
         )
     ],

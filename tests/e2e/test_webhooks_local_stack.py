@@ -92,3 +92,14 @@ def test_a_slow_omni_on_teams_promises_only_what_happens(stack: LocalStack):
     assert "post the result here" not in reply["text"]
     [callback] = comments_about(stack, "/callback", job, timeout=30)
     assert callback["body"]["data"]["outcome"] == "cancelled"
+
+
+def test_a_github_comment_on_an_issue_holding_a_long_log_cancels(stack: LocalStack):
+    """73,797 bytes, as GitHub delivers a comment on an issue whose description is a pasted log."""
+    from local.webhook_signer import github_comment_on_a_long_issue
+
+    job = new_job(stack, pinned="QUEUED")
+    body = github_comment_on_a_long_issue(job)
+    status, reply = post_webhook(stack.url, "github", job, body=body)
+    assert (status, reply.get("outcome"), reply.get("state")) == (200, "cancelled", "CANCELLED"), reply
+    assert stack.omni is not None and stack.omni.job_state(job) == "CANCELLED"

@@ -91,3 +91,26 @@ def test_the_worker_reads_the_slack_secret_only_when_it_must_check_who_asked():
     for name in ("RelayFunction", "WorkerFunction"):  # both decide: the relay at once, the worker on hand-offs
         env = functions[name].variables
         assert (env["WHO_MAY_CANCEL"], env["ON_CALL"], env["SLACK_API_URL"]) == ("owner-or-on-call", "S0ONCALL1", "")
+
+
+def test_the_local_stack_holds_each_function_to_the_role_the_template_gives_it():
+    """The roles are the template's own (no managed policy SAM would attach): the worker polls its queue and
+    no other, X-Ray only with Tracing=Active, a batch call authorised as its single action (as SQS does)."""
+    from local.iam_gate import AUTHORIZED_AS
+
+    other = "arn:aws:sqs:us-east-1:123456789012:payroll-events"
+    for tracing in ("PassThrough", "Active"):
+        policies = deployed(Tracing=tracing).policies()
+        worker, relay = policies["WorkerFunction"], policies["RelayFunction"]
+        for action in (
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ChangeMessageVisibility",
+        ):
+            assert evaluate(worker, action, QUEUE_ARN) and not evaluate(worker, action, other), action
+            assert not evaluate(relay, action, QUEUE_ARN), action
+        assert evaluate(worker, AUTHORIZED_AS["sqs:DeleteMessageBatch"], QUEUE_ARN)
+        for function in (worker, relay):
+            assert not evaluate(function, "logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:x:*")
+            assert evaluate(function, "xray:PutTraceSegments", "*") is (tracing == "Active")

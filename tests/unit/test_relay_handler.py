@@ -101,9 +101,9 @@ def test_invalid_base64_is_400():
     assert status == 400 and reply["error"] == "malformed_request"
 
 
-def test_an_oversized_body_is_413():
+def test_an_oversized_body_is_413(runtime: Runtime):
     event = signed("slack_command_cancel.json")
-    event["body"] = base64.b64encode(b"a" * (70 * 1024)).decode()
+    event["body"] = base64.b64encode(b"a" * (runtime.settings.max_body_bytes + 1)).decode()
     assert invoke(event)[0] == 413
 
 

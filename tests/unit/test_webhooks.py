@@ -304,7 +304,7 @@ def test_deny_by_default_when_no_allow_list_is_configured(source: str, omni: Fak
 
 
 def test_an_oversized_body_is_413(stack, omni: FakeOmni):
-    big = {"jobId": JOB, "requestedBy": "x" * 70_000}
+    big = {"jobId": JOB, "requestedBy": "x" * stack[0].settings.max_body_bytes}
     status, reply = invoke(event("standard", body=big))
     assert status == 413 and reply["error"] == "payload_too_large" and omni.cancels == []
 

@@ -15,6 +15,8 @@ from aws_lambda_powertools.logging.formatter import RESERVED_LOG_ATTRS, LambdaPo
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from omni_relay.redaction import guard_root_handlers, redact
+
 # Requests that end without a cancel (help, ignored events, refusals) record no application metric:
 # that is expected, not worth a warning in every execution environment's log.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -37,7 +39,10 @@ _RESERVED = frozenset(RESERVED_LOG_ATTRS)
 class LogLines(LambdaPowertoolsFormatter):
     """Powertools' JSON log lines, key for key (tests/unit/test_log_formatter.py compares the two), with
     its reserved-attribute test made a set look-up: Powertools tests each of a record's ~30 attributes
-    against a 24-name tuple, the largest single cost of every line."""
+    against a 24-name tuple, the largest single cost of every line. Each line is redacted (redaction.py)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
     def _extract_log_keys(self, log_record: logging.LogRecord) -> dict[str, Any]:
         record = log_record.__dict__.copy()
@@ -56,6 +61,9 @@ class LogLines(LambdaPowertoolsFormatter):
 
 
 logger = Logger(service="omni-cancel-relay", logger_formatter=LogLines(json_deserializer=_message))
+# Every other logger's records (urllib3's, botocore's, Powertools' own) reach the root logger's handlers,
+# which Lambda's runtime installs before it imports the function: each one redacts what it writes.
+guard_root_handlers()
 metrics = Metrics(namespace="OmniCancelRelay", service="omni-cancel-relay")
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])

@@ -12,24 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from omni_relay.ttl_cache import TtlCache
-
 MAX_SENDERS = 10_000  # memory bound: the least recently seen senders are forgotten first
-
-
-class RecentlySeen:
-    """Values seen in the last `window_s` in this execution environment (at most `limit` of them):
-    a Slack command's signature, which Slack never sends twice, so a second sight is a replay."""
-
-    def __init__(self, window_s: float, limit: int = MAX_SENDERS, clock: Callable[[], float] = time.monotonic) -> None:
-        self._seen = TtlCache(window_s, limit, clock)
-
-    def first_sight(self, value: str) -> bool:
-        """True the first time `value` is seen within the window (and it is remembered); False after."""
-        if value in self._seen:
-            return False
-        self._seen.put(value, True)
-        return True
 
 
 class SenderRateLimit:

@@ -11,6 +11,12 @@ from urllib.parse import urlsplit
 from omni_relay.auth import AllowList, OnCall, SenderList
 from omni_relay.errors import ConfigError
 
+# Request bodies: 1 MiB by default (a GitHub comment on an issue holding a pasted log is ~75 KB, and GitHub
+# allows 65,536-character bodies); at most 4 MiB, the largest that always reaches a function (Lambda takes 6 MB
+# events, and API Gateway base64-encodes form bodies). The template's MaxBodyBytes parameter sets it.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+LARGEST_MAX_BODY_BYTES = 4 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -27,7 +33,7 @@ class Settings:
     omni_connect_timeout_s: float = 1.0
     omni_read_timeout_s: float = 20.0
     omni_max_attempts: int = 4
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     cancel_queue_url: str = ""  # empty: no hand-off, the caller gets what is known at its deadline
     postback_hosts: str = ""
     handoff_reserve_s: float = 0.6  # kept from the caller's budget to queue the task and reply
@@ -119,7 +125,7 @@ class Settings:
             omni_connect_timeout_s=number("OMNI_CONNECT_TIMEOUT_S", 1.0, 0.05, 30),
             omni_read_timeout_s=number("OMNI_READ_TIMEOUT_S", 20.0, 0.1, 300),
             omni_max_attempts=int(number("OMNI_MAX_ATTEMPTS", 4, 1, 10)),
-            max_body_bytes=int(number("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024)),
+            max_body_bytes=int(number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, LARGEST_MAX_BODY_BYTES)),
             cancel_queue_url=env.get("CANCEL_QUEUE_URL", "").strip(),
             postback_hosts=env.get("POSTBACK_HOSTS", "").strip(),
             handoff_reserve_s=number("HANDOFF_RESERVE_MS", 600, 0, 2000) / 1000,

@@ -22,9 +22,15 @@ def hex_hmacs(secrets: Iterable[str], body: bytes, prefix: str = "") -> Iterator
     return (prefix + hmac_sha256(s.encode("utf-8"), body).hex() for s in secrets)
 
 
-def matches_any(presented: str, expected: Iterable[str]) -> bool:
-    """True if `presented` equals any expected signature. Every candidate is compared, in constant time."""
-    given = presented.strip().encode("utf-8", "replace")
+def presented(signature: str) -> str:
+    """A signature header as verification compares it (and as a replay check must key it): without the
+    whitespace around it, which no sender means and a replayer may add."""
+    return signature.strip()
+
+
+def matches_any(signature: str, expected: Iterable[str]) -> bool:
+    """True if `signature` equals any expected signature. Every candidate is compared, in constant time."""
+    given = presented(signature).encode("utf-8", "replace")
     found = False
     for candidate in expected:
         found |= hmac.compare_digest(given, candidate.encode("utf-8"))

@@ -1,5 +1,5 @@
-"""A bounded map whose entries expire: who someone is (ownership.py), a Slack signature seen
-(ratelimit.py). Kept in the execution environment; the oldest entries go first when it is full."""
+"""A bounded map whose entries expire: who someone is (ownership.py), a key this environment has seen
+(dedupe.py). Kept in the execution environment; the oldest entries go first when it is full."""
 
 from __future__ import annotations
 

@@ -25,15 +25,17 @@ from omni_relay.observability import count, logger
 from omni_relay.omni import MeteredOmni, OmniClient, OmniPort
 from omni_relay.poll_budget import PollBudget, default_poll_budget
 from omni_relay.postback import AllowedHosts, PostBack
-from omni_relay.ratelimit import RecentlySeen, SenderRateLimit
+from omni_relay.ratelimit import SenderRateLimit
 from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_store
 from omni_relay.service import CancelService
 from omni_relay.settings import Settings
-from omni_relay.signing import whsec_key
+from omni_relay.signing import presented, whsec_key
 from omni_relay.sources.base import SourceConfig, SourceDisabled, SourceSetupError, WebhookSource
 from omni_relay.sources.registry import webhook_source
 from omni_relay.sources.slack import REPLAY_WINDOW_S, signing_secrets
 from omni_relay.sources.webhook import NOTIFY_RESERVE_S
+
+SLACK_SIGNATURE_TTL_S = 2 * REPLAY_WINDOW_S + 60
 
 if TYPE_CHECKING:
     from omni_relay.ownership import OwnerOrOnCall
@@ -64,8 +66,6 @@ class Runtime:
         self.notifier = Notifier(self.postback, settings.callback_url, now)
         self.dedupe = dedupe or default_dedupe(settings.idempotency_table)
         self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_min)
-        # Slack's 300 s replay window, and a little clock skew either side.
-        self.slack_signatures = RecentlySeen(window_s=2 * REPLAY_WINDOW_S + 60)
         self.omni = MeteredOmni(omni)
         self.service = CancelService(
             self.omni,
@@ -218,7 +218,11 @@ class Runtime:
         self.notifier.post(url, message)
 
     def first_sight(self, slack_signature: str) -> bool:
-        return self.slack_signatures.first_sight(slack_signature)
+        """Slack's replay check, shared by every execution environment (the idempotency table): the signature
+        as verification compares it, claimed for as long as Slack's window accepts it (300 s either side of
+        its timestamp) and a minute of clock skew."""
+        key = f"slack-signature:{presented(slack_signature)}"
+        return self.dedupe.first_sight(key, ttl_s=SLACK_SIGNATURE_TTL_S)
 
     # Webhook sources -------------------------------------------------------------------------
 

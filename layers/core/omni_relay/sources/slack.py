@@ -6,12 +6,12 @@ Slack shows anything but HTTP 200 as an error, so every answer to an authentic r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
+from omni_relay import bounded_json
 from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress, Deduplicator
@@ -54,7 +54,7 @@ class SlackPorts(CancelPorts, Protocol):
     def post(self, url: str, message: dict[str, Any]) -> None: ...
 
     def first_sight(self, slack_signature: str) -> bool:
-        """False when this execution environment has already seen this signature (within Slack's window)."""
+        """False when any execution environment has already seen this signature (within Slack's window)."""
         ...
 
 
@@ -179,7 +179,7 @@ class ButtonClick:
     def from_form(cls, form: Mapping[str, str]) -> ButtonClick | None:
         """The first of our buttons in a block_actions payload; None for anything else Slack sends."""
         try:
-            payload = json.loads(form.get("payload", ""))
+            payload = bounded_json.loads(form.get("payload", ""))  # deeper than MAX_JSON_DEPTH: MalformedRequest
         except ValueError:
             raise MalformedRequest("The interaction payload is not JSON.") from None
         if not isinstance(payload, dict) or payload.get("type") != "block_actions":
