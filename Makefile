@@ -124,8 +124,8 @@ events: venv ## sign events/*.json afresh (dev secrets, now) into .aws-sam/event
 smoke: venv ## check the relay without Slack: the deployed stack's (deploy.toml), make local's, or URL=<relay base URL>
 	@$(BIN)/python -m local.smoke $(if $(URL),--url "$(URL)")
 
-manifest: venv ## the Slack app manifest with the stack's URLs, in .aws-sam/ (from its outputs, or URL=<relay base URL>)
-	@$(BIN)/python -m local.manifest $(if $(URL),--url "$(URL)")
+manifest: venv ## the Slack app manifest with the stack's URLs and unfurl domain, in .aws-sam/ (from its outputs, or URL=<relay base URL> OMNI_BASE_URL=<Omni API base URL>)
+	@$(BIN)/python -m local.manifest $(if $(URL),--url "$(URL)") $(if $(OMNI_BASE_URL),--omni-base-url "$(OMNI_BASE_URL)")
 
 redrive: venv ## move parked cancels back to the task queue (the deployed stack's queues, or DLQ_URL=... QUEUE_URL=...)
 	@$(BIN)/python -m local.redrive $(if $(DLQ_URL),--dlq-url "$(DLQ_URL)") $(if $(QUEUE_URL),--queue-url "$(QUEUE_URL)")

@@ -1,5 +1,5 @@
-"""A stand-in for the two Slack Web API methods the relay calls, on 127.0.0.1, answering as Slack
-documents them (https://api.slack.com/methods/users.info, /usergroups.users.list):
+"""A stand-in for the Slack Web API methods the relay calls, on 127.0.0.1, answering as Slack
+documents them (https://api.slack.com/methods/users.info, /usergroups.users.list, /chat.unfurl):
 
 - `users.info?user=U…` -> {"ok": true, "user": {"id", "team_id", "name", "deleted", "profile": {"email", …}}};
   the email is present only when the token has users:read.email (Slack omits it otherwise);
@@ -9,6 +9,11 @@ documents them (https://api.slack.com/methods/users.info, /usergroups.users.list
   `apps.manifest.update` (app_id, manifest) -> {"ok": true, "app_id", "permissions_updated"}, with an app
   configuration token (https://api.slack.com/methods/apps.manifest.create, /apps.manifest.update); a
   manifest without a name or with a non-https request URL is `invalid_manifest` with its `errors`;
+- `chat.unfurl` (form fields, or a JSON body with a bearer token) with `channel` and `ts`, or
+  `unfurl_id` and `source`, and `unfurls` (a JSON map of URL -> {"blocks": [...]}; a string in a
+  form) -> {"ok": true}; needs links:write; errors missing_channel, missing_ts, missing_unfurls,
+  invalid_unfurls_json, invalid_source, cannot_unfurl_url (a URL not on an unfurl domain). The cards
+  it took are kept per message, the latest per URL, for the tests and the demo to read;
 - errors as HTTP 200 with {"ok": false, "error": "user_not_found" | "no_such_subteam" | "invalid_auth"
   | "not_authed" | "missing_scope", "needed", "provided"}; rate limits as HTTP 429 with Retry-After.
 Tests and the demo add people and groups, take scopes away, or make it rate-limit or fail.
@@ -32,7 +37,11 @@ CONFIG_TOKEN = "xoxe.xoxp-1-local-app-configuration-token"  # noqa: S105 (likewi
 @dataclass
 class SlackDirectory:
     token: str = BOT_TOKEN
-    scopes: set[str] = field(default_factory=lambda: {"users:read", "users:read.email", "usergroups:read"})
+    scopes: set[str] = field(
+        default_factory=lambda: {"users:read", "users:read.email", "usergroups:read", "links:read", "links:write"}
+    )
+    unfurl_domains: set[str] = field(default_factory=set)  # empty: any (the app manifest's unfurl_domains)
+    unfurls: dict[str, dict[str, Any]] = field(default_factory=dict)  # "channel/ts" or unfurl_id -> URL -> card
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {"email", "name", "team_id"}
     groups: dict[str, list[str]] = field(default_factory=dict)
     mode: str = "ok"  # ok | rate_limited | down
@@ -60,6 +69,15 @@ class SlackWebApi(LoopbackServer):
 
             def do_POST(self) -> None:  # noqa: N802
                 data = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    try:
+                        loaded = json.loads(data or "{}")
+                    except ValueError:
+                        loaded = None
+                    if not isinstance(loaded, dict):
+                        loaded = {"invalid_json": "1"}
+                    self._answer({k: [v if isinstance(v, str) else json.dumps(v)] for k, v in loaded.items()})
+                    return
                 self._answer({**parse_qs(urlsplit(self.path).query), **parse_qs(data)})
 
             def _answer(self, query: dict[str, list[str]]) -> None:
@@ -90,6 +108,11 @@ class SlackWebApi(LoopbackServer):
         with self.directory.lock:
             self.directory.groups[group_id] = list(members)
 
+    def unfurled(self, where: str) -> dict[str, Any]:
+        """The latest card per URL that chat.unfurl attached at `where` ("<channel>/<ts>" or an unfurl_id)."""
+        with self.directory.lock:
+            return json.loads(json.dumps(self.directory.unfurls.get(where, {})))
+
     def calls(self, method: str) -> list[dict[str, str]]:
         with self.directory.lock:
             return [c for c in self.directory.calls if c["method"] == method]
@@ -102,29 +125,67 @@ def _respond(
         return 503, {"ok": False, "error": "service_unavailable"}, {}
     if directory.mode == "rate_limited":
         return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"}
-    if not authorization.startswith("Bearer "):
+    if "invalid_json" in args:
+        return 200, {"ok": False, "error": "invalid_json"}, {}
+    # The bearer header, or (as Slack also takes it) a `token` argument.
+    token = authorization[7:] if authorization.startswith("Bearer ") else args.get("token", "")
+    if not token:
         return 200, {"ok": False, "error": "not_authed"}, {}
-    if authorization[7:] != directory.token:
+    if token != directory.token:
         return 200, {"ok": False, "error": "invalid_auth"}, {}
-    if method == "users.info":
-        if "users:read" not in directory.scopes:
-            return 200, _missing_scope("users:read", directory), {}
-        person = directory.users.get(args.get("user", ""))
-        if person is None:
-            return 200, {"ok": False, "error": "user_not_found"}, {}
-        profile: dict[str, Any] = {"real_name": person["name"], "display_name": person["name"]}
-        if "users:read.email" in directory.scopes:  # Slack leaves the email out without this scope
-            profile["email"] = person["email"]
-        user = {"id": args["user"], "team_id": person["team_id"], "name": person["name"], "deleted": False}
-        return 200, {"ok": True, "user": {**user, "profile": profile}}, {}
-    if method == "usergroups.users.list":
-        if "usergroups:read" not in directory.scopes:
-            return 200, _missing_scope("usergroups:read", directory), {}
-        members = directory.groups.get(args.get("usergroup", ""))
-        if members is None:
-            return 200, {"ok": False, "error": "no_such_subteam"}, {}
-        return 200, {"ok": True, "users": members}, {}
-    return 200, {"ok": False, "error": "unknown_method"}, {}
+    answer = METHODS.get(method)
+    return 200, answer(directory, args) if answer else {"ok": False, "error": "unknown_method"}, {}
+
+
+def _users_info(directory: SlackDirectory, args: dict[str, str]) -> dict[str, Any]:
+    if "users:read" not in directory.scopes:
+        return _missing_scope("users:read", directory)
+    person = directory.users.get(args.get("user", ""))
+    if person is None:
+        return {"ok": False, "error": "user_not_found"}
+    profile: dict[str, Any] = {"real_name": person["name"], "display_name": person["name"]}
+    if "users:read.email" in directory.scopes:  # Slack leaves the email out without this scope
+        profile["email"] = person["email"]
+    user = {"id": args["user"], "team_id": person["team_id"], "name": person["name"], "deleted": False}
+    return {"ok": True, "user": {**user, "profile": profile}}
+
+
+def _usergroup_members(directory: SlackDirectory, args: dict[str, str]) -> dict[str, Any]:
+    if "usergroups:read" not in directory.scopes:
+        return _missing_scope("usergroups:read", directory)
+    members = directory.groups.get(args.get("usergroup", ""))
+    if members is None:
+        return {"ok": False, "error": "no_such_subteam"}
+    return {"ok": True, "users": members}
+
+
+def _unfurl(directory: SlackDirectory, args: dict[str, str]) -> dict[str, Any]:
+    if "links:write" not in directory.scopes:
+        return _missing_scope("links:write", directory)
+    if args.get("unfurl_id") or args.get("source"):
+        if args.get("source") not in ("composer", "conversations_history"):
+            return {"ok": False, "error": "invalid_source"}
+        where = args.get("unfurl_id", "")
+    elif not args.get("channel"):
+        return {"ok": False, "error": "missing_channel"}
+    elif not args.get("ts"):
+        return {"ok": False, "error": "missing_ts"}
+    else:
+        where = f"{args['channel']}/{args['ts']}"
+    if not args.get("unfurls"):
+        return {"ok": False, "error": "missing_unfurls"}
+    try:
+        unfurls = json.loads(args["unfurls"])
+    except ValueError:
+        return {"ok": False, "error": "invalid_unfurls_json"}
+    if not isinstance(unfurls, dict) or not all(isinstance(v, dict) for v in unfurls.values()):
+        return {"ok": False, "error": "invalid_unfurls_json"}
+    for url in unfurls:
+        host = urlsplit(url).hostname or ""
+        if directory.unfurl_domains and not any(host == d or host.endswith("." + d) for d in directory.unfurl_domains):
+            return {"ok": False, "error": "cannot_unfurl_url"}
+    directory.unfurls.setdefault(where, {}).update(unfurls)
+    return {"ok": True}
 
 
 def _missing_scope(needed: str, directory: SlackDirectory) -> dict[str, Any]:
@@ -180,4 +241,10 @@ def _manifest_errors(manifest: Any) -> list[dict[str, str]]:
     interactivity = manifest.get("settings", {}).get("interactivity", {})
     if interactivity.get("is_enabled") and not str(interactivity.get("request_url", "")).startswith("https://"):
         errors.append({"message": "Interactivity requires a Request URL", "pointer": "/settings/interactivity"})
+    events = manifest.get("settings", {}).get("event_subscriptions")
+    if events is not None and not str(events.get("request_url", "")).startswith("https://"):
+        errors.append({"message": "Must be a valid https URL", "pointer": "/settings/event_subscriptions/request_url"})
     return errors
+
+
+METHODS = {"users.info": _users_info, "usergroups.users.list": _usergroup_members, "chat.unfurl": _unfurl}

@@ -111,3 +111,18 @@ class MemoryDedupe:
             self.results[key] = action()
             self.ttls[key] = ttl_s
         return copy.deepcopy(self.results[key])
+
+
+class FakeUnfurler:
+    """The SlackUnfurlPort interface (chat.unfurl) in memory: records each call, fails when `error` is set."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.error = ""
+
+    def unfurl(self, target: dict[str, str], unfurls: dict[str, Any], token: str, deadline: Deadline) -> None:
+        from omni_relay.slack_api import UnfurlFailed
+
+        self.calls.append({"target": dict(target), "unfurls": copy.deepcopy(unfurls), "token": token})
+        if self.error:
+            raise UnfurlFailed(self.error)

@@ -69,6 +69,15 @@ def slack_interaction() -> Response:
     return _answer("slack-button", slack.handle_interaction(_inbound(), rt))
 
 
+@app.post("/slack/events")
+def slack_events() -> Response:
+    from omni_relay.sources import slack_unfurl  # only where link unfurls are subscribed: off the commands' path
+
+    rt = runtime()
+    rt.dedupe.register_lambda_context(app.lambda_context)
+    return _answer("slack-unfurl", slack_unfurl.handle_event(_inbound(), rt))
+
+
 @app.post("/webhooks/<name>")
 def webhook(name: str) -> Response:
     source = webhook_source(name)

@@ -77,6 +77,7 @@ def test_routes_match_as_api_gateway_does():
     assert {r.route_key for r in deployed().routes()} == {
         "POST /slack/commands",
         "POST /slack/interactions",
+        "POST /slack/events",
         "POST /webhooks/{source}",
     }
 

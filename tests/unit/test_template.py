@@ -189,7 +189,12 @@ def api_routes(template: dict[str, Any]) -> list[tuple[str, str, str]]:
 def test_every_api_route_has_a_function_and_a_handler_behind_it(template: dict[str, Any], runtime: Runtime):
     wiring.use(runtime)
     routes = api_routes(template)
-    assert {path for _, _, path in routes} == {"/slack/commands", "/slack/interactions", "/webhooks/{source}"}
+    assert {path for _, _, path in routes} == {
+        "/slack/commands",
+        "/slack/interactions",
+        "/slack/events",
+        "/webhooks/{source}",
+    }
     for function, method, path in routes:
         assert function == "RelayFunction"
         concrete = path.replace("{source}", "github")

@@ -1,7 +1,8 @@
-"""The two Slack Web API methods "owner or on-call" needs, over urllib3 with the relay's bot token:
+"""The Slack Web API methods the relay calls, over urllib3 with its bot token: for "owner or on-call",
 users.info (a person's email; the users:read and users:read.email scopes) and usergroups.users.list
-(an on-call group's members; usergroups:read). Every failure is a WhoUnknown whose reason a person
-can read: the relay never guesses who someone is."""
+(an on-call group's members; usergroups:read), where every failure is a WhoUnknown whose reason a
+person can read (the relay never guesses who someone is); and chat.unfurl (a job link's card;
+links:write), whose failures are an UnfurlFailed for the log."""
 
 from __future__ import annotations
 
@@ -25,6 +26,21 @@ class WhoUnknown(Exception):
         super().__init__(reason)
         self.reason = reason
         self.setup = setup
+
+
+class UnfurlFailed(Exception):
+    """Slack did not take an unfurl; `reason` is for the log (a Slack error code in the relay's words)."""
+
+    def __init__(self, reason: str, *, setup: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.setup = setup
+
+
+class SlackUnfurlPort(Protocol):
+    def unfurl(self, target: dict[str, str], unfurls: dict[str, Any], token: str, deadline: Deadline) -> None:
+        """chat.unfurl: `target` is {"channel", "ts"} or {"unfurl_id", "source"}; `unfurls` maps URL -> card."""
+        ...
 
 
 class SlackDirectoryPort(Protocol):
@@ -51,6 +67,35 @@ class SlackApi:
     def group_members(self, group_id: str, token: str, deadline: Deadline) -> frozenset[str]:
         users = self._call("usergroups.users.list", {"usergroup": group_id}, token, deadline).get("users")
         return frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()
+
+    def unfurl(self, target: dict[str, str], unfurls: dict[str, Any], token: str, deadline: Deadline) -> None:
+        """chat.unfurl with a JSON body (Slack's Web API takes JSON with a bearer token for write methods)."""
+        if not token:
+            raise UnfurlFailed("no bot_token in the Slack secret", setup=True)
+        remaining = deadline.remaining()
+        if remaining < 0.05:
+            raise UnfurlFailed("no time left to unfurl")
+        try:
+            response = self._http.request(
+                "POST",
+                f"{self._base}/chat.unfurl",
+                body=json.dumps({**target, "unfurls": unfurls}).encode(),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"},
+                timeout=urllib3.Timeout(connect=min(1.0, remaining), read=remaining),
+                retries=False,
+                redirect=False,
+            )
+        except urllib3.exceptions.HTTPError:
+            raise UnfurlFailed("Slack did not answer chat.unfurl") from None
+        try:
+            body = json.loads(response.data or b"{}")
+        except ValueError:
+            body = None
+        if response.status != 200 or not isinstance(body, dict):
+            raise UnfurlFailed(f"Slack answered chat.unfurl with HTTP {response.status}")
+        if body.get("ok") is not True:
+            error = _word(body.get("error"))
+            raise UnfurlFailed(_reason(error, body), setup=error in SETUP_ERRORS)
 
     def _call(self, method: str, fields: dict[str, str], token: str, deadline: Deadline) -> dict[str, Any]:
         if not token:

@@ -38,8 +38,9 @@ from omni_relay.sources.webhook import NOTIFY_RESERVE_S
 SLACK_SIGNATURE_TTL_S = 2 * REPLAY_WINDOW_S + 60
 
 if TYPE_CHECKING:
+    from omni_relay.deadline import Deadline
     from omni_relay.ownership import OwnerOrOnCall
-    from omni_relay.slack_api import SlackDirectoryPort
+    from omni_relay.slack_api import SlackDirectoryPort, SlackUnfurlPort
 
 
 class Runtime:
@@ -54,6 +55,7 @@ class Runtime:
         dedupe: Deduplicator | None = None,
         poll_budget: PollBudget | None = None,
         slack: SlackDirectoryPort | None = None,
+        unfurler: SlackUnfurlPort | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -77,6 +79,7 @@ class Runtime:
             now=now,
         )
         self._poll_budget = poll_budget  # the worker's alone: made on its first poll
+        self._unfurler = unfurler  # chat.unfurl: made on the first link to unfurl
         self.omni_host = omni_host_of(settings.omni_base_url)
         report_setup(*settings.identity_problems)
 
@@ -223,6 +226,29 @@ class Runtime:
         its timestamp) and a minute of clock skew."""
         key = f"slack-signature:{presented(slack_signature)}"
         return self.dedupe.first_sight(key, ttl_s=SLACK_SIGNATURE_TTL_S)
+
+    def unfurl_token(self) -> str:
+        """The bot token for chat.unfurl; '' when the Slack secret has none (or cannot be read): unfurls are off."""
+        from omni_relay.slack_api import WhoUnknown
+
+        try:
+            return self.slack_bot_token()
+        except WhoUnknown:
+            return ""
+
+    def unfurl(self, target: dict[str, str], unfurls: dict[str, Any], deadline: Deadline) -> bool:
+        """chat.unfurl with the bot token; False, logged and counted, when Slack did not take it."""
+        from omni_relay.slack_api import SlackApi, UnfurlFailed
+
+        if self._unfurler is None:
+            self._unfurler = SlackApi(self.settings.slack_api_url)
+        try:
+            self._unfurler.unfurl(target, unfurls, self.unfurl_token(), deadline)
+        except UnfurlFailed as exc:
+            logger.warning("Slack did not take the unfurl", extra={"reason": exc.reason})
+            count("UnfurlFailures", reason="setup" if exc.setup else "slack")
+            return False
+        return True
 
     # Webhook sources -------------------------------------------------------------------------
 

@@ -209,9 +209,12 @@ def handle_interaction(request: InboundRequest, ports: SlackPorts) -> Handled:
     verify(request, ports.slack_signing_secrets(), ports.now())
     if request.content_type != FORM:
         raise UnsupportedMediaType(f"Interactions must be sent as {FORM}.")
-    click = ButtonClick.from_form(parse_form(request.body))
+    form = parse_form(request.body)
+    click = ButtonClick.from_form(form)
     if click is None:
-        return Handled(Reply(200, {}))
+        from omni_relay.sources.slack_shortcut import handle_other  # shortcuts, unfurl cards' buttons
+
+        return handle_other(form, request, ports)  # type: ignore[arg-type]  # the Runtime is UnfurlPorts too
     asked = CancelRequest(click.job_id, click.requester)
     if limited := over_rate_limit(ports, asked):
         ports.post(click.response_url, {**render(limited), "replace_original": False})  # the buttons stay
