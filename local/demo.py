@@ -11,7 +11,10 @@ import json
 import sys
 import time
 
+import urllib3
+
 from local.send import as_slack_shows, post_command, post_webhook
+from local.slack_signer import events_api, link_shared, message_shortcut, unfurl_click
 from local.stack import LocalStack, StackConfig
 
 TEAM, ALICE, INTERN, BOB, ERIN = "T0LOCAL01", "U0ALICE01", "U0INTERN1", "U0BOB0001", "U0ERIN001"
@@ -161,9 +164,74 @@ def main(config: StackConfig | None = None) -> int:
         print(f"\n── A forged GitHub delivery\n   HTTP {status} {json.dumps(reply)}")
         failures += unexpected(status != 401, "HTTP 401")
     print("Stopped the local stack.")
+    failures += in_place(config)
     failures += owner_or_on_call(config)
     print(f"Stopped. {failures} scenario(s) answered unexpectedly." if failures else "Stopped.")
     return 1 if failures else 0
+
+
+def in_place(config: StackConfig) -> int:
+    """Cancel from where the job already is: the message shortcut on an alert, and a job link's unfurl."""
+    print("\n══ In place (SlackAllowedTeams=T0LOCAL01, any member): the message shortcut and link unfurls")
+    config.params = {**config.params, "SlackAllowedUsers": "*"}
+    config.user_tokens = {}  # everyone on the org key
+    secret, failures = config.slack_signing_secrets[0], 0
+    with LocalStack(config) as stack:
+        assert stack.omni is not None and stack.capture is not None and stack.slack_api is not None
+        key, base = config.omni_api_key, stack.omni.base_url
+
+        def send(path: str, request: tuple[dict[str, str], bytes]) -> int:
+            return urllib3.request("POST", stack.url + path, headers=request[0], body=request[1], timeout=10).status
+
+        runaway = stack.omni.create_job(
+            key=key, pinned="EXECUTING", iteration_s=1, prompt="Join every order to every session"
+        )
+        waiting = stack.omni.create_job(key=key, pinned="QUEUED", prompt="Weekly active users by plan")
+        alert = {
+            "text": f"[Triggered] Omni AI jobs running over 2h: <{base}/v1/ai/jobs/{runaway}|runaway job>",
+            "attachments": [{"title": "Queued behind it", "fields": [{"title": "job id", "value": waiting}]}],
+        }
+        print(
+            f"\n── Alice runs ⋮ → “Cancel Omni job” on a monitor's alert\n   > {alert['text']}\n   >   job id {waiting}"
+        )
+        request = message_shortcut(
+            alert, secret=secret, team_id=TEAM, user_id=ALICE, response_url=stack.capture.url("/shortcut")
+        )
+        status = send("/slack/interactions", request)
+        answered = stack.capture.wait_for("/shortcut", timeout=5)
+        show("… and reads, alone (ephemeral)", "", 200, answered[0] if answered else {})
+        failures += unexpected(status != 200 or not answered, "one ephemeral answer through response_url")
+
+        url, ts = f"{base}/v1/ai/jobs/{runaway}", "1700000500.000100"
+        print(f"\n── Bob pastes {url} in #omni-oncall (Slack sends link_shared; the relay calls chat.unfurl)")
+        status = send("/slack/events", events_api(link_shared([url], user_id=BOB, message_ts=ts), secret=secret))
+        card = stack.slack_api.unfurled(f"C0LOCAL01/{ts}").get(url, {})
+        show(
+            "… and the channel sees the card (no prompt: the channel is not listed in SlackAllowedChannels)",
+            "",
+            200,
+            card,
+        )
+        failures += unexpected(status != 200 or not card, "the link unfurled")
+        press = unfurl_click(
+            runaway, url, secret=secret, team_id=TEAM, user_id=ERIN, message_ts=ts,
+            response_url=stack.capture.url("/card"),
+        )  # fmt: skip
+        status = send("/slack/interactions", press)
+        told = stack.capture.wait_for("/card", timeout=5)
+        show("Erin presses [Cancel job] on the card and confirms; she reads, alone", "", 200, told[0] if told else {})
+        show("… and the card, for the channel", "", 200, stack.slack_api.unfurled(f"C0LOCAL01/{ts}").get(url, {}))
+        failures += unexpected(status != 200 or not told, "Erin told how her cancel went")
+        time.sleep(1.5)  # Omni finishes the job's current step
+        check = unfurl_click(
+            runaway, url, action_id="omni_unfurl_check", secret=secret, team_id=TEAM, user_id=BOB, message_ts=ts,
+            response_url=stack.capture.url("/check"),
+        )  # fmt: skip
+        status = send("/slack/interactions", check)
+        card = stack.slack_api.unfurled(f"C0LOCAL01/{ts}").get(url, {})
+        show("A moment later Bob presses [Check again]; the card, for the channel", "", 200, card)
+        failures += unexpected("CANCELLED" not in json.dumps(card), "the card saying the job was cancelled")
+    return failures
 
 
 def owner_or_on_call(config: StackConfig) -> int:
