@@ -115,6 +115,9 @@ class SamStandIn:
         found.update(
             SlackCommandUrl=f"{base}/slack/commands",
             SlackInteractivityUrl=f"{base}/slack/interactions",
+            SlackEventsUrl=f"{base}/slack/events",
+            # The template's !Select/!Split of OmniBaseUrl: its host.
+            SlackUnfurlDomain=values["OmniBaseUrl"].split("/")[2].split(":")[0],
             TaskQueueUrl=f"https://sqs.{region}.amazonaws.com/123456789012/{name}-TaskQueue",
             TaskDeadLetterQueueUrl=f"https://sqs.{region}.amazonaws.com/123456789012/{name}-TaskDeadLetterQueue",
         )
@@ -293,6 +296,13 @@ def test_slack_app_creates_the_app_stores_its_signing_secret_and_updates_it_afte
     app = slack.directory.apps[app_id]
     assert app["manifest"]["features"]["slash_commands"][0]["url"] == outputs["SlackCommandUrl"]
     assert app["manifest"]["settings"]["interactivity"]["request_url"] == outputs["SlackInteractivityUrl"]
+    assert app["manifest"]["settings"]["event_subscriptions"] == {
+        "request_url": outputs["SlackEventsUrl"],
+        "bot_events": ["link_shared"],
+    }
+    assert app["manifest"]["features"]["unfurl_domains"] == ["acme.omniapp.co"]
+    assert app["manifest"]["features"]["shortcuts"][0]["callback_id"] == "omni_cancel_from_message"
+    assert {"commands", "links:read", "links:write"} <= set(app["manifest"]["oauth_config"]["scopes"]["bot"])
     assert secret_value(outputs["SlackSecretArn"]) == {"signing_secrets": [app["signing_secret"]]}
     assert "https://slack.com/oauth/v2/authorize?client_id=" in operator.transcript
     saved = deploy.Settings.load(deploy.settings_path())
