@@ -27,7 +27,7 @@ from local.webhook_signer import sign as vendor_sign
 from omni_relay import wiring
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.wiring import Runtime
-from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp
+from tests.fakes import FakeOmni, FakeSecretStore, FakeUnfurler, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import make_settings
 
 NOW = 1_795_000_000
@@ -36,7 +36,8 @@ OMNI_KEY = "fuzz-omni-org-key-77ae"
 ALLOWED_TEAM = "T0ALLOWED"
 ALLOWED_SCOPE = "scope-allowed"
 WEBHOOK_SECRETS = secrets_for("fuzz")
-SECRETS = [SLACK_SECRET, OMNI_KEY, *WEBHOOK_SECRETS.values(), "gh-fuzz-api-token"]
+BOT_TOKEN = "xoxb-fuzz-bot-token-3c9e"
+SECRETS = [SLACK_SECRET, OMNI_KEY, *WEBHOOK_SECRETS.values(), "gh-fuzz-api-token", BOT_TOKEN]
 LEAKS = ("Traceback", 'File "', "Error:", "Exception", "KeyError", "TypeError", "ValueError")
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 
@@ -71,7 +72,7 @@ def harness() -> Iterator[Harness]:
     omni = FakeOmni()
     store = FakeSecretStore(
         {
-            "slack": {"signing_secrets": [SLACK_SECRET]},
+            "slack": {"signing_secrets": [SLACK_SECRET], "bot_token": BOT_TOKEN},
             "omni": {"api_key": OMNI_KEY},
             "webhooks": {
                 **{s: {"secrets": [v]} for s, v in WEBHOOK_SECRETS.items()},
@@ -88,6 +89,7 @@ def harness() -> Iterator[Harness]:
         omni,
         postback=PostBack(AllowedHosts.parse(), http=http),
         dedupe=MemoryDedupe(),
+        unfurler=FakeUnfurler(),
         now=lambda: NOW,
     )
     wiring.use(runtime)
@@ -136,7 +138,13 @@ header_values = st.one_of(
     st.sampled_from(["v0=", "sha256=", "v1=", "v1,", "HMAC ", "Bearer ", "Basic !!!", str(NOW), "-1", "9" * 40]),
     st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data"]),
 )
-ROUTES = ["/slack/commands", "/slack/interactions", *(f"/webhooks/{s}" for s in WEBHOOK_SECRETS), "/webhooks/nope"]
+ROUTES = [
+    "/slack/commands",
+    "/slack/interactions",
+    "/slack/events",
+    *(f"/webhooks/{s}" for s in WEBHOOK_SECRETS),
+    "/webhooks/nope",
+]
 
 
 @st.composite
@@ -186,7 +194,11 @@ def authentic_slack(draw: st.DrawFn, path: str) -> tuple[dict[str, Any], bool]:
         body = slack_form({**extra, **fields})
     else:
         payload = {
-            "type": draw(st.sampled_from(["block_actions", "view_submission", "shortcut", ""])),
+            "type": draw(st.sampled_from(["block_actions", "view_submission", "shortcut", "message_action", ""])),
+            "callback_id": draw(st.sampled_from(["omni_cancel_from_message", "other", ""])),
+            "trigger_id": draw(st.text(max_size=20)),
+            "message": draw(st.one_of(st.builds(lambda t: {"text": t}, job_like), hostile_text, st.none())),
+            "container": {"channel_id": "C1", "message_ts": "1.2", "app_unfurl_url": draw(job_like)},
             "team": {"id": team},
             "user": draw(st.one_of(st.just({"id": user, "username": "u"}), st.none(), st.text(max_size=5))),
             "response_url": "https://hooks.slack.com/actions/1",
@@ -195,7 +207,10 @@ def authentic_slack(draw: st.DrawFn, path: str) -> tuple[dict[str, Any], bool]:
                     st.lists(
                         st.fixed_dictionaries(
                             {
-                                "action_id": st.sampled_from(["omni_cancel_job", "omni_check_job", "other"]),
+                                "action_id": st.sampled_from(
+                                    ["omni_cancel_job", "omni_check_job", "omni_unfurl_cancel", "omni_unfurl_check"]
+                                    + ["other"]
+                                ),
                                 "value": job_like,
                                 "action_ts": st.text(max_size=20),
                             }
@@ -220,6 +235,40 @@ def authentic_slack(draw: st.DrawFn, path: str) -> tuple[dict[str, Any], bool]:
         body = body[:-1] + bytes([(body[-1] + 1) % 256])
     may = not tamper and abs(ts - NOW) <= 300 and team == ALLOWED_TEAM
     return http_api_event("POST", path, headers, body, arrival_ms=NOW * 1000), may
+
+
+@st.composite
+def authentic_slack_event(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
+    """A correctly signed Events API delivery with hostile contents; returns (event, may reach Omni)."""
+    team = draw(st.sampled_from([ALLOWED_TEAM, "T0OTHER", ""]))
+    links = draw(st.lists(st.builds(lambda u: {"url": u, "domain": "acme.omniapp.co"}, job_like), max_size=7))
+    event = {
+        "type": draw(st.sampled_from(["link_shared", "app_mention", ""])),
+        "user": draw(st.one_of(st.just("U0FUZZ"), hostile_text)),
+        "channel": "C1",
+        "message_ts": draw(st.sampled_from(["1.2", "", "x"])),
+        "links": draw(st.one_of(st.just(links), hostile_text, st.none())),
+    }
+    body_obj: Any = {
+        "type": draw(st.sampled_from(["event_callback", "url_verification", ""])),
+        "team_id": team,
+        "event_id": draw(st.text(max_size=20)),
+        "challenge": draw(st.one_of(hostile_text, st.none(), st.integers())),
+        "event": draw(st.one_of(st.just(event), hostile_text)),
+    }
+    body = draw(st.one_of(st.just(json.dumps(body_obj).encode()), hostile_text.map(utf8)))
+    headers = {
+        "Content-Type": draw(st.sampled_from(["application/json"] * 4 + ["application/x-www-form-urlencoded"])),
+        "X-Slack-Request-Timestamp": str(NOW),
+        "X-Slack-Signature": slack_sign(SLACK_SECRET, body, NOW),
+        "X-Slack-Retry-Num": draw(st.sampled_from(["", "1", "x" * 50])),
+    }
+    tamper = draw(st.integers(0, 4)) == 0 and len(body) > 0
+    if tamper:
+        body = body[:-1] + bytes([(body[-1] + 1) % 256])
+    return http_api_event(
+        "POST", "/slack/events", headers, body, arrival_ms=NOW * 1000
+    ), not tamper and team == ALLOWED_TEAM
 
 
 @st.composite
@@ -270,6 +319,14 @@ def test_noise_never_breaks_a_route_nor_reaches_omni(path: str, harness: Harness
 @pytest.mark.parametrize("path", ["/slack/commands", "/slack/interactions"])
 def test_authentic_slack_requests_with_hostile_contents(path: str, harness: Harness):
     @given(authentic_slack(path))
+    def check(case: tuple[dict[str, Any], bool]) -> None:
+        harness.send(case[0], may_reach_omni=case[1])
+
+    check()
+
+
+def test_authentic_slack_events_with_hostile_contents(harness: Harness):
+    @given(authentic_slack_event())
     def check(case: tuple[dict[str, Any], bool]) -> None:
         harness.send(case[0], may_reach_omni=case[1])
 
