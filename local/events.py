@@ -1,6 +1,6 @@
 """Writes events/: API Gateway HTTP API (payload v2) events for `sam local invoke -e` and for the
-tests, signed with the local dev secrets and a fresh timestamp (`make events`): Slack commands and
-one real-shaped delivery per webhook source.
+tests, signed with the local dev secrets and a fresh timestamp (`make events`): Slack commands, the
+message shortcut and a link_shared event, and one real-shaped delivery per webhook source.
 
 Signatures expire after 5 minutes (Slack's replay window): run `make events` right before
 `sam local invoke`. Tests re-sign the same files in memory with their own clock.
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local.gateway import http_api_event
-from local.slack_signer import DEV_SIGNING_SECRET, sign, slash_command
+from local.slack_signer import DEV_SIGNING_SECRET, events_api, link_shared, message_shortcut, sign, slash_command
 from local.webhook_signer import SOURCES, delivery
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -59,6 +59,16 @@ def webhook_event(source: str, job_id: str = JOB, *, timestamp: int | None = Non
     return dict(event, routeKey="POST /webhooks/{source}", pathParameters={"source": source})
 
 
+def slack_in_place(now: int) -> dict[str, tuple[str, dict[str, str], bytes]]:
+    """The message shortcut on an alert naming JOB, and a link_shared event for JOB's link."""
+    alert = {"text": f"[Triggered] Omni AI job {JOB} running for 2h"}
+    link = f"https://acme.omniapp.co/api/v1/ai/jobs/{JOB}"
+    return {
+        "slack_shortcut.json": ("/slack/interactions", *message_shortcut(alert, timestamp=now)),
+        "slack_link_shared.json": ("/slack/events", *events_api(link_shared([link]), timestamp=now)),
+    }
+
+
 SIGNED = EVENTS.parent / ".aws-sam" / "events"  # freshly signed copies: the committed events stay as they are
 
 
@@ -76,6 +86,12 @@ def write_all(target_dir: Path = SIGNED) -> list[Path]:
     )
     (target_dir / "slack_ssl_check.json").write_text(json.dumps(ssl, indent=2) + "\n")
     written.append(target_dir / "slack_ssl_check.json")
+    for name, (path, headers, body) in slack_in_place(now).items():
+        target = target_dir / name
+        target.write_text(
+            json.dumps(http_api_event("POST", path, headers, body, arrival_ms=now * 1000), indent=2) + "\n"
+        )
+        written.append(target)
     for source in SOURCES:
         target = target_dir / f"webhook_{source}.json"
         target.write_text(json.dumps(webhook_event(source, timestamp=now), indent=2) + "\n")
