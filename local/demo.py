@@ -224,7 +224,7 @@ def in_place(config: StackConfig) -> int:
         failures += unexpected(status != 200 or not told, "Erin told how her cancel went")
         time.sleep(1.5)  # Omni finishes the job's current step
         check = unfurl_click(
-            runaway, url, action_id="omni_unfurl_check", secret=secret, team_id=TEAM, user_id=BOB, message_ts=ts,
+            runaway, url, action_id="omni_check_here", secret=secret, team_id=TEAM, user_id=BOB, message_ts=ts,
             response_url=stack.capture.url("/check"),
         )  # fmt: skip
         status = send("/slack/interactions", check)

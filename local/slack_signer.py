@@ -147,7 +147,7 @@ def unfurl_click(
     job_id: str,
     url: str,
     *,
-    action_id: str = "omni_unfurl_cancel",
+    action_id: str = "omni_cancel_here",
     secret: str = DEV_SIGNING_SECRET,
     team_id: str = "T0LOCAL01",
     user_id: str = "U0LOCAL01",

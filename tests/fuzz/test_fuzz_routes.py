@@ -208,7 +208,7 @@ def authentic_slack(draw: st.DrawFn, path: str) -> tuple[dict[str, Any], bool]:
                         st.fixed_dictionaries(
                             {
                                 "action_id": st.sampled_from(
-                                    ["omni_cancel_job", "omni_check_job", "omni_unfurl_cancel", "omni_unfurl_check"]
+                                    ["omni_cancel_job", "omni_check_job", "omni_cancel_here", "omni_check_here"]
                                     + ["other"]
                                 ),
                                 "value": job_like,

@@ -160,6 +160,23 @@ def test_the_shortcut_answers_one_row_per_job_of_an_alert_through_response_url()
     assert setup.omni.cancels == [] and setup.statuses() == [RUNNING, DONE]
 
 
+def test_a_row_of_the_list_cancels_in_a_message_of_its_own_and_the_list_stays():
+    # Given the shortcut's answer listing two jobs
+    setup = Setup()
+    setup.send("/slack/interactions", shortcut({"text": f"{RUNNING} {DONE}"}))
+    [listed] = setup.posted()
+    [cancel] = [e for b in listed["blocks"] if b["type"] == "actions" for e in b["elements"] if "confirm" in e]
+    # When the person presses the first row's Cancel (a click from an ephemeral message: no unfurl)
+    click = json.loads(parse_qs(press(RUNNING, action_id=cancel["action_id"])[1].decode())["payload"][0])
+    click["container"] = {"type": "message", "is_ephemeral": True, "message_ts": "1.2", "channel_id": CHANNEL}
+    assert setup.send("/slack/interactions", signed_payload(click, SIGNING_SECRET, NOW))[0] == 200
+    # Then the job is cancelled and the outcome comes as a new message: the list is not replaced
+    assert setup.omni.cancels == [("cancel", RUNNING, OMNI_KEY)]
+    told = setup.posted()[1]
+    assert told["replace_original"] is False and "Cancelled Omni AI job" in told["text"]
+    assert setup.unfurler.calls == []
+
+
 def test_one_job_gets_the_same_reply_as_the_status_command():
     setup = Setup()
     setup.send("/slack/interactions", shortcut({"text": f"is {RUNNING} still going?"}))
@@ -355,7 +372,7 @@ def test_an_outsider_pressing_cancel_on_a_card_is_refused():
 
 def test_check_again_on_a_card_answers_the_presser_and_a_resent_click_acts_once():
     setup = Setup()
-    request = press(RUNNING, action_id="omni_unfurl_check", action_ts="1700000001.000300")
+    request = press(RUNNING, action_id="omni_check_here", action_ts="1700000001.000300")
     for _ in range(2):
         assert setup.send("/slack/interactions", request)[0] == 200
     assert len(setup.posted()) == 1 and setup.statuses() == [RUNNING] and setup.omni.cancels == []

@@ -4,7 +4,8 @@ relay's message buttons (shortcuts, unfurl cards' buttons).
 A message shortcut (type message_action) carries the message it was invoked on; the relay finds the
 Omni jobs it names (message_jobs.py) and answers the person ephemerally through the payload's
 response_url (Slack shows nothing of a shortcut's HTTP reply), one row per job, each row what
-`/omni-cancel status <job>` answers: the same use case, the same rules for who may see what.
+`/omni-cancel status <job>` answers: the same use case, the same rules for who may see what. With
+several jobs, a row's buttons answer in a message of their own, so the list stays for the others.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from omni_relay.identity import Requester
 from omni_relay.message_jobs import jobs_in_message
 from omni_relay.request import Handled, InboundRequest, Reply
 from omni_relay.sources import slack_unfurl
-from omni_relay.sources.slack_blocks import CHECK_ACTION, button, escape, render
-from omni_relay.sources.slack_unfurl import UNFURL_CANCEL, UNFURL_CHECK, UnfurlPorts, requester_of
+from omni_relay.sources.slack_blocks import CANCEL_ACTION, CHECK_ACTION, button, escape, render
+from omni_relay.sources.slack_unfurl import HERE_CANCEL, HERE_CHECK, UnfurlPorts, requester_of
 
 CALLBACK_ID = "omni_cancel_from_message"  # the shortcut's callback_id in the app manifest
 MAX_JOBS = 5  # rows per answer: each is a status read of Omni's 60 a minute
@@ -43,7 +44,7 @@ def handle_other(form: Mapping[str, str], request: InboundRequest, ports: Unfurl
         return handle_shortcut(payload, request, ports)
     actions = payload.get("actions")
     ours = isinstance(actions, list) and any(
-        isinstance(a, dict) and a.get("action_id") in (UNFURL_CANCEL, UNFURL_CHECK) for a in actions
+        isinstance(a, dict) and a.get("action_id") in (HERE_CANCEL, HERE_CHECK) for a in actions
     )
     if payload.get("type") == "block_actions" and ours:
         return slack_unfurl.handle_action(payload, request, ports)
@@ -88,8 +89,18 @@ def answer(jobs: list[str], requester: Requester, ports: UnfurlPorts, deadline: 
         if deadline.remaining() < ROW_MIN_S:
             blocks += late_row(job)
             continue
-        blocks += render(ports.service.status(CancelRequest(job, requester), deadline), requester=requester)["blocks"]
+        row = render(ports.service.status(CancelRequest(job, requester), deadline), requester=requester)["blocks"]
+        blocks += [kept(block) for block in row]
     return {"response_type": "ephemeral", "text": head, "blocks": blocks}
+
+
+def kept(block: dict[str, Any]) -> dict[str, Any]:
+    """A row's buttons answer in a message of their own, so that the list stays for the other jobs."""
+    if block.get("type") != "actions":
+        return block
+    here = {CANCEL_ACTION: HERE_CANCEL, CHECK_ACTION: HERE_CHECK}
+    elements = [{**e, "action_id": here.get(e.get("action_id", ""), e.get("action_id"))} for e in block["elements"]]
+    return {**block, "elements": elements}
 
 
 def late_row(job: str) -> list[dict[str, Any]]:
@@ -97,7 +108,7 @@ def late_row(job: str) -> list[dict[str, Any]]:
     text = f"Job `{escape(job)}`: not checked yet (Slack allows 3 seconds). Press *Check again*."
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "actions", "elements": [button("Check again", CHECK_ACTION, job)]},
+        {"type": "actions", "elements": [button("Check again", HERE_CHECK, job)]},
     ]
 
 

@@ -32,8 +32,10 @@ from omni_relay.settings import Settings
 from omni_relay.sources.slack import SlackPorts, verify
 from omni_relay.sources.slack_blocks import button, cancel_button, escape, render
 
-UNFURL_CANCEL = "omni_unfurl_cancel"
-UNFURL_CHECK = "omni_unfurl_check"
+# Buttons whose answer goes to the presser alone and leave the message they are on in place (a card,
+# the shortcut's list of jobs); a card is then brought up to date for its channel.
+HERE_CANCEL = "omni_cancel_here"
+HERE_CHECK = "omni_check_here"
 MAX_LINKS = 5  # per message: each is a status read of Omni's 60 a minute
 MAX_CHALLENGE_CHARS = 200
 # Outcomes a card shows (what the job is doing now); any other answer leaves the card as it was.
@@ -93,7 +95,7 @@ def card(job_id: str, outcome: CancelOutcome | None, view: View) -> dict[str, An
             "blocks": [
                 {"type": "section", "text": {"type": "mrkdwn", "text": title}},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]},
-                {"type": "actions", "elements": [_cancel(job_id), button("Check again", UNFURL_CHECK, job_id)]},
+                {"type": "actions", "elements": [_cancel(job_id), button("Check again", HERE_CHECK, job_id)]},
             ]
         }
     if view is not View.FULL and outcome.details is not None:
@@ -112,7 +114,7 @@ def card(job_id: str, outcome: CancelOutcome | None, view: View) -> dict[str, An
     if running and outcome.state is not JobState.DELIVERING and outcome.outcome is not Outcome.STOPPING:
         buttons.append(_cancel(job_id))
     if running:
-        buttons.append(button("Check again", UNFURL_CHECK, job_id))
+        buttons.append(button("Check again", HERE_CHECK, job_id))
     if link := omni_link(outcome):
         buttons.append({**button("Open in Omni", "omni_open_job", job_id), "url": link})
     if buttons:
@@ -121,7 +123,7 @@ def card(job_id: str, outcome: CancelOutcome | None, view: View) -> dict[str, An
 
 
 def _cancel(job_id: str) -> dict[str, Any]:
-    return {**cancel_button(job_id), "action_id": UNFURL_CANCEL}
+    return {**cancel_button(job_id), "action_id": HERE_CANCEL}
 
 
 # The Events API -------------------------------------------------------------------------------
@@ -225,13 +227,13 @@ def _say_unfurls_off() -> None:
 
 
 def handle_action(payload: Mapping[str, Any], request: InboundRequest, ports: UnfurlPorts) -> Handled:
-    """Cancel or Check again on a card: the outcome to the presser (ephemeral), and the card brought up
-    to date for the channel, in the channel's view."""
+    """Cancel or Check again on a card or a row of the shortcut's list: the outcome to the presser
+    (ephemeral, a message of its own), and a card brought up to date for the channel, in its view."""
     action = next(
         (
             a
             for a in payload.get("actions") or []
-            if isinstance(a, dict) and a.get("action_id") in (UNFURL_CANCEL, UNFURL_CHECK)
+            if isinstance(a, dict) and a.get("action_id") in (HERE_CANCEL, HERE_CHECK)
         ),
         None,
     )
@@ -250,10 +252,10 @@ def handle_action(payload: Mapping[str, Any], request: InboundRequest, ports: Un
     container = as_mapping(payload.get("container"))
 
     def act() -> dict[str, Any]:
-        if action["action_id"] == UNFURL_CHECK:
+        if action["action_id"] == HERE_CHECK:
             outcome = ports.service.status(asked, deadline)
         else:
-            # No post-back target: the worker's later message would replace the message holding the link.
+            # No post-back target: the worker's later message would replace the message the button is on.
             outcome = cancel_or_hand_off(ports, asked, deadline, reply=None, request_id=request.request_id)
         ports.post(response_url, {**render(outcome, requester=presser), "replace_original": False})
         url, channel, ts = (str(container.get(k) or "") for k in ("app_unfurl_url", "channel_id", "message_ts"))
