@@ -16,6 +16,7 @@ from local.slack_signer import (
     events_api,
     link_shared,
     message_shortcut,
+    sign,
     signed_payload,
     slash_command,
     unfurl_click,
@@ -336,6 +337,18 @@ def test_events_not_subscribed_and_malformed_ones():
     del no_user["event"]["user"]
     assert setup.send("/slack/events", event(no_user))[0] == 400
     assert setup.send("/slack/events", event({"type": "url_verification"}))[0] == 400
+    assert setup.unfurler.calls == []
+
+
+def test_an_event_nested_too_deep_or_repeating_a_key_is_a_400_json_error():
+    setup = Setup()
+    deep = b'{"type": "event_callback", "event": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    twice = b'{"type": "url_verification", "challenge": "a", "challenge": "b"}'
+    for body in (deep, twice):
+        headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": str(NOW)}
+        headers["X-Slack-Signature"] = sign(SIGNING_SECRET, body, NOW)
+        status, reply = setup.send("/slack/events", (headers, body))
+        assert status == 400 and reply["error"] == "malformed_request", reply
     assert setup.unfurler.calls == []
 
 

@@ -11,10 +11,10 @@ several jobs, a row's buttons answer in a message of their own, so the list stay
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from omni_relay import bounded_json
 from omni_relay.cancelling import over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress
@@ -35,7 +35,7 @@ ROW_MIN_S = 0.3  # a row's status is read only with this much of Slack's deadlin
 def handle_other(form: Mapping[str, str], request: InboundRequest, ports: UnfurlPorts) -> Handled:
     """A verified interaction that is no click on the relay's message buttons."""
     try:
-        payload = json.loads(form.get("payload", ""))
+        payload = bounded_json.loads(form.get("payload", ""))
     except ValueError:
         raise MalformedRequest("The interaction payload is not JSON.") from None
     if not isinstance(payload, dict):

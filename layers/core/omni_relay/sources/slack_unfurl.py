@@ -9,12 +9,12 @@ other entry point (the cancel service's rules, cancelling.py), and answer that p
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from enum import IntEnum
 from typing import Any, Protocol
 
+from omni_relay import bounded_json
 from omni_relay.cancelling import cancel_or_hand_off, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress
@@ -172,7 +172,7 @@ def _verified_json(request: InboundRequest, ports: UnfurlPorts) -> Mapping[str, 
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Slack events must be sent as application/json.")
     try:
-        body = json.loads(request.body)
+        body = bounded_json.loads(request.body)  # deeper than MAX_JSON_DEPTH: MalformedRequest
     except ValueError:
         raise MalformedRequest("The event is not JSON.") from None
     if not isinstance(body, dict):
