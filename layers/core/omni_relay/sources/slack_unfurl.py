@@ -30,7 +30,7 @@ from omni_relay.request import Handled, InboundRequest, Reply
 from omni_relay.service import seen_by
 from omni_relay.settings import Settings
 from omni_relay.sources.slack import SlackPorts, verify
-from omni_relay.sources.slack_blocks import button, cancel_button, escape, render
+from omni_relay.sources.slack_blocks import OPEN_ACTION, button, cancel_button, escape, render
 
 # Buttons whose answer goes to the presser alone and leave the message they are on in place (a card,
 # the shortcut's list of jobs); a card is then brought up to date for its channel.
@@ -116,7 +116,7 @@ def card(job_id: str, outcome: CancelOutcome | None, view: View) -> dict[str, An
     if running:
         buttons.append(button("Check again", HERE_CHECK, job_id))
     if link := omni_link(outcome):
-        buttons.append({**button("Open in Omni", "omni_open_job", job_id), "url": link})
+        buttons.append({**button("Open in Omni", OPEN_ACTION, job_id), "url": link})
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     return {"blocks": blocks}
