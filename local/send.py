@@ -63,13 +63,24 @@ def main() -> None:
     parser.add_argument("--team", default="T0LOCAL01")
     parser.add_argument("--user", default="U0LOCAL01")
     parser.add_argument("--webhook", choices=SOURCES, help="send as this webhook source instead of Slack")
+    parser.add_argument(
+        "--response-url",
+        default="https://hooks.slack.com/commands/T0LOCAL01/1/local",
+        help="Slack's response_url, where a result found later is posted (e.g. make local's capture server: "
+        "http://127.0.0.1:8098/slack/send, or http://host.docker.internal:8098/slack/send for sam local)",
+    )
     args = parser.parse_args()
     if args.webhook:
         status, payload = post_webhook(args.url, args.webhook, " ".join(args.text))
         print(status, json.dumps(payload, indent=2))
         return
     status, payload = post_command(
-        args.url, " ".join(args.text), secret=args.secret, team_id=args.team, user_id=args.user
+        args.url,
+        " ".join(args.text),
+        secret=args.secret,
+        team_id=args.team,
+        user_id=args.user,
+        response_url=args.response_url,
     )
     print(as_slack_shows(status, payload))
 

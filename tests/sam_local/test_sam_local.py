@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,9 +58,19 @@ def invoke(what: str, function: str, event: Path) -> Invoked:
     args = [*SAM, *invoke_args(function, str(event))]
     run = subprocess.run(args, cwd=ROOT, env=sam_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S)  # noqa: S603
     seconds = time.monotonic() - started
+    remove_containers(run.stdout + run.stderr)
     results = [line for line in run.stdout.splitlines() if line.startswith("{")]
     result = json.loads(results[-1]) if results else None
     return Invoked(what, result, seconds, f"exit {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+
+
+def remove_containers(output: str) -> None:
+    """The containers a SAM CLI run started (it names them), should it have left any behind."""
+    import re
+
+    ids = re.findall(r"SAM_CONTAINER_ID: ([0-9a-f]{12,64})", output)
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)  # noqa: S603 S607
 
 
 def said(result: Any) -> str:
@@ -191,11 +202,12 @@ def start_api(stack: LocalStack) -> dict[str, Any]:
         answers["webhook"] = (hook_job, reply.status, json.loads(reply.data or b"{}"), time.monotonic() - t0)
         return answers
     finally:
-        api.terminate()
+        api.send_signal(signal.SIGINT)  # Ctrl-C: SAM CLI stops its warm containers
         try:
-            api.wait(timeout=20)
+            api.wait(timeout=30)
         except subprocess.TimeoutExpired:
             api.kill()
+        remove_containers("".join(output))
 
 
 def test_help(runs: dict[str, Future[Any]]):
