@@ -45,7 +45,7 @@ local-build: venv ## sam build for this machine into .aws-sam/local (what make l
 demo: local-build ## run the main job on the local stack: signed Slack commands and webhooks, emulated Omni and AWS
 	@$(BIN)/python -m local.demo
 
-local: local-build ## serve the stack from template.yaml on 127.0.0.1:3000 (PARAMS="Name=value ...", HOST=0.0.0.0 for sam local)
+local: local-build ## serve the stack from template.yaml on 127.0.0.1:3000 (PARAMS="Name=value ...", HOST=0.0.0.0 for bridge-networked sam local)
 	@$(BIN)/python -m local.stack
 
 test: tools lint template local-build ## ruff, mypy, sam validate/cfn-lint/checkov, then unit, fuzz, integration and e2e tests

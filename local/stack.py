@@ -17,12 +17,14 @@
 
 `python -m local.stack` (`make local`) serves until Ctrl-C. Environment:
   PARAMS                 template parameter overrides, e.g. "SlackAllowedTeams=T0123 PostbackHosts=jira.example.com"
-  POSTBACK_HOSTS         extra post-back hosts, added to the capture server's
+  POSTBACK_HOSTS         extra post-back hosts, added to the capture server's (as 127.0.0.1 and as
+                         host.docker.internal, the name sam local containers give it)
   SLACK_SIGNING_SECRET   the Slack signing secret put in the Slack secret (default: the dev secret)
   OMNI_API_KEY           the org key put in the Omni secret (default: omni-local-org-key)
   OMNI_BASE_URL          a real Omni to call instead of the emulator
   <SOURCE>_WEBHOOK_SECRET  each webhook source's secret (default: local dev secrets)
-  HOST                   where everything listens (default 127.0.0.1; 0.0.0.0 for `sam local` containers)
+  HOST                   where everything listens (default 127.0.0.1, which `sam local` containers on the
+                         host's network reach; 0.0.0.0 for containers on a bridge network)
   PORT, MOTO_PORT, OMNI_EMULATOR_PORT, CAPTURE_PORT, SLACK_API_PORT
                          the relay's (3000), moto's (5005), the emulator's (8099), the capture server's
                          (8098) and the Slack Web API stand-in's (8097) ports, fixed so that
