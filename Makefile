@@ -19,7 +19,8 @@ PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv tools local-build demo local job smoke deploy configure slack-app manifest test unit lint template build bench soak events redrive clean
+.PHONY: help venv tools local-build demo local job smoke deploy configure slack-app manifest test unit lint template build bench soak events redrive clean \
+	sam-local-commands sam-local-engine sam-local-image sam-local-test
 
 # The local stack's knobs (see local/stack.py): template parameter overrides, extra post-back hosts,
 # where it listens, and the python3.12 its functions run on.
@@ -45,7 +46,7 @@ local-build: venv ## sam build for this machine into .aws-sam/local (what make l
 demo: local-build ## run the main job on the local stack: signed Slack commands and webhooks, emulated Omni and AWS
 	@$(BIN)/python -m local.demo
 
-local: local-build ## serve the stack from template.yaml on 127.0.0.1:3000 (PARAMS="Name=value ...", HOST=0.0.0.0 for sam local)
+local: local-build ## serve the stack from template.yaml on 127.0.0.1:3000 (PARAMS="Name=value ...", HOST=0.0.0.0 for bridge-networked sam local)
 	@$(BIN)/python -m local.stack
 
 job: venv ## a running job to cancel in the local stack's Omni emulator (beside make local): make job [STATE=QUEUED]
@@ -103,6 +104,20 @@ build: venv ## sam build (needs python3.12); ARCH=x86_64 for x86 functions (defa
 	PATH="$(CURDIR)/.build-bin:$(CURDIR)/$(BIN):$$PATH" LAYER_ARCH=$(ARCH) $(BIN)/sam build --template template.yaml \
 	  $(if $(filter-out arm64,$(ARCH)),--parameter-overrides Architecture=$(ARCH))
 	@$(if $(filter-out arm64,$(ARCH)),grep -qs '^Architecture = "$(ARCH)"' $(or $(DEPLOY_SETTINGS),deploy.toml) || echo "then: make configure Architecture=$(ARCH) && make deploy")
+	@$(if $(filter-out arm64,$(ARCH)),echo "sam local on this build: add --parameter-overrides Architecture=$(ARCH) (the built template keeps arm64 as its default)")
+	@echo "sam local against make local: see 'make sam-local-commands' (they use make local-build's build, for this machine)"
+
+sam-local-commands: local-build ## print the sam local invoke/start-api command lines for this machine (README: With Docker)
+	@$(BIN)/python -m local.sam_local
+
+sam-local-engine: ## a Docker engine for sam local: Debian's docker.io, started without a bridge (root; idempotent)
+	@bash local/docker_engine.sh
+
+sam-local-image: sam-local-engine venv ## the stand-in Lambda python3.12 base image, built once and kept (local/sam_local_image.py)
+	@if docker info >/dev/null 2>&1; then $(BIN)/python -m local.sam_local_image; fi
+
+sam-local-test: sam-local-image local-build ## run sam local invoke and start-api against the local stack (tests/sam_local)
+	@$(BIN)/python -m pytest tests/sam_local -p no:randomly -s $(PYTEST_ARGS)
 
 bench: local-build ## measure cold start, warm overhead and memory of the default deploy against a Slack Bolt peer
 	@$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
@@ -118,7 +133,7 @@ configure: venv ## save deploy settings: make configure SlackAllowedTeams=T0123 
 slack-app: venv ## create (or update) the Slack app from the manifest with the stack's URLs; stores its signing secret
 	@$(BIN)/python -m local.slack_app
 
-events: venv ## sign events/*.json afresh (dev secrets, now) into .aws-sam/events/ for sam local invoke -e
+events: venv ## sign events afresh into .aws-sam/events/ for sam local invoke -e (jobs from make local's emulator)
 	@$(BIN)/python -m local.events
 
 smoke: venv ## check the relay without Slack: the deployed stack's (deploy.toml), make local's, or URL=<relay base URL>

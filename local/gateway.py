@@ -6,6 +6,7 @@ in-process."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -106,6 +107,22 @@ def http_api_event(
     return event
 
 
+class NoResult(Exception):
+    """The function returned nothing (null) where API Gateway needs a response."""
+
+
+def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
+    """The HTTP response API Gateway makes of a payload 2.0 function's result: a response object as
+    it is; other JSON as a 200 with that JSON for body (as the service infers it); no result fails."""
+    if result is None:
+        raise NoResult("the function returned no result (null)")
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+    payload = result.get("body") or ""
+    data = base64.b64decode(payload) if result.get("isBase64Encoded") else str(payload).encode()
+    return int(result.get("statusCode", 200)), result.get("headers") or {}, data
+
+
 class Gateway(LoopbackServer):
     """Serves `routes` on http://<host>:<port>: one event per request to the route's function."""
 
@@ -161,14 +178,14 @@ class Gateway(LoopbackServer):
                 )
                 try:
                     result = gateway.invoke(route.function, event)
-                    payload = result.get("body") or ""
-                    data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-                    status = int(result.get("statusCode", 200))
-                except Exception:  # what API Gateway answers when the function fails
+                    status, headers, data = _response(result)
+                except Exception as exc:  # what API Gateway answers when the function fails
+                    if on_error:  # the stack records it: a test that saw it fails
+                        on_error(route.function, exc)
                     return self._write(
                         500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
                     )
-                return self._write(status, result.get("headers") or {}, data)
+                return self._write(status, headers, data)
 
             def _write(self, status: int, headers: dict[str, str], data: bytes) -> int:
                 return send_reply(self, status, headers, data)

@@ -194,13 +194,23 @@ class OmniEmulator(LoopbackServer):
         with self.state.lock:
             self.state.credentials[key] = Credential(org, user, admin)
 
-    def create_job(self, *, key: str | None = None, org: str = "org-1", owner: str = "admin", **fields: Any) -> str:
-        """A job as if `key` (or `owner` in `org`) had submitted it; fields override its timings or pin a state."""
+    def create_job(
+        self,
+        *,
+        key: str | None = None,
+        org: str = "org-1",
+        owner: str = "admin",
+        job_id: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """A job as if `key` (or `owner` in `org`) had submitted it (under `job_id`, or a new id);
+        fields override its timings or pin a state."""
         with self.state.lock:
             if key is not None:
                 cred = self.state.credentials[key]
                 org, owner = cred.org, cred.user
-            job = Job(str(uuid.uuid4()), org, owner, fields.pop("prompt", "emulated"), self.state.clock.now(), **fields)
+            job_id = job_id or str(uuid.uuid4())
+            job = Job(job_id, org, owner, fields.pop("prompt", "emulated"), self.state.clock.now(), **fields)
             self.state.jobs[job.id] = job
             return job.id
 

@@ -69,6 +69,12 @@ def main() -> None:
         help="where the worker posts follow-ups (default: make local's capture server)",
     )
     parser.add_argument("--webhook", choices=SOURCES, help="send as this webhook source instead of Slack")
+    parser.add_argument(
+        "--response-url",
+        default="https://hooks.slack.com/commands/T0LOCAL01/1/local",
+        help="Slack's response_url, where a result found later is posted (e.g. make local's capture server: "
+        "http://127.0.0.1:8098/slack/send, or http://host.docker.internal:8098/slack/send for sam local)",
+    )
     args = parser.parse_args()
     try:
         if args.webhook:

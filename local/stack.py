@@ -17,12 +17,14 @@
 
 `python -m local.stack` (`make local`) serves until Ctrl-C. Environment:
   PARAMS                 template parameter overrides, e.g. "SlackAllowedTeams=T0123 PostbackHosts=jira.example.com"
-  POSTBACK_HOSTS         extra post-back hosts, added to the capture server's
+  POSTBACK_HOSTS         extra post-back hosts, added to the capture server's (as 127.0.0.1 and as
+                         host.docker.internal, the name sam local containers give it)
   SLACK_SIGNING_SECRET   the Slack signing secret put in the Slack secret (default: the dev secret)
   OMNI_API_KEY           the org key put in the Omni secret (default: omni-local-org-key)
   OMNI_BASE_URL          a real Omni to call instead of the emulator
   <SOURCE>_WEBHOOK_SECRET  each webhook source's secret (default: local dev secrets)
-  HOST                   where everything listens (default 127.0.0.1; 0.0.0.0 for `sam local` containers)
+  HOST                   where everything listens (default 127.0.0.1, which `sam local` containers on the
+                         host's network reach; 0.0.0.0 for containers on a bridge network)
   PORT, MOTO_PORT, OMNI_EMULATOR_PORT, CAPTURE_PORT, SLACK_API_PORT
                          the relay's (3000), moto's (5005), the emulator's (8099), the capture server's
                          (8098) and the Slack Web API stand-in's (8097) ports, fixed so that
@@ -132,6 +134,9 @@ class StackConfig:
     omni_base_url: str | None = None
     user_tokens: dict[str, str] = field(default_factory=dict)
     webhook_secrets: dict[str, str] = field(default_factory=lambda: {s: dev_secret(s) for s in SOURCES})
+    # The name sam local containers give this machine (events/env.json): its capture server there is
+    # a post-back host too, for what a sam local function queued for this stack's worker.
+    container_host: str = ""
     omni_speed: float = 1.0
     worker: bool = True  # run the template's SQS event sources
     max_instances: int = 4  # execution environments per function at most
@@ -156,6 +161,7 @@ class StackConfig:
             slack_signing_secrets=[os.environ.get("SLACK_SIGNING_SECRET") or DEV_SIGNING_SECRET],
             omni_api_key=os.environ.get("OMNI_API_KEY") or DEV_OMNI_KEY,
             omni_base_url=os.environ.get("OMNI_BASE_URL") or None,
+            container_host="host.docker.internal",
             verbose=os.environ.get("VERBOSE", "") not in ("", "0"),
         )
 
@@ -304,7 +310,12 @@ class LocalStack:
         cfg = self.config
         assert self.capture is not None
         omni_url = cfg.omni_base_url or (self.omni.base_url if self.omni else "")
-        hosts = [h for h in (cfg.params.get("PostbackHosts", ""), cfg.postback_hosts, self.capture.host) if h]
+        seen_from_containers = f"{cfg.container_host}:{self.capture.port}" if cfg.container_host else ""
+        hosts = [
+            h
+            for h in (cfg.params.get("PostbackHosts", ""), cfg.postback_hosts, self.capture.host, seen_from_containers)
+            if h
+        ]
         self.parameters = {
             **file_parameters(),
             "OmniBaseUrl": omni_url,
@@ -529,6 +540,16 @@ def stop_on_signals() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def seed_jobs(stack: LocalStack) -> tuple[str, str]:
+    """What `make local` starts with on its Omni emulator: a running job to cancel, and the one the
+    committed events and `make events` without a stack name (local/events.py JOB), running too."""
+    from local.events import JOB
+
+    assert stack.omni is not None
+    key = stack.config.omni_api_key
+    return stack.omni.create_job(key=key, executing_s=600), stack.omni.create_job(key=key, job_id=JOB, executing_s=600)
+
+
 def main() -> None:
     stop_on_signals()
     config = StackConfig.from_env()
@@ -546,8 +567,8 @@ def main() -> None:
         print(f"post-backs  {stack.capture.url('/')}  (Slack's response_url, comment APIs, the callback)")
         if stack.omni:
             print(f"omni        {stack.omni.base_url}  (emulator; org key from OMNI_API_KEY)")
-            job = stack.omni.create_job(key=config.omni_api_key, executing_s=600)
-            print(f"            a running job to cancel: {job}")
+            job, named = seed_jobs(stack)
+            print(f"            a running job to cancel: {job}; and {named}, the one events/*.json name")
         else:
             print(f"omni        {stack.parameters['OmniBaseUrl']}  (from OMNI_BASE_URL)")
         print(f"parameters  {' '.join(f'{k}={v}' for k, v in sorted(stack.parameters.items()) if v)}")

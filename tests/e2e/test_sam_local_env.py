@@ -7,18 +7,23 @@ container's view of the host (host.docker.internal) mapped to this machine."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import urllib3
 
 from local.build import ROOT, ensure_build, ensure_runtime_client, python312
-from local.events import slack_event
+from local.events import JOB, resign, slack_event
 from local.lambda_runtime import Instance
-from local.stack import LocalStack, StackConfig
+from local.slack_signer import DEV_SIGNING_SECRET
+from local.stack import LocalStack, StackConfig, seed_jobs
 from omni_relay.settings import Settings
 
 HOST_KEY = "AKIAHOSTSREALKEY0001"  # the developer's own credentials, in their shared credentials file
@@ -66,12 +71,42 @@ def test_each_function_is_configured_and_never_holds_the_hosts_credentials(sam_l
         assert settings.cancel_queue_url.endswith("/omni-cancel-relay-local-TaskQueue"), name
         assert settings.idempotency_table == "omni-cancel-relay-local-IdempotencyTable", name
         assert settings.allowed_senders("github").configured and settings.slack_allowed_teams.configured, name
+        # SAM CLI runs no extension layer: secrets come straight from Secrets Manager (moto), not
+        # after a failed call to the extension's localhost:2773 at every cold start.
+        assert settings.secrets_extension_port is None, name
 
 
 @pytest.fixture
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(StackConfig()) as running:
+    """`make local`'s stack (StackConfig.from_env), on free ports instead of its fixed ones."""
+    free = {"port": 0, "moto_port": 0, "omni_port": 0, "capture_port": 0, "slack_api_port": 0}
+    with LocalStack(dataclasses.replace(StackConfig.from_env(), **free)) as running:
         yield running
+
+
+def test_make_locals_worker_posts_back_where_a_sam_local_function_asked(stack: LocalStack):
+    """A sam local relay queues its hand-offs and follow-ups on the stack's queue, with Slack's
+    response_url on the capture server as the container names it: the stack's worker may post there."""
+    assert stack.capture is not None
+    hosts = stack.environments["WorkerFunction"]["POSTBACK_HOSTS"].split(",")
+    assert f"host.docker.internal:{stack.capture.port}" in hosts, hosts
+
+
+def test_make_local_has_the_job_the_committed_events_name(stack: LocalStack):
+    assert stack.omni is not None
+    seed_jobs(stack)
+    event = resign(
+        json.loads((ROOT / "events" / "slack_command_cancel.json").read_text()), DEV_SIGNING_SECRET, int(time.time())
+    )
+    reply = urllib3.request(
+        "POST",
+        f"{stack.url}/slack/commands",
+        headers=event["headers"],
+        body=base64.b64decode(event["body"]),
+        timeout=15,
+    )
+    assert reply.status == 200 and "No job" not in reply.data.decode(), reply.data[:300]
+    assert "Cancel" in reply.data.decode() and stack.omni.job_state(JOB) in ("CANCELLED", "EXECUTING", "QUEUED")
 
 
 def test_the_relay_in_that_environment_reaches_what_the_local_stack_created(sam_local_env: dict, stack: LocalStack):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,11 @@ from typing import Any
 from omni_relay.domain import CancelOutcome
 from omni_relay.errors import HeadersTooLarge, MalformedRequest, PayloadTooLarge
 from omni_relay.identity import Requester
+
+# An epoch below this is in seconds (any until the year 5138); in milliseconds it would be before 1973.
+SECONDS_BEFORE = 10**11
+# An arrival further from now than this (Slack's replay window) is not this request's.
+ARRIVAL_TOLERANCE_S = 300
 
 # API Gateway HTTP APIs accept up to 10 KB of request line and headers; no sender of ours needs half.
 MAX_HEADER_BYTES = 8 * 1024
@@ -55,11 +61,10 @@ class InboundRequest:
         if sum(len(k) + len(v) + 4 for k, v in headers.items()) > MAX_HEADER_BYTES:
             raise HeadersTooLarge(f"The request headers are larger than {MAX_HEADER_BYTES} bytes.")
         context = event.get("requestContext") or {}
-        arrival = context.get("timeEpoch")
         return cls(
             body=body,
             headers=headers,
-            arrival_epoch_ms=arrival if isinstance(arrival, int) else None,
+            arrival_epoch_ms=arrival_ms(context.get("timeEpoch"), time.time()),
             request_id=str(context.get("requestId", "")),
         )
 
@@ -79,6 +84,20 @@ class Handled:
     reply: Reply
     requester: Requester | None = None
     outcome: CancelOutcome | None = None
+
+
+def arrival_ms(value: object, now: float) -> int | None:
+    """requestContext.timeEpoch, when it can be trusted as the request's arrival: epoch milliseconds,
+    as API Gateway gives them, within ARRIVAL_TOLERANCE_S of now. Anything else is None, and the
+    budget counts from now: a number in seconds is no API Gateway's (SAM CLI's start-api gives
+    seconds, and the same value for every request: the time it started, a default argument evaluated
+    once; read as milliseconds it is January 1970, and the whole budget spent), nor is a time far
+    from now, nor anything but a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < SECONDS_BEFORE:
+        return None
+    if not abs(value / 1000 - now) <= ARRIVAL_TOLERANCE_S:  # NaN and infinity too
+        return None
+    return int(value)
 
 
 def _text(value: object) -> str:
