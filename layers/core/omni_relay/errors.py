@@ -59,3 +59,14 @@ class SettingsUnavailable(RelayError):
 
 class ConfigError(Exception):
     """Deployment configuration is wrong; raised at cold start with every problem listed."""
+
+
+class SourceDisabled(RelayError):
+    """A webhook source with no entry in the webhooks secret: as if it did not exist."""
+
+    status = 404
+    code = "source_not_enabled"
+
+
+class SourceSetupError(SourceDisabled):
+    """A webhook source's entry in the webhooks secret cannot be used as written: disabled, and said why."""

@@ -14,7 +14,7 @@ from omni_relay.auth import policy_for
 from omni_relay.deadline import budget_s
 from omni_relay.dedupe import Deduplicator, default_dedupe
 from omni_relay.domain import CancelOutcome
-from omni_relay.errors import RelayError, SettingsUnavailable
+from omni_relay.errors import RelayError, SettingsUnavailable, SourceDisabled, SourceSetupError
 from omni_relay.following import Follow, poll_delay_s
 from omni_relay.grammar import omni_host_of
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue, TaskQueue
@@ -30,7 +30,7 @@ from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_sto
 from omni_relay.service import CancelService
 from omni_relay.settings import Settings
 from omni_relay.signing import presented, whsec_key
-from omni_relay.sources.base import SourceConfig, SourceDisabled, SourceSetupError, WebhookSource
+from omni_relay.sources.base import SourceConfig, WebhookSource
 from omni_relay.sources.registry import webhook_source
 from omni_relay.sources.slack import REPLAY_WINDOW_S, signing_secrets
 from omni_relay.sources.webhook import NOTIFY_RESERVE_S

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from omni_relay.errors import InvalidSignature
+from omni_relay.errors import InvalidSignature, SourceSetupError
 from omni_relay.identity import Actor, Requester, Trust, ids_of, ns
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
@@ -23,7 +23,6 @@ from omni_relay.sources.base import (
     Delivery,
     Outbound,
     SourceConfig,
-    SourceSetupError,
     WebhookSource,
     check_age,
     dig,
