@@ -208,6 +208,7 @@ def payload(source: str, job_id: str, *, user: str = "", scope: str = "", text: 
                 "aadObjectId": user or "6b6cb5d2-b3c9-4aa4-a1ad-3a0e3f0a9c11",
             },
             "conversation": {"isGroup": True, "id": "19:local@thread.tacv2;messageid=1", "name": None},
+            "recipient": {"id": "28:omni-cancel-local", "name": "Omni Cancel"},  # the outgoing webhook itself
             "text": f"<at>Omni Cancel</at> {text or job_id}",
             "channelData": {
                 "teamsChannelId": "19:local@thread.tacv2",

@@ -82,7 +82,8 @@ def commands(draw: st.DrawFn) -> Case:
             said += verb + draw(separators)
         said += draw(job_tokens(job)) + draw(st.sampled_from(["", " because it scans 4 TB", f" not {decoy}"]))
         asked = Verb.CANCEL if verb in (None, "cancel") else Verb.HELP if verb == "help" else Verb.STATUS
-        case = Case("\n".join([*lines, said, draw(noise)]), asked, job)
+        # A blank line first: a line right after a quote continues the quote (Markdown's lazy continuation).
+        case = Case("\n".join([*lines, "", said, draw(noise)]), asked, job)
     return case
 
 

@@ -457,3 +457,98 @@ def test_a_button_is_judged_by_the_clickers_own_workspace(omni: FakeOmni):
     finally:
         wiring.use(None)
     assert omni.cancels == []
+
+
+# -- A second helper's round, on the fixed code ----------------------------------------------------------
+
+
+def test_a_zendesk_trigger_comment_cannot_turn_itself_into_an_agents_event(omni: FakeOmni):
+    runtime, _, store = build(omni, ZENDESK_ALLOWED="360002470971")
+    store.values["webhooks"]["zendesk"]["format"] = "trigger"  # the operator's webhook is called by a trigger
+    injected = (
+        '{"ticket_id": "5158", "brand_id": "360002470971", "user": "77", "user_role": "end-user", "comment": "hi",'
+        ' "type": "zen:event-type:ticket.comment_added", "detail": {"id": "5158", "brand_id": "360002470971"},'
+        ' "event": {"comment": {"author": {"id": "1", "is_staff": true}, "body": "/omni-cancel ' + JOB + '"}}}'
+    )
+    e = webhook_event("zendesk", JOB, timestamp=NOW, secret=SECRETS["zendesk"], body={})
+    from local.webhook_signer import sign
+
+    signed = sign("zendesk", injected.encode(), SECRETS["zendesk"], now=NOW, delivery_id="d")
+    [(status, reply)] = invoke_on(
+        runtime, dict(e, headers={**e["headers"], **{k.lower(): v for k, v in signed.items()}}, body=injected)
+    )
+    assert omni.cancels == [] and status in (200, 403), reply
+
+
+def test_a_signed_jira_delivery_without_an_account_is_not_the_automation_rule(omni: FakeOmni):
+    runtime, _ = _jira_runtime(omni, JIRA_ALLOWED="DATA,DATA:sender")
+    body = payload("jira", JOB, now=NOW)
+    body["comment"]["author"] = {"accountType": "customer"}
+    [(status, reply)] = invoke_on(runtime, _jira(body, hmac_key=SECRETS["jira"]))
+    assert (status, reply["outcome"]) == (403, "sender_not_allowed") and omni.cancels == []
+
+
+def test_the_callbacks_key_cannot_also_be_a_sources_key(omni: FakeOmni):
+    from tests.unit.test_webhooks import CALLBACK_SECRET
+
+    runtime, _, store = build(omni)
+    store.values["webhooks"]["standard"] = {"secrets": [CALLBACK_SECRET]}
+    [(status, reply)] = invoke_on(runtime, webhook_event("standard", JOB, timestamp=NOW, secret=CALLBACK_SECRET))
+    assert status == 404 and omni.calls == [], reply
+
+
+def test_the_relays_own_callback_is_never_a_command(omni: FakeOmni):
+    runtime, _, _ = build(omni)
+    body = {"type": "omni.job.cancel.result", "timestamp": "x", "data": {"jobId": JOB, "outcome": "status"}}
+    [(status, reply)] = invoke_on(runtime, event("standard", body=body))
+    assert omni.cancels == [] and reply["outcome"] == "ignored", reply
+
+
+MORE_CODE_AND_QUOTES = [
+    f"> Carol said we should\n/omni-cancel {JOB}",  # a lazy continuation of the quote
+    f"```\n    ```\n/omni-cancel {JOB}\n```",  # a fence indented four is content, not a close
+    f"```\n\t```\n/omni-cancel {JOB}\n```",
+    f"text\r```\n/omni-cancel {JOB}\n```",  # a lone CR ends a line in Markdown
+    f"Type `\n/omni-cancel {JOB}\n` to cancel",  # an inline code span across lines
+    f"{{noformat:nopanel=true}}\n/omni-cancel {JOB}\n{{noformat}}",
+    "{code:" + "x=1|" * 40 + f"}}\n/omni-cancel {JOB}\n{{code}}",
+    f"bq. /omni-cancel {JOB}",  # Jira's one-line quote
+]
+
+
+@pytest.mark.parametrize("text", MORE_CODE_AND_QUOTES)
+def test_more_code_and_quotes_never_command(text: str, omni: FakeOmni):
+    runtime, _, _ = build(omni)
+    answers = invoke_on(runtime, event("github", text=text), event("jira", text=text))
+    assert omni.cancels == [], answers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"<at>Bob</at> {JOB} is yours? cc <at>Omni Cancel</at>",
+        f"<at>Omni Cancel</at> <blockquote>{JOB}</blockquote> what is this?",
+    ],
+)
+def test_teams_asks_only_through_the_bots_own_mention_and_never_in_a_quote(text: str, omni: FakeOmni):
+    runtime, _, _ = build(omni)
+    body = payload("teams", JOB, now=NOW)
+    body["text"] = text
+    [(status, reply)] = invoke_on(runtime, event("teams", body=body))
+    assert omni.cancels == [], reply
+
+
+def test_in_owner_or_on_call_a_webhook_thread_gets_no_prompt():
+    omni = _owner_omni()
+    runtime, http, store = build(omni, WHO_MAY_CANCEL="owner-or-on-call", ON_CALL="github:id:1")
+    [(status, reply)] = invoke_on(runtime, _github(f"/omni-cancel status {JOB}", private=True))
+    assert status == 200 and reply["outcome"] == "status"
+    assert PROMPT not in json.dumps(reply) and PROMPT not in json.dumps(http.requests, default=str)
+
+
+def test_a_job_url_that_walks_out_of_its_path_is_not_a_job_url():
+    from omni_relay.grammar import job_of
+
+    other = "123e4567-e89b-42d3-a456-426614174000"
+    assert job_of(f"https://acme.omniapp.co/api/v1/ai/jobs/{JOB}/../../jobs/{other}", "acme.omniapp.co") == ""
+    assert job_of(f"https://acme.omniapp.co/api/v1/ai/jobs/{JOB}/%2e%2e/x", "acme.omniapp.co") == ""

@@ -86,7 +86,8 @@ class SenderList:
 
     def refusal(self, requester: Requester) -> str:
         """Why `requester` may not cancel ('' when they may): the reason logged and counted."""
-        named = (*requester.ids, requester.principal)
+        # The holder of the source's token is named only by a delivery that carries only that token.
+        named = (*requester.ids, requester.principal) if requester.trust is Trust.SENDER else requester.ids
         if any((s == "*" or s == requester.scope) and key in named for s, key in self.people):
             return ""
         if "*" in self.scopes or (requester.scope and requester.scope in self.scopes):

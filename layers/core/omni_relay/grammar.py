@@ -13,8 +13,9 @@ webhook source's comment, note or description).
 Never read: lines quoted with ">" (also after a list marker), fenced code blocks (``` or ~~~, closed
 only by a fence of the same character at least as long, as Markdown does), indented code, HTML
 comments and <blockquote>/<pre>/<code> elements, Jira's {quote}, {code} and {noformat} blocks (an
-unclosed one hides the rest of the text), and the relay's own comments. Lines end at "\n" only, as
-in Markdown (U+2028, U+0085 or a form feed do not start a line). Nothing else in a text asks for
+unclosed one hides the rest of the text), code spans across lines, a quote's lazy continuation, and
+the relay's own comments. Lines end where Markdown ends them ("\n", "\r\n", "\r"; U+2028, U+0085
+or a form feed do not start a line). Nothing else in a text asks for
 anything. The first command line decides. Linear in the length of the text.
 """
 
@@ -42,9 +43,11 @@ _WRAPPERS = "`'\"()[]{}<>*_.,;:!?"
 _FENCE = re.compile(r"(`{3,}|~{3,})(.*)")
 _LIST_OR_QUOTE = re.compile(r"(?:(?:[-*+]|\d{1,9}[.)])[ \t]+|>[ \t]?)*")
 # Regions never read, case-insensitive: openers, and the closer each needs.
-_HIDDEN = re.compile(
-    r"<!--|<blockquote\b|<pre\b|<code\b|\{quote\}|\{code(?::[^}\n]{0,100})?\}|\{noformat\}", re.IGNORECASE
-)
+# (A Jira macro's opener ends at its first "}": found with str.find, however long its parameters.)
+_HIDDEN = re.compile(r"<!--|<blockquote\b|<pre\b|<code\b|\{(?:quote|code|noformat)(?=[:}])", re.IGNORECASE)
+_LINE_END = re.compile(r"\r\n|\r|\n")  # Markdown's line endings; not U+2028, U+0085 or a form feed
+_BACKTICKS = re.compile(r"`+")
+_FENCE_RUN = re.compile(r"^[ \t>*+-]*(`{3,})", re.MULTILINE)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _CLOSERS = {
     "<!": "-->",
@@ -104,6 +107,8 @@ def job_of(token: str, omni_host: str) -> str:
         return ""
     if "@" in parts.netloc or "\\" in token or (parts.hostname or "") != omni_host.lower():
         return ""
+    if "/." in parts.path or "%2e" in parts.path.lower():  # "/jobs/A/../../jobs/B" opens B, not A
+        return ""
     found = _JOB_IN_PATH.search(parts.path)
     return found.group(1).lower() if found and is_job_id(found.group(1).lower()) else ""
 
@@ -137,37 +142,71 @@ def parse_texts(texts: Iterable[str], command_word: str, omni_host: str) -> Comm
     """The first command in `texts` (each a comment, note or field), or None when none asks anything."""
     for text in texts:
         fence: tuple[str, int] | None = None  # the open fence's character and length
-        for raw in _visible(text or "").split("\n"):
-            columns, line = _indentation(raw.removesuffix("\r"))
+        quoting = False  # inside a quote's paragraph: a following line without ">" still belongs to it
+        for raw in _LINE_END.split(visible(text or "")):
+            columns, line = _indentation(raw)
             marked = _LIST_OR_QUOTE.match(line)
             body = line[marked.end() :] if marked else line
-            if found := _FENCE.match(body):
+            if (found := _FENCE.match(body)) and columns < 4:  # four columns in, a fence is content
                 run, after = found.group(1), found.group(2)
                 if fence is None and not (run[0] == "`" and "`" in after):  # "``` `x` ```" is inline code
                     fence = (run[0], len(run))
                 elif fence is not None and run[0] == fence[0] and len(run) >= fence[1] and not after.strip():
                     fence = None
                 continue
-            if fence is not None or columns >= 4 or ">" in line[: marked.end() if marked else 0]:
+            quoted = ">" in line[: marked.end() if marked else 0]
+            quoting = bool(line.strip()) and (quoted or quoting)
+            if fence is not None or columns >= 4 or quoting:
                 continue
             if (command := parse_line(line, command_word, omni_host)) is not None:
                 return command
     return None
 
 
-def _visible(text: str) -> str:
-    """`text` without the regions that are never read (each becomes a line break). Linear: every
-    search starts where the last one ended."""
+def visible(text: str) -> str:
+    """`text` without what is never read: HTML comments and quoting or code elements, Jira's macros
+    (each becomes a line break; an unclosed one hides the rest), and code spans that run across lines.
+    Linear: every search starts where the last one ended."""
     kept, at = [], 0
     folded = text.translate(_ASCII_LOWER)  # the same length as `text`, unlike lower() ("İ")
     while (opened := _HIDDEN.search(text, at)) is not None:
         kept.append(text[at : opened.start()])
+        start = opened.end()
+        if opened.group().startswith("{") and (start := folded.find("}", start) + 1) == 0:
+            return "\n".join(kept)  # a macro whose opener never ends hides the rest
         closer = _CLOSERS[opened.group()[:2].lower()]
-        end = folded.find(closer, opened.end())
+        end = folded.find(closer, start)
         if end < 0:
             return "\n".join(kept)  # unclosed: it hides the rest
         kept.append("\n")
         at = end + len(closer)
+    kept.append(text[at:])
+    return _without_multiline_code_spans("".join(kept))
+
+
+def _without_multiline_code_spans(text: str) -> str:
+    """A code span (a run of backticks to the next run of the same length, as Markdown pairs them)
+    that holds a line break, replaced by a space: its lines are code. Spans on one line stay (a job
+    may be written `<job>`). Linear: each run is paired at most once, with its length's next run."""
+    fences = {m.start(1) for m in _FENCE_RUN.finditer(text)}  # block structure first, as Markdown reads it
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text) if m.start() not in fences]
+    by_length: dict[int, list[int]] = {}
+    for i, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(i)
+    rank = {i: k for same in by_length.values() for k, i in enumerate(same)}
+    kept, at, i = [], 0, 0
+    while i < len(runs):
+        start, end = runs[i]
+        same = by_length[end - start]
+        if rank[i] + 1 >= len(same):
+            i += 1  # no closer: literal backticks
+            continue
+        j = same[rank[i] + 1]
+        inside = text[end : runs[j][0]]
+        if "\n" in inside or "\r" in inside:
+            kept.append(text[at:start] + " ")
+            at = runs[j][1]
+        i = j + 1
     kept.append(text[at:])
     return "".join(kept)
 

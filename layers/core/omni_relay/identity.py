@@ -95,9 +95,10 @@ class Requester:
     @property
     def principal(self) -> str:
         """The one key that names who is accountable for this request (per-sender limits, the log):
-        the vendor's first id for a vendor-signed delivery, else the holder of the source's secret."""
-        if self.vouched and self.ids:
-            return self.ids[0]
+        the vendor's first id for a vendor-signed delivery (one that names no one is nobody in
+        particular, never the sender), else the holder of the source's secret."""
+        if self.vouched:
+            return self.ids[0] if self.ids else f"{self.source}:anonymous"
         return f"{self.source}:sender"
 
     def to_dict(self) -> dict[str, Any]:

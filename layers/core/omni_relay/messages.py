@@ -79,6 +79,8 @@ _URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#$&+,;=%-]+")
 # The last line of every comment the relay writes, so that it never reads its own comment as a
 # command, whatever COMMAND_WORD is ("Cancelled Omni AI job …" holds "cancel" and a job id).
 RELAY_MARK = "— omni-cancel-relay"
+# What the relay's signed callback says it is: a Standard Webhooks delivery of this type is its own.
+RESULT_TYPE = "omni.job.cancel.result"
 
 FOLLOWING = (
     "Cancel requested: job {job} is executing and Omni will stop it after its current step. "

@@ -14,6 +14,7 @@ from typing import Any
 import urllib3
 
 from omni_relay.domain import CancelOutcome
+from omni_relay.messages import RESULT_TYPE
 from omni_relay.observability import count, logger
 from omni_relay.postback import PostBack, PostBackRefused
 from omni_relay.signing import standard_signature, whsec_key
@@ -46,7 +47,7 @@ class Notifier:
             return
         message_id, sent_at = f"msg_{uuid.uuid4().hex}", int(self._now())
         event = {
-            "type": "omni.job.cancel.result",
+            "type": RESULT_TYPE,
             "timestamp": datetime.fromtimestamp(sent_at, UTC).isoformat().replace("+00:00", "Z"),
             "data": {**outcome.reported(text), "source": source},
         }

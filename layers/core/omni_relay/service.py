@@ -76,7 +76,7 @@ class CancelService:
         details = outcome.details or self._details(request.job_id, token, outcome, deadline)
         if details is None:
             return outcome
-        details = seen_by(request.requester, details)
+        details = self._seen(request.requester, details)
         if (
             outcome.outcome is Outcome.CANCELLED
             and details.cancelled_at
@@ -102,7 +102,7 @@ class CancelService:
         outcome = self._run(request, deadline, lookup=True)[0]
         if not outcome.details:
             return outcome
-        return replace(outcome, details=seen_by(request.requester, outcome.details), at=self._now())
+        return replace(outcome, details=self._seen(request.requester, outcome.details), at=self._now())
 
     def _authorize(
         self, request: CancelRequest, policy: SenderPolicy, deadline: Deadline, lookup: bool, *, force: bool = False
@@ -117,6 +117,15 @@ class CancelService:
         # lets any token of the org read a job.
         trusted = policy.trusts_identity(request.requester)
         return token, self._ownership.check(request.requester, request.job_id, credentials, trusted, deadline)
+
+    def _seen(self, requester: Requester, details: JobDetails) -> JobDetails:
+        """What of a job the place the request came from may show. In owner-or-on-call mode only the
+        owner and on-call may read a job, so a webhook's thread (read by everyone on the issue, ticket or
+        incident) gets no prompt, progress, link or error; Slack's replies are the person's own."""
+        details = seen_by(requester, details)
+        if self._ownership is None or requester.source == "slack":
+            return details
+        return replace(details, prompt="", progress="", chat_url="", error="")
 
     def _refusal(self, requester: Requester, denied: NotAllowed, job_id: str) -> CancelOutcome:
         """The relay's own no, logged and counted; it may say whose job it is, never what it is doing."""

@@ -63,7 +63,27 @@ class SourceConfig:
                     raise SourceSetupError(
                         f"The {source} webhook source is disabled: {name}[{i}] in the webhooks secret {problem}."
                     )
+        if shared := _keys_elsewhere(value, source) & {*found["secrets"], *found["tokens"]}:
+            # A key is one trust level for one sender: the callback's signing key as a source's key would
+            # let anyone who reads the callbacks replay one as a command.
+            raise SourceSetupError(
+                f"The {source} webhook source is disabled: {len(shared)} of its keys are also another entry's"
+                " in the webhooks secret (the callback's, or another source's); give each its own."
+            )
         return cls(found["secrets"], entry, found["tokens"])
+
+
+def _keys_elsewhere(value: Mapping[str, Any], source: str) -> set[str]:
+    """Every key the webhooks secret lists under an entry other than `source`'s."""
+    keys: set[str] = set()
+    for name, entry in value.items():
+        if name == source:
+            continue
+        listed = [entry] if isinstance(entry, str) else []
+        if isinstance(entry, dict):
+            listed = [k for field in ("secrets", "tokens") if isinstance(entry.get(field), list) for k in entry[field]]
+        keys.update(k.strip() for k in listed if isinstance(k, str))
+    return keys
 
 
 def _weak(key: str, decode: Any) -> str:
@@ -125,7 +145,9 @@ class WebhookSource:
         """The HMAC key a signing secret stands for (ValueError when it is not one this vendor issues)."""
         return secret.encode("utf-8")
 
-    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+    def read(
+        self, request: InboundRequest, payload: Mapping[str, Any], now: float, config: SourceConfig | None = None
+    ) -> Delivery:
         raise NotImplementedError
 
     def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:

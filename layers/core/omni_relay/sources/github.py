@@ -36,7 +36,9 @@ class GitHub(WebhookSource):
         if not matches_any(signature, hex_hmacs(config.secrets, request.body, "sha256=")):
             raise InvalidSignature("The GitHub signature does not match.")
 
-    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+    def read(
+        self, request: InboundRequest, payload: Mapping[str, Any], now: float, config: SourceConfig | None = None
+    ) -> Delivery:
         event, action = request.header("x-github-event"), text(payload.get("action"))
         repo = text(dig(payload, "repository", "full_name"))
         sender = dig(payload, "sender") or {}

@@ -58,7 +58,9 @@ class Jira(WebhookSource):
         if not matches_any(token, config.tokens):
             raise InvalidSignature("The Jira Automation secret does not match.")
 
-    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+    def read(
+        self, request: InboundRequest, payload: Mapping[str, Any], now: float, config: SourceConfig | None = None
+    ) -> Delivery:
         event = text(payload.get("webhookEvent"))
         issue = dig(payload, "issue") or {}
         fields = dig(issue, "fields") or {}

@@ -33,7 +33,9 @@ class Linear(WebhookSource):
         if not matches_any(signature, hex_hmacs(config.secrets, request.body)):
             raise InvalidSignature("The Linear signature does not match.")
 
-    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+    def read(
+        self, request: InboundRequest, payload: Mapping[str, Any], now: float, config: SourceConfig | None = None
+    ) -> Delivery:
         # The send time is in the signed body, read once by the pipeline after the signature held.
         sent_ms = payload.get("webhookTimestamp")
         sent_at = sent_ms / 1000 if isinstance(sent_ms, int) and not isinstance(sent_ms, bool) else None

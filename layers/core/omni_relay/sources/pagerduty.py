@@ -38,7 +38,9 @@ class PagerDuty(WebhookSource):
         if not any(matches_any(signature, expected) for signature in presented):
             raise InvalidSignature("No PagerDuty signature matches.")
 
-    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+    def read(
+        self, request: InboundRequest, payload: Mapping[str, Any], now: float, config: SourceConfig | None = None
+    ) -> Delivery:
         event = dig(payload, "event") or {}
         event_type, data = text(dig(event, "event_type")), dig(event, "data") or {}
         check_age(iso_seconds(dig(event, "occurred_at")), now, self.max_age_s, "occurred_at")

@@ -42,7 +42,9 @@ class SharedSecret(WebhookSource):
         if not matches_any(presented, config.tokens):
             raise InvalidSignature("The shared secret does not match.")
 
-    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+    def read(
+        self, request: InboundRequest, payload: Mapping[str, Any], now: float, config: SourceConfig | None = None
+    ) -> Delivery:
         alert = dig(payload, "alert") or {}
         user = text(payload.get("user")) or text(dig(alert, "username")) or text(payload.get("caller_id"))
         scope = text(payload.get("source")) or text(payload.get("integrationName"))

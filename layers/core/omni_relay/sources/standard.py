@@ -13,6 +13,7 @@ from typing import Any
 
 from omni_relay.errors import InvalidSignature, StaleRequest
 from omni_relay.identity import claimed
+from omni_relay.messages import RESULT_TYPE
 from omni_relay.request import InboundRequest
 from omni_relay.signing import matches_any, standard_signature, unix_seconds, whsec_key
 from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, dig, text
@@ -46,11 +47,17 @@ class StandardWebhooks(WebhookSource):
     def signing_key(self, secret: str) -> bytes:
         return whsec_key(secret)
 
-    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+    def read(
+        self, request: InboundRequest, payload: Mapping[str, Any], now: float, config: SourceConfig | None = None
+    ) -> Delivery:
         data = dig(payload, "data")
         body = data if isinstance(data, Mapping) else payload
         who = text(body.get("requestedBy"))
         requester = claimed(self.name, text(body.get("source")), who)
+        if text(payload.get("type")) == RESULT_TYPE:  # the relay's own callback, sent back to it
+            return Delivery(
+                requester, request.header("webhook-id"), ignore="This is the relay's own callback, not a command."
+            )
         return Delivery(requester, request.header("webhook-id"))
 
 

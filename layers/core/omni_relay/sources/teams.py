@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from omni_relay.errors import InvalidSignature
+from omni_relay.grammar import visible
 from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.markup import teams_literal
 from omni_relay.request import InboundRequest, Reply
@@ -24,7 +25,7 @@ from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, check
 
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)  # [^<]: linear, however many unclosed <at> there are
 # The @mention is the command word: it must come first (after any opening HTML tags Teams wraps it in).
-_LEADING_MENTION = re.compile(r"\s*(?:<(?:p|div|span)\b[^<>]{0,200}>\s*)*<at>[^<]*</at>", re.IGNORECASE)
+_LEADING_MENTION = re.compile(r"\s*(?:<(?:p|div|span)\b[^<>]{0,200}>\s*)*<at>([^<]*)</at>", re.IGNORECASE)
 _TAG = re.compile(r"<[^<>]{0,200}>")
 
 
@@ -50,7 +51,9 @@ class Teams(WebhookSource):
         except (binascii.Error, ValueError):
             raise ValueError("not a Teams security token") from None
 
-    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
+    def read(
+        self, request: InboundRequest, payload: Mapping[str, Any], now: float, config: SourceConfig | None = None
+    ) -> Delivery:
         sender = dig(payload, "from") or {}
         aad, bot_framework = text(dig(sender, "aadObjectId")), text(dig(sender, "id"))
         requester = Requester(
@@ -66,9 +69,14 @@ class Teams(WebhookSource):
         if text(payload.get("type")) != "message":
             return Delivery(requester, text(payload.get("id")), ignore="only messages are commands")
         said = text(payload.get("text"))
-        if (mention := _LEADING_MENTION.match(said)) is None:
-            return Delivery(requester, text(payload.get("id")), ignore="the message does not start with the @mention")
-        rest = _TAG.sub(" ", _MENTION.sub(" ", said[mention.end() :]))
+        # The webhook's own name, as Teams addresses the activity to it; another @mention first is not a command.
+        name = text(dig(payload, "recipient", "name")).strip().casefold()
+        mention = _LEADING_MENTION.match(said)
+        if mention is None or not name or mention.group(1).strip().casefold() != name:
+            return Delivery(
+                requester, text(payload.get("id")), ignore="the message does not start with this webhook's @mention"
+            )
+        rest = _TAG.sub(" ", _MENTION.sub(" ", visible(said[mention.end() :])))  # quotes and code never count
         return Delivery(requester, text(payload.get("id")), (rest,))
 
     def literal(self, text: str) -> str:

@@ -73,7 +73,7 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
     if request.content_type != JSON:
         raise UnsupportedMediaType(f"{source.title} webhooks must be sent as {JSON}.")
     payload = parse_json(request.body)
-    delivery = source.read(request, payload, ports.now())
+    delivery = source.read(request, payload, ports.now(), config)
     requester = delivery.requester
     if delivery.delivery_id:
         logger.append_keys(delivery_id=delivery.delivery_id[:100])  # the vendor's id, for support; not the key

@@ -2,7 +2,8 @@
 
 Webhook (Admin Center -> Apps and integrations -> Webhooks) subscribed to the event
 "Ticket comment added" (zen:event-type:ticket.comment_added), or called by a trigger with a JSON body
-holding ticket_id, brand_id, comment and user. Zendesk signs "{timestamp}{raw body}" with
+holding ticket_id, brand_id, comment, user and user_role ({{current_user.role}}); for a trigger, set
+"format": "trigger" in the zendesk entry of the webhooks secret. Zendesk signs "{timestamp}{raw body}" with
 HMAC-SHA256, base64 (X-Zendesk-Webhook-Signature, X-Zendesk-Webhook-Signature-Timestamp).
 """
 
@@ -40,10 +41,15 @@ class Zendesk(WebhookSource):
             raise InvalidSignature("The Zendesk signature does not match.")
         check_age(iso_seconds(timestamp), now, self.max_age_s, "X-Zendesk-Webhook-Signature-Timestamp")
 
-    def read(self, request: InboundRequest, payload: Mapping[str, Any], now: float) -> Delivery:
-        event_type = text(payload.get("type"))
+    def read(
+        self, request: InboundRequest, payload: Mapping[str, Any], now: float, config: SourceConfig | None = None
+    ) -> Delivery:
+        # Which shape the operator's webhook sends is its setting, never the body's: a trigger's body holds
+        # what people wrote, and must not be able to pass itself off as Zendesk's own event JSON.
+        trigger = config is not None and config.get("format") == "trigger"
+        event_type = "" if trigger else text(payload.get("type")) or "(none)"
         delivery_id = request.header("x-zendesk-webhook-invocation-id") or text(payload.get("id"))
-        if event_type:  # an event-subscribed webhook
+        if not trigger:  # an event-subscribed webhook
             detail, comment = dig(payload, "detail") or {}, dig(payload, "event", "comment") or {}
             ticket, brand = text(dig(detail, "id")), text(dig(detail, "brand_id"))
             user = text(dig(comment, "author", "id"))
@@ -59,7 +65,7 @@ class Zendesk(WebhookSource):
             source=self.name, scope=brand, user_id=user, actor=actor, ids=ids_of(ns(self.name, "user", user))
         )
         thread = {"ticket": ticket} if ticket.isdigit() else {}
-        if event_type and event_type != COMMENT_ADDED:
+        if not trigger and event_type != COMMENT_ADDED:
             return Delivery(requester, delivery_id, ignore=f"the relay acts on new ticket comments, not {event_type}")
         return Delivery(requester, delivery_id, (body,), thread)
 
