@@ -77,3 +77,17 @@ def test_a_huge_message_is_read_only_up_to_its_bound():
     message = {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "nothing"}}] * MAX_TEXTS}
     message["blocks"] = [*message["blocks"], {"type": "section", "text": {"type": "mrkdwn", "text": J1}}]
     assert jobs_in_message(message, HOST) == []
+
+
+def test_what_a_reader_never_sees_names_no_job():
+    from omni_relay.message_jobs import jobs_in_message
+
+    hidden = "123e4567-e89b-42d3-a456-426614174000"
+    message = {
+        "text": "Deploy finished",
+        "attachments": [
+            {"fallback": f"job {hidden}", "actions": [{"type": "button", "text": "Open", "value": hidden}]}
+        ],
+        "blocks": [{"type": "actions", "elements": [{"type": "button", "action_id": "x", "value": hidden}]}],
+    }
+    assert jobs_in_message(message, "acme.omniapp.co") == []

@@ -23,7 +23,8 @@ MAX_DEPTH = 8
 _SPACE = re.compile(r"[\s\u200b\u2060\ufeff]+")
 _PIECE = re.compile(r"[=,;:|]")
 # The keys of attachments and blocks whose string values are what a reader sees or follows.
-_TEXT_KEYS = ("text", "pretext", "title", "title_link", "fallback", "value", "url", "footer", "author_name")
+# Not "fallback" (shown only where attachments are not) nor a button's or menu's value (never shown).
+_TEXT_KEYS = ("text", "pretext", "title", "title_link", "value", "url", "footer", "author_name")
 
 
 def jobs_in_message(message: Mapping[str, Any], omni_host: str) -> list[str]:
@@ -57,7 +58,10 @@ def _walk(value: object, depth: int) -> Iterator[str]:
         for item in value:
             yield from _walk(item, depth + 1)
     elif isinstance(value, Mapping):
+        control = "action_id" in value or value.get("type") in ("button", "select", "static_select", "overflow")
         for key in _TEXT_KEYS:
+            if key == "value" and control:
+                continue
             if isinstance(value.get(key), str):
                 yield value[key]
             elif isinstance(value.get(key), Mapping):  # a block's {"type": "mrkdwn", "text": …}
