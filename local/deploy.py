@@ -446,7 +446,7 @@ def configure(pairs: Sequence[str], say: Say = print) -> int:
     declared = template_parameters()
     unknown = sorted(set(changes) - set(declared))
     if unknown:
-        raise DeployError(f"template.yaml has no parameter {', '.join(unknown)} (README: Parameters)")
+        raise DeployError(f"template.yaml has no parameter {', '.join(unknown)} (docs/deploy-and-operate.md)")
     check(changes, declared)
     if settings is None:
         settings = Settings(os.environ.get("STACK_NAME") or DEFAULT_STACK, resolved_region())

@@ -1,4 +1,4 @@
-"""The `sam local` command lines the README gives, in one place: the test tier (tests/sam_local) runs
+"""The `sam local` command lines docs/local-stack.md gives, in one place: the test tier (tests/sam_local) runs
 exactly these, and `python -m local.sam_local` prints them for this machine.
 
 - The template is the local stack's build (`make local-build`: .aws-sam/local, built for this

@@ -80,8 +80,8 @@ def test_make_locals_worker_may_post_back_to_the_capture_server_as_containers_na
 
 
 def test_the_readme_gives_the_commands_the_tier_runs():
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### With Docker: `sam local`") : readme.index("## Reliability")]
+    readme = (ROOT / "docs" / "local-stack.md").read_text()
+    section = readme[readme.index("### With Docker: `sam local`") :]
     commands = " ".join(section.replace("\\\n", " ").split())
     for args in (
         invoke_args("RelayFunction", ".aws-sam/events/slack_command_cancel.json", "$ARCH"),

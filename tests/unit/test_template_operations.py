@@ -17,7 +17,8 @@ from local.sam_template import REGION, SamTemplate
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-README = (ROOT / "README.md").read_text()
+# The operator's page of the docs (docs/deploy-and-operate.md) holds the parameter and metric tables.
+README = (ROOT / "docs" / "deploy-and-operate.md").read_text()
 FUNCTIONS = ("RelayFunction", "WorkerFunction")
 ROLLBACK_ALARMS = {
     "RelayFunction": {"RelayErrorsAlarm", "ApiServerErrorsAlarm"},

@@ -1,7 +1,7 @@
 """Who may cancel, and with which Omni credential.
 
 Deny by default: a source's allow-list is checked first, always; a mapped token never bypasses it.
-Then the credential, in two modes documented in the README:
+Then the credential, in two modes (docs/who-may-cancel.md):
 - per-user tokens: the Omni secret maps a namespaced id ("slack:T0123:U0456", "github:id:583231",
   …; identity.py) to an Omni personal access token, so Omni itself enforces "only the owner or an
   org admin"; used only where the vendor vouches for who the sender is (never for an identity the sender writes itself);
