@@ -56,8 +56,8 @@ test: tools lint template local-build ## ruff, mypy, sam validate/cfn-lint/check
 	@$(BIN)/python -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
-unit: venv ## the fast loop: unit and fuzz tests in-process, no linters and no build (seconds)
-	@$(BIN)/python -m pytest tests/unit tests/fuzz -q; rc=$$?; \
+unit: venv ## the fast loop: unit, fuzz and infra tests in-process, no linters and no build (seconds)
+	@$(BIN)/python -m pytest tests/unit tests/fuzz tests/infra -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 SOAK_EXAMPLES ?= 10000

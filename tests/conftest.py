@@ -1,4 +1,4 @@
-"""Test tiers: unit and fuzz tests cannot open a socket; integration and e2e tests reach 127.0.0.1 only."""
+"""Test tiers: unit, fuzz and infra tests cannot open a socket; integration and e2e tests reach 127.0.0.1 only."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 @pytest.fixture(autouse=True)
 def _network_policy(request: pytest.FixtureRequest):
-    if "/tests/unit/" in str(request.node.fspath) or "/tests/fuzz/" in str(request.node.fspath):
+    if any(f"/tests/{tier}/" in str(request.node.fspath) for tier in ("unit", "fuzz", "infra")):
         disable_socket(allow_unix_socket=True)
     else:
         enable_socket()
