@@ -27,7 +27,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from local.http_reply import LoopbackServer
 
-STATES = ("QUEUED", "EXECUTING", "DELIVERING", "COMPLETE", "FAILED", "CANCELLED")
 TERMINAL = ("COMPLETE", "FAILED", "CANCELLED")
 _JOB = re.compile(r"^/api/v1/ai/jobs/([^/]+)(/cancel)?/?$")
 

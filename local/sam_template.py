@@ -36,7 +36,6 @@ class FunctionSpec:
     runtime: str
     timeout: int
     memory: int
-    code_uri: str  # as written in the template (the build output holds the built code under logical_id)
     layers: tuple[str, ...]  # logical ids of the template's own layers
     external_layers: tuple[str, ...]  # layer ARNs (such as AWS's secrets extension) that are not built here
     variables: Mapping[str, str]  # Globals merged with the function's own, intrinsics resolved
@@ -47,7 +46,6 @@ class Route:
     method: str
     path: str  # as declared, e.g. /webhooks/{source}
     function: str
-    payload_format: str
 
     @property
     def route_key(self) -> str:
@@ -167,7 +165,6 @@ class SamTemplate:
                 runtime=function.runtime,
                 timeout=int(function.timeout or 3),
                 memory=int(function.memory or 128),
-                code_uri=str(function.codeuri),
                 layers=tuple(layer.name for layer in function.layers if layer.is_defined_within_template),
                 external_layers=self._external_layers(properties.get("Layers", [])),
                 variables={k: _stringify(v) for k, v in variables.items()},
@@ -185,7 +182,7 @@ class SamTemplate:
 
         api = ApiProvider(self._stacks)
         return [
-            Route(method, route.path, route.function_name, str(route.payload_format_version or "2.0"))
+            Route(method, route.path, route.function_name)
             for route in api.routes
             for method in route.methods
         ]

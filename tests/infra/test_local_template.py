@@ -70,7 +70,7 @@ def test_each_function_may_do_what_its_policy_says_and_nothing_more():
 
 
 def test_routes_match_as_api_gateway_does():
-    route = Route("POST", "/webhooks/{source}", "RelayFunction", "2.0")
+    route = Route("POST", "/webhooks/{source}", "RelayFunction")
     assert route.match("POST", "/webhooks/github") == {"source": "github"}
     assert route.match("GET", "/webhooks/github") is None
     assert route.match("POST", "/webhooks/github/extra") is None

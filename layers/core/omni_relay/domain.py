@@ -33,7 +33,7 @@ class Outcome(StrEnum):
 
     CANCELLED = "cancelled"  # 200 CANCELLED
     ALREADY_FINISHED = "already_finished"  # 200 COMPLETE / FAILED (cancel is idempotent)
-    STOPPING = "stopping"  # 200 EXECUTING: stops after its current iteration
+    STOPPING = "stopping"  # 200 EXECUTING (or QUEUED): Omni stops it after its current iteration
     NOT_CANCELLABLE = "not_cancellable"  # 400 / DELIVERING
     FORBIDDEN = "forbidden"  # 403: only the owner or an org admin
     NOT_FOUND = "not_found"  # 404: unknown, or another org
