@@ -181,11 +181,7 @@ class SamTemplate:
         from samcli.lib.providers.api_provider import ApiProvider
 
         api = ApiProvider(self._stacks)
-        return [
-            Route(method, route.path, route.function_name)
-            for route in api.routes
-            for method in route.methods
-        ]
+        return [Route(method, route.path, route.function_name) for route in api.routes for method in route.methods]
 
     def queue_triggers(self) -> list[QueueTrigger]:
         triggers = []

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omni_relay.auth import SenderList
+from omni_relay.allowlists import SenderList
 from omni_relay.errors import ConfigError, RelayError
 from omni_relay.grammar import parse_texts
 from omni_relay.identity import Actor, Requester

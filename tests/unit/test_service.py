@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from omni_relay.auth import AllowList, SenderPolicy, SlackPolicy, policy_for
+from omni_relay.allowlists import AllowList
+from omni_relay.auth import SenderPolicy, SlackPolicy, policy_for
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelRequest, JobState, Outcome
 from omni_relay.identity import Actor, Requester, Trust

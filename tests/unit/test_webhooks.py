@@ -15,7 +15,7 @@ from local.events import webhook_event
 from local.gateway import LambdaContext
 from local.webhook_signer import DEV_TOKENS, secret_entry, secrets_for
 from omni_relay import wiring
-from omni_relay.auth import SenderList
+from omni_relay.allowlists import SenderList
 from omni_relay.errors import ConfigError, InvalidSignature, StaleRequest
 from omni_relay.identity import Actor, Requester
 from omni_relay.messages import RELAY_MARK

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from omni_relay.auth import NotAllowed, OmniCredentials, OnCall
+from omni_relay.allowlists import OnCall
+from omni_relay.auth import NotAllowed, OmniCredentials
 from omni_relay.deadline import Deadline
 from omni_relay.domain import JobDetails, Outcome
 from omni_relay.identity import Requester

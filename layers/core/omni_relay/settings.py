@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from omni_relay.auth import AllowList, OnCall, SenderList
+from omni_relay.allowlists import AllowList, OnCall, SenderList
 from omni_relay.errors import ConfigError
 
 # Request bodies: 1 MiB by default (a GitHub comment on an issue holding a pasted log is ~75 KB, and GitHub
