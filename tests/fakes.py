@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from omni_relay.deadline import Deadline
-from omni_relay.omni import OmniReply, OmniUnavailable
+from omni_relay.omni import Admit, OmniReply, OmniUnavailable
 from omni_relay.secret_store import SecretsUnavailable
 
 
@@ -48,16 +48,17 @@ class FakeOmni:
         self.calls.append((op, job_id, token))
         return self.answer(op, job_id, token)
 
-    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+    # `admit` is asked before a retry; these answers are never retried.
+    def cancel(self, job_id: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
         return self._call("cancel", job_id, token)
 
-    def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
+    def status(self, job_id: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
         return self._call("status", job_id, token)
 
-    def find_user(self, email: str, token: str, deadline: Deadline) -> OmniReply:
+    def find_user(self, email: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
         return self._call("find_user", email, token)
 
-    def user(self, user_id: str, token: str, deadline: Deadline) -> OmniReply:
+    def user(self, user_id: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
         return self._call("user", user_id, token)
 
 

@@ -9,6 +9,7 @@ with everything a redrive needs. A task with `follow` is one poll of a followed 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,10 @@ class NotFinishedYet(Exception):
     """Omni could not answer this time: SQS will deliver the task again."""
 
 
+class HeldBack(Exception):
+    """Omni's budget held the cancel back: it is queued again for when the budget has room."""
+
+
 def finish(record: SQSRecord) -> None:
     rt = runtime()
     task = CancelTask.from_json(record.body)
@@ -52,6 +57,9 @@ def finish(record: SQSRecord) -> None:
     def cancel_and_post() -> dict:
         outcome = rt.service.cancel(task.request, Deadline.within(rt.settings.worker_deadline_s))
         count("Outcomes", source="worker", outcome=outcome.outcome.value)
+        if outcome.retry_after_s and rt.hand_off(task, delay_s=math.ceil(outcome.retry_after_s)):
+            # Not one of the task's attempts: a new task for when the budget has room (nothing recorded).
+            raise HeldBack(outcome.detail)
         if outcome.outcome in RETRY_LATER:
             if attempt >= rt.settings.max_receives:
                 logger.error(
@@ -66,7 +74,10 @@ def finish(record: SQSRecord) -> None:
         return outcome.as_dict()
 
     # A redelivered task that already finished (the worker died before deleting it) is not repeated.
-    rt.dedupe.once(f"task:{task.request_id}:{task.job_id}", cancel_and_post)
+    try:
+        rt.dedupe.once(f"task:{task.request_id}:{task.job_id}", cancel_and_post)
+    except HeldBack as held:
+        logger.info("cancel held back by Omni's budget: queued again", extra={"detail": str(held)})
 
 
 def retry_soon(record: SQSRecord, attempt: int, *, park: bool) -> None:

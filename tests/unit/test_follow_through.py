@@ -72,16 +72,17 @@ class Queue:
 
 @dataclass
 class Budget:
+    """Omni's budget (sliding_window.Window): answers `wait` to the kinds that leave room for others."""
+
     wait: float = 0.0
     taken: int = 0
+    limit: int = 60
 
-    def wait_s(self) -> float:
-        if not self.wait:
-            self.taken += 1
-        return self.wait
-
-    def exhaust(self) -> None:
-        self.wait = 60.0
+    def take(self, name: str, reserve: int = 0) -> float:
+        if reserve and self.wait:
+            return self.wait
+        self.taken += 1
+        return 0.0
 
 
 class Clock:
@@ -140,7 +141,7 @@ def world(secrets: FakeSecretStore) -> Any:
         queue=queue,
         postback=PostBack(AllowedHosts.parse(), http=http),
         dedupe=MemoryDedupe(),
-        poll_budget=budget,
+        budget=budget,
         now=clock,
     )
     wiring.use(runtime)

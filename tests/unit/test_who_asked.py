@@ -273,7 +273,7 @@ def test_varying_requested_by_does_not_walk_past_the_per_sender_limit(omni: Fake
     events = [event("standard", user=f"runbook-bot-{i}", delivery_id=f"msg_{i}_{time.time_ns()}") for i in range(4)]
     answers = invoke_on(runtime, *events)
     assert [status for status, _ in answers] == [200, 200, 429, 429]
-    assert len(omni.cancels) == 2
+    assert len(omni.cancels) == 1  # the second, of the job just cancelled, answered from the relay's record
 
 
 # -- What a helper who had not seen the change got through over `make local`, each now a test ------------

@@ -4,6 +4,7 @@ will happen. The sender's policy is chosen inside the cancel service, by the req
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Protocol
 
@@ -19,7 +20,7 @@ class CancelPorts(Protocol):
 
     def sender_wait_s(self, requester: Requester) -> float: ...
 
-    def hand_off(self, task: CancelTask) -> bool: ...
+    def hand_off(self, task: CancelTask, delay_s: int = 0) -> bool: ...
 
     def follow_up(self, task: CancelTask) -> bool:
         """Start following `task`'s job until it has stopped (following.py); False when it cannot."""
@@ -48,9 +49,14 @@ def cancel_or_hand_off(
     task = CancelTask(request.job_id, request.requester, reply, request_id)
     if outcome.outcome not in RETRY_LATER:
         return follow_if_stopping(ports, task, outcome)
-    if not ports.hand_off(task):
+    # Held back by Omni's budget: the worker sends it when the budget has room again, and the
+    # requester is told when that will be.
+    wait = math.ceil(outcome.retry_after_s)
+    if not ports.hand_off(task, delay_s=wait):
         return outcome
-    return CancelOutcome(request.job_id, Outcome.PENDING, detail=f"handed off after: {outcome.detail}")
+    return CancelOutcome(
+        request.job_id, Outcome.PENDING, detail=f"handed off after: {outcome.detail}", retry_after_s=wait
+    )
 
 
 def follow_if_stopping(ports: CancelPorts, task: CancelTask, outcome: CancelOutcome) -> CancelOutcome:

@@ -4,8 +4,9 @@ Omni answers a cancel of an EXECUTING job at once but stops it only after its cu
 relay then queues a follow task; the worker reads the job's status after a delay (SQS DelaySeconds:
 no function sleeps), again with backoff while it runs, and when it is terminal tells the requester
 once: "stopped: CANCELLED, 42 s after the request", or "finished before it could stop: COMPLETE".
-Bounded: after FOLLOW_UP_MINUTES it says "still running" and stops; every poll takes a token from a
-budget shared by all workers (poll_budget.py), a documented share of Omni's 60 requests a minute.
+Bounded: after FOLLOW_UP_MINUTES it says "still running" and stops; every poll takes from Omni's
+budget for the key as a `poll` (omni_budget.py: only while a third of the minute is left for cancels).
+One chain per job: a later cancel of a followed job joins it (wiring.follow_up), and its end tells all.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelOutcome, JobState, Outcome
 from omni_relay.observability import count, logger
+from omni_relay.omni_budget import Kind
 from omni_relay.service import CancelService
 
 # Seconds before poll 1, 2, 3, 4 and every later one: the first soon after a typical step ends.
@@ -62,37 +64,31 @@ class FollowPorts(Protocol):
     @property
     def follow_up_s(self) -> float: ...
 
-    def poll_wait_s(self) -> float:
-        """0 when a poll may be made now (and takes its token); else the seconds until one may."""
-        ...
-
-    def omni_busy(self) -> None:
-        """Omni answered a poll with 429: no more polls this minute, from any worker."""
-        ...
-
     def requeue(self, task: Any, follow: Follow, delay_s: int) -> None:
         """Queue `task` again with `follow` after `delay_s` (raises HandoffFailed when it cannot)."""
         ...
 
     def tell(self, task: Any, outcome: CancelOutcome) -> None: ...
 
+    def followers(self, task: Any) -> list[Any]:
+        """Everyone waiting on `task`'s job (one chain per job), which stops being followed now."""
+        ...
+
 
 def follow_step(ports: FollowPorts, task: Any, follow: Follow) -> str:
-    """One step of following `task`'s job: wait for the budget, or poll once and then either tell
+    """One step of following `task`'s job: poll once (or wait for Omni's budget) and then either tell
     the final state or queue the next poll. Returns what it did, for the log and the de-duplication record."""
     waited = ports.now() - follow.since
     if waited >= ports.follow_up_s + CAP_GRACE_S:
         # Deferred past the cap (the poll budget was taken by other follows): say so without polling,
         # while Slack's response_url still takes a post.
         return _tell(ports, task, follow, CancelOutcome(task.job_id, Outcome.STILL_RUNNING, after_s=waited))
-    if wait := ports.poll_wait_s():
-        return _defer(ports, task, follow, wait)
-    outcome = ports.service.status(task.request, Deadline.within(POLL_DEADLINE_S))
+    outcome = ports.service.status(task.request, Deadline.within(POLL_DEADLINE_S), Kind.POLL)
     elapsed = ports.now() - follow.since
-    count("FollowPolls")
     if outcome.outcome is Outcome.OMNI_BUSY and elapsed < ports.follow_up_s:
-        ports.omni_busy()  # Omni's limit is used (people's cancels come first): wait for the next minute
-        return _defer(ports, task, follow, 60 - ports.now() % 60)
+        # The budget held the poll back (people's cancels come first), or Omni answered 429: wait for room.
+        return _defer(ports, task, follow, outcome.retry_after_s or 60 - ports.now() % 60)
+    count("FollowPolls")
     final = _final(outcome, follow.since, elapsed)
     if final is None and elapsed >= ports.follow_up_s:
         # Still running at the cap: the last word, with what the last poll showed (the link among it).
@@ -107,7 +103,9 @@ def follow_step(ports: FollowPorts, task: Any, follow: Follow) -> str:
 def _tell(ports: FollowPorts, task: Any, follow: Follow, final: CancelOutcome) -> str:
     logger.info("follow-through finished", extra={"outcome": final.outcome.value, "polls": follow.poll})
     count("FollowThroughs", outcome=final.outcome.value)
-    ports.tell(task, final)
+    ports.service.settled(task.request, final)
+    for waiting in ports.followers(task):
+        ports.tell(waiting, final)
     return final.outcome.value
 
 

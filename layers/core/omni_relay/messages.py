@@ -82,6 +82,18 @@ RELAY_MARK = "— omni-cancel-relay"
 # What the relay's signed callback says it is: a Standard Webhooks delivery of this type is its own.
 RESULT_TYPE = "omni.job.cancel.result"
 
+# PENDING because Omni's budget for the minute is spent: when the worker will send the cancel.
+HELD_BACK = (
+    "Cancelling job {job}. Omni's requests for this minute are taken by other cancels, so I will send "
+    "this one in about {wait} and post the result here."
+)
+
+# OMNI_BUSY because the budget held the call back (a `status`, or a cancel that could not be handed off).
+BUDGET_SPENT = (
+    "Omni's requests for this minute are kept for people's cancels, so I could not ask Omni about job {job} "
+    "now. Try again in {wait}."
+)
+
 FOLLOWING = (
     "Cancel requested: job {job} is executing and Omni will stop it after its current step. "
     "I will say here when it has stopped."
@@ -108,7 +120,13 @@ def describe(outcome: CancelOutcome) -> str:
     details = outcome.details or JobDetails()
     state = outcome.state.value if outcome.state else "unknown"
     at = details.cancelled_at if outcome.outcome is Outcome.ALREADY_CANCELLED else details.completed_at
-    template = FOLLOWING if outcome.outcome is Outcome.STOPPING and outcome.following else _TEXT[outcome.outcome]
+    template = _TEXT[outcome.outcome]
+    if outcome.outcome is Outcome.STOPPING and outcome.following:
+        template = FOLLOWING
+    elif outcome.outcome is Outcome.PENDING and outcome.retry_after_s:
+        template = HELD_BACK
+    elif outcome.outcome is Outcome.OMNI_BUSY and outcome.retry_after_s:
+        template = BUDGET_SPENT
     return template.format(
         job=outcome.job_id,
         state=state,
@@ -116,6 +134,7 @@ def describe(outcome: CancelOutcome) -> str:
         by=f" by Omni user {details.cancelled_by}" if _plain_id(details.cancelled_by) else "",
         after=duration(outcome.after_s),
         why=outcome.why or "no reason given",
+        wait=duration(outcome.retry_after_s),
     )
 
 

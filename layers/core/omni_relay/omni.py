@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -49,16 +48,21 @@ class OmniUnavailable(Exception):
         self.reason = reason
 
 
+# Asked before each retry of a call: 0.0 when it may be made (Omni's budget, omni_budget.py), else
+# the seconds until it may; then the call answers with what it has.
+Admit = Callable[[], float]
+
+
 class OmniPort(Protocol):
-    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply: ...
+    def cancel(self, job_id: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply: ...
 
-    def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply: ...
+    def status(self, job_id: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply: ...
 
-    def find_user(self, email: str, token: str, deadline: Deadline) -> OmniReply:
+    def find_user(self, email: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
         """SCIM: the Omni users whose userName (email) is `email`."""
         ...
 
-    def user(self, user_id: str, token: str, deadline: Deadline) -> OmniReply:
+    def user(self, user_id: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
         """SCIM: one Omni user by id (a job's userId)."""
         ...
 
@@ -112,24 +116,24 @@ class OmniClient:
         self._sleep = sleep
         self._jitter = jitter
 
-    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
-        return self._call("POST", f"/v1/ai/jobs/{job_id}/cancel", token, deadline)
+    def cancel(self, job_id: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
+        return self._call("POST", f"/v1/ai/jobs/{job_id}/cancel", token, deadline, admit)
 
-    def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
-        return self._call("GET", f"/v1/ai/jobs/{job_id}", token, deadline)
+    def status(self, job_id: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
+        return self._call("GET", f"/v1/ai/jobs/{job_id}", token, deadline, admit)
 
-    def find_user(self, email: str, token: str, deadline: Deadline) -> OmniReply:
+    def find_user(self, email: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
         query = urlencode({"filter": f'userName eq "{email}"', "count": "2"})
-        return self._call("GET", f"/scim/v2/Users?{query}", token, deadline)
+        return self._call("GET", f"/scim/v2/Users?{query}", token, deadline, admit)
 
-    def user(self, user_id: str, token: str, deadline: Deadline) -> OmniReply:
-        return self._call("GET", f"/scim/v2/Users/{quote(user_id, safe='')}", token, deadline)
+    def user(self, user_id: str, token: str, deadline: Deadline, admit: Admit | None = None) -> OmniReply:
+        return self._call("GET", f"/scim/v2/Users/{quote(user_id, safe='')}", token, deadline, admit)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter (AWS Architecture Blog): spreads retries of a burst over the window.
         return self._jitter() * min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
 
-    def _call(self, method: str, path: str, token: str, deadline: Deadline) -> OmniReply:
+    def _call(self, method: str, path: str, token: str, deadline: Deadline, admit: Admit | None) -> OmniReply:
         url = self._prefix + path
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": USER_AGENT}
         last_reply: OmniReply | None = None
@@ -138,6 +142,8 @@ class OmniClient:
             remaining = deadline.remaining()
             if remaining < MIN_ATTEMPT_S:
                 break
+            if attempt > 1 and admit is not None and admit():
+                break  # a retry is a request too: Omni's budget for this key is spent
             timeout = urllib3.Timeout(
                 connect=min(self._connect_timeout, remaining), read=min(self._read_timeout, remaining)
             )
@@ -160,40 +166,6 @@ class OmniClient:
         if last_reply is not None:
             return last_reply
         raise OmniUnavailable(last_error)
-
-
-class MeteredOmni:
-    """An OmniPort that counts the calls this execution environment made in the last minute, so
-    optional calls (a job's details after a cancel) are made only while Omni's per-key limit is far off."""
-
-    WINDOW_S = 60.0
-
-    def __init__(self, omni: OmniPort, clock: Callable[[], float] = time.monotonic) -> None:
-        self._omni = omni
-        self._clock = clock
-        self._calls: deque[float] = deque(maxlen=1000)
-
-    def calls_last_minute(self) -> int:
-        start = self._clock() - self.WINDOW_S
-        while self._calls and self._calls[0] < start:
-            self._calls.popleft()
-        return len(self._calls)
-
-    def _counted(self) -> OmniPort:
-        self._calls.append(self._clock())
-        return self._omni
-
-    def cancel(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
-        return self._counted().cancel(job_id, token, deadline)
-
-    def status(self, job_id: str, token: str, deadline: Deadline) -> OmniReply:
-        return self._counted().status(job_id, token, deadline)
-
-    def find_user(self, email: str, token: str, deadline: Deadline) -> OmniReply:
-        return self._counted().find_user(email, token, deadline)
-
-    def user(self, user_id: str, token: str, deadline: Deadline) -> OmniReply:
-        return self._counted().user(user_id, token, deadline)
 
 
 def _to_reply(response: urllib3.BaseHTTPResponse) -> OmniReply:

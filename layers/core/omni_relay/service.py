@@ -11,9 +11,11 @@ from omni_relay.auth import NotAllowed, OmniCredentials, SenderPolicy, choose_to
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome
 from omni_relay.identity import Requester
+from omni_relay.job_records import RECENT_S, JobRecords
 from omni_relay.jobref import is_job_id
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort, OmniReply, OmniUnavailable
+from omni_relay.omni_budget import BudgetedOmni, Kind, OmniHeldBack, key_id
 from omni_relay.secret_store import SecretStore, SecretsUnavailable
 
 # After a cancel, Omni's job status is read only with this much of the caller's deadline left: the
@@ -43,15 +45,18 @@ class CancelService:
         omni_secret_id: str,
         policy_for: Callable[[str], SenderPolicy],
         *,
-        may_read_details: Callable[[], bool] = lambda: True,
+        records: JobRecords | None = None,
+        follow_s: float = 0.0,
         ownership: OwnershipRule | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self._omni = omni
+        # Every call takes from Omni's budget for its key, as its kind (omni_budget.py); a bare port: no budget.
+        self._omni = omni if isinstance(omni, BudgetedOmni) else BudgetedOmni(omni, None)
         self._policy_for = policy_for  # the requester's source picks its policy, here only
         self._secrets = secrets
         self._omni_secret_id = omni_secret_id
-        self._may_read_details = may_read_details  # the share of Omni's rate limit details may use
+        self._records = records  # what the relay knows of recent jobs: repeated cancels answered from it
+        self._follow_s = follow_s  # how long a stopping job is followed (its record lasts as long)
         self._ownership = ownership  # None: the allow-list alone decides who uses the org key
         self._now = now
         self._credentials: tuple[object, OmniCredentials] | None = None
@@ -74,32 +79,47 @@ class CancelService:
         asked_at = self._now()
         outcome, token = self._run(request, deadline, lookup=False)
         details = outcome.details or self._details(request.job_id, token, outcome, deadline)
-        if details is None:
-            return outcome
-        details = self._seen(request.requester, details)
-        if (
-            outcome.outcome is Outcome.CANCELLED
-            and details.cancelled_at
-            and details.cancelled_at < asked_at - ALREADY_CANCELLED_MARGIN_S
-        ):
-            return replace(outcome, outcome=Outcome.ALREADY_CANCELLED, details=details, at=self._now())
-        return replace(outcome, details=details, at=self._now())
+        if details is not None:
+            cancelled_before = details.cancelled_at and details.cancelled_at < asked_at - ALREADY_CANCELLED_MARGIN_S
+            if outcome.outcome is Outcome.CANCELLED and cancelled_before:
+                outcome = replace(outcome, outcome=Outcome.ALREADY_CANCELLED)
+            outcome = replace(outcome, details=details, at=self._now())
+        if token is not None and self._records is not None:
+            # Omni's answer as Omni gave it, kept for repeated cancels of the job (a stopping one while
+            # it is followed); each requester is shown what they may see of it.
+            if outcome.outcome is not Outcome.STOPPING:
+                self._records.remember(outcome, key_id(token), RECENT_S)
+            elif self._follow_s:
+                self._records.remember(replace(outcome, following=True), key_id(token), self._follow_s)
+        if outcome.details is not None:
+            outcome = replace(outcome, details=self._seen(request.requester, outcome.details))
+        return outcome
+
+    def settled(self, request: CancelRequest, outcome: CancelOutcome) -> None:
+        """A followed job's last word (stopped, finished first), kept for repeated cancels of it as
+        Omni's own answers are."""
+        if self._records is None:
+            return
+        try:
+            token = choose_token(request.requester, self.credentials(), self._policy_for(request.requester.source))
+        except (NotAllowed, SecretsUnavailable):
+            return
+        self._records.remember(outcome, key_id(token), RECENT_S)
 
     def _details(self, job_id: str, token: str | None, outcome: CancelOutcome, deadline: Deadline) -> JobDetails | None:
-        """Omni's status of the job after a cancel, only as time and the details budget allow."""
+        """Omni's status of the job after a cancel, only as time and Omni's budget allow (details come last)."""
         if token is None or outcome.outcome not in DETAILED or deadline.remaining() < DETAILS_MIN_S:
             return None
-        if not self._may_read_details():
-            return None
         try:
-            reply = self._omni.status(job_id, token, deadline)
-        except OmniUnavailable:
+            reply = self._omni.as_kind(Kind.DETAILS).status(job_id, token, deadline)
+        except OmniUnavailable:  # held back by the budget too: the cancel's answer goes without them
             return None
         return JobDetails.from_status(reply.body) if reply.status == 200 and reply.is_json else None
 
-    def status(self, request: CancelRequest, deadline: Deadline) -> CancelOutcome:
-        """The job's current state and details, with the same authorization as a cancel. Read-only."""
-        outcome = self._run(request, deadline, lookup=True)[0]
+    def status(self, request: CancelRequest, deadline: Deadline, kind: Kind = Kind.STATUS) -> CancelOutcome:
+        """The job's current state and details, with the same authorization as a cancel. Read-only.
+        `kind`: whose read it is, for Omni's budget (a person's `status`, or a follow-up poll)."""
+        outcome = self._run(request, deadline, lookup=True, kind=kind)[0]
         if not outcome.details:
             return outcome
         return replace(outcome, details=self._seen(request.requester, outcome.details), at=self._now())
@@ -136,7 +156,9 @@ class CancelService:
         shown = replace(seen_by(requester, denied.details), prompt="", progress="", chat_url="", error="")
         return replace(refused, details=shown, at=self._now())
 
-    def _run(self, request: CancelRequest, deadline: Deadline, lookup: bool) -> tuple[CancelOutcome, str | None]:
+    def _run(
+        self, request: CancelRequest, deadline: Deadline, lookup: bool, kind: Kind = Kind.CANCEL
+    ) -> tuple[CancelOutcome, str | None]:
         """The outcome, and the token Omni accepted (None when Omni was not reached or refused it)."""
         job_id = request.job_id
         policy = self._policy_for(request.requester.source)
@@ -149,7 +171,39 @@ class CancelService:
             return CancelOutcome(job_id, Outcome.SETTINGS_UNAVAILABLE, detail=str(exc)), None
         except NotAllowed as denied:
             return self._refusal(request.requester, denied, job_id), None
-        call = self._omni.status if lookup else self._omni.cancel
+        known = None if lookup or self._records is None else self._records.recent(job_id, key_id(token))
+        if known is not None:  # cancelled or finished moments ago: Omni is not asked again
+            count("AnsweredFromRecord", outcome=known.outcome.value)
+            return (replace(known, details=known.details or checked) if checked else known), None
+        answered = self._ask(request, policy, token, checked, deadline, lookup, kind)
+        if isinstance(answered, CancelOutcome):
+            return answered, None
+        reply, token, checked = answered
+        outcome = interpret(job_id, reply, lookup=lookup)
+        if reply.status >= 400:
+            count("OmniErrors", reason=str(reply.status))
+        if outcome.outcome is Outcome.KEY_REJECTED:
+            logger.error("Omni refused the relay's credential: update the Omni secret", extra={"job_id": job_id})
+            count("OmniKeyRejected")  # one dimension (service), so OmniKeyRejectedAlarm can watch it
+        if checked is not None:
+            outcome = replace(outcome, details=checked, at=self._now())
+        return outcome, (token if reply.status < 400 else None)
+
+    def _ask(
+        self,
+        request: CancelRequest,
+        policy: SenderPolicy,
+        token: str,
+        checked: JobDetails | None,
+        deadline: Deadline,
+        lookup: bool,
+        kind: Kind,
+    ) -> tuple[OmniReply, str, JobDetails | None] | CancelOutcome:
+        """Omni's reply, the token it was given and the ownership check's details, or the outcome when
+        there is no reply to interpret."""
+        job_id = request.job_id
+        omni = self._omni.as_kind(kind)
+        call = omni.status if lookup else omni.cancel
         try:
             reply = call(job_id, token, deadline)
             if reply.status == 401:
@@ -160,22 +214,17 @@ class CancelService:
                     logger.info("Omni refused the cached key; retrying with the re-read one")
                     token, checked = fresh, rechecked or checked
                     reply = call(job_id, fresh, deadline)
+        except OmniHeldBack as held:
+            # Omni's budget for this key is spent (by cancels, for the kinds below them): not called.
+            return CancelOutcome(job_id, Outcome.OMNI_BUSY, detail=held.reason, retry_after_s=held.wait_s)
         except OmniUnavailable as exc:
             count("OmniErrors", reason=exc.reason)
-            return CancelOutcome(job_id, Outcome.OMNI_UNAVAILABLE, detail=exc.reason), None
+            return CancelOutcome(job_id, Outcome.OMNI_UNAVAILABLE, detail=exc.reason)
         except NotAllowed as denied:
-            return self._refusal(request.requester, denied, job_id), None
+            return self._refusal(request.requester, denied, job_id)
         except SecretsUnavailable as exc:
-            return CancelOutcome(job_id, Outcome.KEY_REJECTED, detail=str(exc)), None
-        outcome = interpret(job_id, reply, lookup=lookup)
-        if reply.status >= 400:
-            count("OmniErrors", reason=str(reply.status))
-        if outcome.outcome is Outcome.KEY_REJECTED:
-            logger.error("Omni refused the relay's credential: update the Omni secret", extra={"job_id": job_id})
-            count("OmniKeyRejected")  # one dimension (service), so OmniKeyRejectedAlarm can watch it
-        if checked is not None:
-            outcome = replace(outcome, details=checked, at=self._now())
-        return outcome, (token if reply.status < 400 else None)
+            return CancelOutcome(job_id, Outcome.KEY_REJECTED, detail=str(exc))
+        return reply, token, checked
 
 
 def refused_for(requester: Requester, denied: NotAllowed, job_id: str) -> None:

@@ -41,12 +41,11 @@ class Settings:
     max_receives: int = 5  # the queue's maxReceiveCount: the last attempt tells the requester
     task_retry_delay_s: int = 30  # first retry of a task Omni could not finish; doubles per attempt; 0: queue's
     idempotency_table: str = ""  # empty: no de-duplication
-    sender_rate_limit_per_min: int = 10  # per sender and execution environment; 0 turns it off
-    # Omni's 60 requests a minute per key, shared out: job details after a cancel (per relay
-    # environment) and follow-up polls (all workers together), each at most this many a minute.
-    details_reads_per_min: int = 20  # 0: replies never read the job's details
+    sender_rate_limit_per_min: int = 10  # per sender, across every environment; 0 turns it off
+    # Omni's limit per key (60 a minute; Omni raises it on request), one budget for every environment,
+    # cancels first (omni_budget.py).
+    omni_requests_per_min: int = 60
     follow_up_minutes: float = 10.0  # how long an executing job is followed after a cancel; 0: not at all
-    follow_up_polls_per_min: int = 20
     webhook_secret_id: str = ""  # empty: no webhook source is enabled
     command_word: str = "/omni-cancel"  # required before a job id in free text (comments, notes)
     callback_url: str = ""  # where webhook results are also sent, signed as Standard Webhooks
@@ -134,9 +133,8 @@ class Settings:
             task_retry_delay_s=int(number("TASK_RETRY_DELAY_S", 30, 0, 900)),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip(),
             sender_rate_limit_per_min=int(number("SENDER_RATE_LIMIT_PER_MIN", 10, 0, 600)),
-            details_reads_per_min=int(number("DETAILS_READS_PER_MIN", 20, 0, 60)),
+            omni_requests_per_min=int(number("OMNI_REQUESTS_PER_MIN", 60, 3, 500)),
             follow_up_minutes=number("FOLLOW_UP_MINUTES", 10, 0, 25),
-            follow_up_polls_per_min=int(number("FOLLOW_UP_POLLS_PER_MIN", 20, 1, 60)),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
             who_may_cancel=_choice(env, "WHO_MAY_CANCEL", ("allow-list", "owner-or-on-call"), problems),
             on_call=OnCall.parse(env.get("ON_CALL", "")),

@@ -15,21 +15,23 @@ from omni_relay.deadline import budget_s
 from omni_relay.dedupe import Deduplicator, default_dedupe
 from omni_relay.domain import CancelOutcome
 from omni_relay.errors import RelayError, SettingsUnavailable, SourceDisabled, SourceSetupError
-from omni_relay.following import Follow, poll_delay_s
+from omni_relay.following import CAP_GRACE_S, Follow, poll_delay_s
 from omni_relay.grammar import omni_host_of
 from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue, TaskQueue
 from omni_relay.identity import Requester
+from omni_relay.job_records import JobRecords, default_job_records
 from omni_relay.messages import RELAY_MARK, full_text, given_up
 from omni_relay.notify import Notifier
 from omni_relay.observability import count, logger
-from omni_relay.omni import MeteredOmni, OmniClient, OmniPort
-from omni_relay.poll_budget import PollBudget, default_poll_budget
+from omni_relay.omni import OmniClient, OmniPort
+from omni_relay.omni_budget import BudgetedOmni, OmniBudget
 from omni_relay.postback import AllowedHosts, PostBack
-from omni_relay.ratelimit import SenderRateLimit
+from omni_relay.ratelimit import SharedSenderLimit
 from omni_relay.secret_store import SecretStore, SecretsUnavailable, default_store
 from omni_relay.service import CancelService
 from omni_relay.settings import Settings
 from omni_relay.signing import presented, whsec_key
+from omni_relay.sliding_window import Window, shared_window
 from omni_relay.sources.base import SourceConfig, WebhookSource
 from omni_relay.sources.registry import webhook_source
 from omni_relay.sources.slack import REPLAY_WINDOW_S, signing_secrets
@@ -53,7 +55,8 @@ class Runtime:
         queue: TaskQueue | None = None,
         postback: PostBack | None = None,
         dedupe: Deduplicator | None = None,
-        poll_budget: PollBudget | None = None,
+        budget: Window | None = None,
+        records: JobRecords | None = None,
         slack: SlackDirectoryPort | None = None,
         unfurler: SlackUnfurlPort | None = None,
         now: Callable[[], float] = time.time,
@@ -66,19 +69,25 @@ class Runtime:
         callback_host = urlsplit(settings.callback_url).netloc if settings.callback_url else ""
         self.postback = postback or PostBack(AllowedHosts.parse(f"{settings.postback_hosts},{callback_host}"))
         self.notifier = Notifier(self.postback, settings.callback_url, now)
-        self.dedupe = dedupe or default_dedupe(settings.idempotency_table)
-        self.rate_limit = SenderRateLimit(settings.sender_rate_limit_per_min)
-        self.omni = MeteredOmni(omni)
+        table = settings.idempotency_table
+        self.dedupe = dedupe or default_dedupe(table)
+        # The per-sender limit counts across every environment, on the requester's namespaced identity.
+        per_sender = settings.sender_rate_limit_per_min
+        self.rate_limit = SharedSenderLimit(shared_window(table, "sender", per_sender, now) if per_sender else None)
+        # Omni's per-key budget, one for every environment of both functions (omni_budget.py).
+        window = budget or shared_window(table, "omni-budget", settings.omni_requests_per_min, now)
+        self.omni = BudgetedOmni(omni, OmniBudget(window))
+        self.records = records or default_job_records(table, now)
         self.service = CancelService(
             self.omni,
             secrets,
             settings.omni_secret_id,
             lambda source: policy_for(settings, source),
-            may_read_details=self._may_read_details,
+            records=self.records,
+            follow_s=self.follow_up_s + CAP_GRACE_S if settings.follow_up_minutes else 0.0,
             ownership=self._ownership(slack) if settings.who_may_cancel == "owner-or-on-call" else None,
             now=now,
         )
-        self._poll_budget = poll_budget  # the worker's alone: made on its first poll
         self._unfurler = unfurler  # chat.unfurl: made on the first link to unfurl
         self.omni_host = omni_host_of(settings.omni_base_url)
         report_setup(*settings.identity_problems)
@@ -100,7 +109,7 @@ class Runtime:
 
     def sender_wait_s(self, requester: Requester) -> float:
         """0 if this sender may cancel now; else the seconds until the per-sender limit allows it."""
-        wait = self.rate_limit.wait_s(requester.principal)
+        wait = self.rate_limit.wait_s(requester.principal)  # the namespaced identity, and nothing else
         if wait:
             logger.warning("sender over the relay's rate limit", extra={"retry_after_s": round(wait, 1)})
             count("RateLimited", source=requester.source)
@@ -145,11 +154,6 @@ class Runtime:
             raise WhoUnknown("the relay cannot read its Slack secret", setup=True) from None
         return value.strip() if isinstance(value, str) else ""
 
-    def _may_read_details(self) -> bool:
-        """Details only while this environment made fewer Omni calls in the last minute than its share:
-        a burst of cancels uses Omni's limit first."""
-        return self.omni.calls_last_minute() < self.settings.details_reads_per_min
-
     # Following a cancel until the job has stopped (following.py) -----------------------------------
 
     @property
@@ -157,23 +161,32 @@ class Runtime:
         return self.settings.follow_up_minutes * 60
 
     def follow_up(self, task: CancelTask) -> bool:
-        """Queue the first follow-up poll of `task`'s job. False when nothing will follow it."""
+        """Follow `task`'s job until it has stopped: join the job's chain when one is running (one
+        chain per job, whoever asked), else queue its first poll. False when nothing will follow it."""
+        if not self.settings.follow_up_minutes:
+            return False
+        if not self.records.join(task.job_id, task.to_json(), self.follow_up_s + CAP_GRACE_S):
+            count("FollowUpsJoined")
+            return True
         first = replace(task, follow=Follow(since=self.now()))
-        return bool(self.settings.follow_up_minutes) and self.hand_off(first, delay_s=poll_delay_s(1))
+        if self.hand_off(first, delay_s=poll_delay_s(1)):
+            return True
+        self.records.followers(task.job_id)  # nothing follows the job: the next cancel starts a chain
+        return False
 
-    @property
-    def poll_budget(self) -> PollBudget:
-        if self._poll_budget is None:
-            self._poll_budget = default_poll_budget(
-                self.settings.idempotency_table, self.settings.follow_up_polls_per_min
-            )
-        return self._poll_budget
-
-    def poll_wait_s(self) -> float:
-        return self.poll_budget.wait_s()
-
-    def omni_busy(self) -> None:
-        self.poll_budget.exhaust()
+    def followers(self, task: CancelTask) -> list[CancelTask]:
+        """Everyone waiting on `task`'s follow-up chain, which ends now (at least `task` itself)."""
+        waiting = [task]
+        for text in self.records.followers(task.job_id):
+            try:
+                other = CancelTask.from_json(text)
+            except (ValueError, KeyError, TypeError):
+                continue
+            if (other.reply, other.source) != (task.reply, task.source) and all(
+                (other.reply, other.source) != (w.reply, w.source) for w in waiting
+            ):
+                waiting.append(other)
+        return waiting
 
     def requeue(self, task: CancelTask, follow: Follow, delay_s: int) -> None:
         if self.queue is None:
