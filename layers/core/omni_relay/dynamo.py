@@ -55,23 +55,27 @@ def _hmac(key: bytes, text: str) -> bytes:
 class DynamoClient:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         # The live environment by default: SnapStart puts fresh credentials in it after a restore.
-        env = os.environ if env is None else env
-        self.region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self._env = os.environ if env is None else env
+
+    @property
+    def region(self) -> str:
+        return self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+    @property
+    def url(self) -> str:
         # AWS_ENDPOINT_URL as boto3 reads it (the local stack's moto; empty in AWS).
-        endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or ""
-        self.url = endpoint.rstrip("/") + "/" if endpoint else f"https://dynamodb.{self.region}.amazonaws.com/"
-        self.host = urlsplit(self.url).netloc
-        self._env = env
+        endpoint = self._env.get("AWS_ENDPOINT_URL_DYNAMODB") or self._env.get("AWS_ENDPOINT_URL") or ""
+        return endpoint.rstrip("/") + "/" if endpoint else f"https://dynamodb.{self.region}.amazonaws.com/"
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(params).encode()
+        body, url = json.dumps(params).encode(), self.url
         for attempt in (1, 2):
             try:
                 response = shared_pool().request(
                     "POST",
-                    self.url,
+                    url,
                     body=body,
-                    headers=self._signed(operation, body),
+                    headers=self._signed(operation, body, url),
                     timeout=TIMEOUT,
                     retries=False,
                     redirect=False,
@@ -93,7 +97,7 @@ class DynamoClient:
             raise DynamoError(code, str(answer.get("message") or answer.get("Message") or ""), answer.get("Item"))
         raise DynamoError("Unreachable")  # pragma: no cover (the loop returns or raises)
 
-    def _signed(self, operation: str, body: bytes) -> dict[str, str]:
+    def _signed(self, operation: str, body: bytes, url: str) -> dict[str, str]:
         """SigV4 headers for one call (AWS General Reference, "Create a signed AWS API request")."""
         names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
         key, secret, token = (self._env.get(name, "") for name in names)
@@ -101,7 +105,7 @@ class DynamoClient:
         day = stamp[:8]
         headers = {
             "content-type": "application/x-amz-json-1.0",
-            "host": self.host,
+            "host": urlsplit(url).netloc,
             "x-amz-date": stamp,
             "x-amz-target": f"DynamoDB_20120810.{operation}",
         }
@@ -119,9 +123,10 @@ class DynamoClient:
                 hashlib.sha256(body).hexdigest(),
             ]
         )
-        scope = f"{day}/{self.region}/dynamodb/aws4_request"
+        region = self.region
+        scope = f"{day}/{region}/dynamodb/aws4_request"
         to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signing = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), self.region), "dynamodb"), "aws4_request")
+        signing = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), region), "dynamodb"), "aws4_request")
         signature = hmac.new(signing, to_sign.encode(), "sha256").hexdigest()
         headers["authorization"] = (
             f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={';'.join(signed)}, Signature={signature}"
