@@ -193,7 +193,7 @@ def test_fifty_executing_jobs_cancelled_at_once_and_twenty_status_reads_all_end_
     ]
     assert at_once + later == 50, other
     assert at_once >= LIMIT - LIMIT // 3 - 10  # cancels first: the reads and details took only what was left
-    assert all(f"is EXECUTING" in t or "kept for people's cancels" in t for t in seen), seen
+    assert all("is EXECUTING" in t or "kept for people's cancels" in t for t in seen), seen
 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
