@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -97,7 +96,9 @@ def test_a_spammer_is_limited_across_environments_and_a_second_persons_cancel_is
 
     accepted = [text for text in replies if "faster than this relay allows" not in text]
     assert len(accepted) == PER_SENDER, f"{len(accepted)} of 48 accepted across {ENVIRONMENTS} environments"
-    assert all("had already finished (COMPLETE)" in text for text in accepted)
+    assert all("had already finished (COMPLETE)" in text for text in accepted), [
+        t for t in accepted if "had already finished (COMPLETE)" not in t
+    ]
     assert second["status"] == 200 and float(second["seconds"]) < 3.0  # type: ignore[arg-type]
     assert "I will say here when it has stopped" in str(second["shown"]), second  # stopping, not handed off
     calls = omni_requests(stack, start)
@@ -124,10 +125,11 @@ def test_one_follow_chain_per_job_cancelled_five_times(stack: LocalStack):
     finals = [capture.wait_for(f"/c/{i}", timeout=40) for i in range(5)]
     assert all(len(f) == 1 and f"Job {job} stopped: CANCELLED" in f[0]["text"] for f in finals)  # everyone told
     time.sleep(6)  # a second chain's next poll would have come by now
-    ops = Counter(e["op"] for e in omni.state.log if e.get("job") == job)
-    assert ops["cancel"] == 1, ops  # the other four joined the first (from the relay's record)
-    polls = ops["status"] - 1  # less the details read with the first cancel
-    assert 1 <= polls <= 2, ops  # one chain: a poll after 5 s, and one after 10 s more at most
+    ops = [e for e in omni.state.log if e.get("job") == job]
+    [cancelled] = [e for e in ops if e["op"] == "cancel"]  # the other four joined the first (the relay's record)
+    # Not the details read with the first cancel (when the budget had room for it): the polls, 5 s on and later.
+    polls = [e for e in ops if e["op"] == "status" and e["at"] > cancelled["at"] + 2]
+    assert 1 <= len(polls) <= 2, ops  # one chain: a poll after 5 s, and one after 10 s more at most
     assert all(len(capture.wait_for(f"/c/{i}", timeout=0.1)) == 1 for i in range(5))
 
 

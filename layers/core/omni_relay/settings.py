@@ -43,7 +43,8 @@ class Settings:
     idempotency_table: str = ""  # empty: no de-duplication
     sender_rate_limit_per_min: int = 10  # per sender, across every environment; 0 turns it off
     # Omni's limit per key (60 a minute; Omni raises it on request), one budget for every environment,
-    # cancels first (omni_budget.py).
+    # cancels first (omni_budget.py). 0: no budget (`make bench`, which lifts the emulator's limit too;
+    # the template allows no less than 3).
     omni_requests_per_min: int = 60
     follow_up_minutes: float = 10.0  # how long an executing job is followed after a cancel; 0: not at all
     webhook_secret_id: str = ""  # empty: no webhook source is enabled
@@ -133,7 +134,7 @@ class Settings:
             task_retry_delay_s=int(number("TASK_RETRY_DELAY_S", 30, 0, 900)),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip(),
             sender_rate_limit_per_min=int(number("SENDER_RATE_LIMIT_PER_MIN", 10, 0, 600)),
-            omni_requests_per_min=int(number("OMNI_REQUESTS_PER_MIN", 60, 3, 500)),
+            omni_requests_per_min=int(number("OMNI_REQUESTS_PER_MIN", 60, 0, 500)),
             follow_up_minutes=number("FOLLOW_UP_MINUTES", 10, 0, 25),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
             who_may_cancel=_choice(env, "WHO_MAY_CANCEL", ("allow-list", "owner-or-on-call"), problems),

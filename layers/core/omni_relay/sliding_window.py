@@ -5,7 +5,8 @@ A ring of `limit` slots in one DynamoDB item (the idempotency table, expiring wi
 claims a slot whose last event is more than 60 s old, with that condition on the slot, so no slot holds
 two events within a minute and no more than `limit` events happen in any 60 s, however many
 environments race (two would have to share a slot). The slot is chosen from the ring as this
-environment last saw it; a stale view costs only a refused condition, which hands back the ring as it is.
+environment last saw it (a free one at random, so racing environments rarely collide); a stale view
+costs only a refused condition, which hands back the ring as it is.
 A sliding minute, not a calendar one: Omni may count either way, and this never exceeds it in either.
 
 `reserve` keeps that many slots free for other callers: the Omni budget's priorities (omni_budget.py).
@@ -13,6 +14,7 @@ A sliding minute, not a calendar one: Omni may count either way, and this never 
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -21,7 +23,7 @@ from omni_relay import dynamo
 from omni_relay.ttl_cache import TtlCache
 
 WINDOW_S = 60.0
-MAX_TRIES = 4  # claims refused because another environment took the slot first
+MAX_TRIES = 8  # claims refused because another environment took the slot first
 MAX_NAMES = 10_000  # memory bound of each environment's view of the rings
 
 
@@ -45,7 +47,8 @@ def decide(ring: Sequence[float], now: float, reserve: int = 0) -> tuple[int, fl
     recent = sorted(at for at in ring if at > cutoff)
     free = len(ring) - len(recent)
     if free > reserve:
-        return min(range(len(ring)), key=ring.__getitem__), 0.0
+        # Any free slot will do: a random one, so environments taking at once rarely pick the same.
+        return random.choice([i for i, at in enumerate(ring) if at <= cutoff]), 0.0  # noqa: S311 (spreading)
     return -1, max(recent[min(reserve - free, len(recent) - 1)] - cutoff, 0.01)
 
 

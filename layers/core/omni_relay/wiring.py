@@ -75,8 +75,9 @@ class Runtime:
         per_sender = settings.sender_rate_limit_per_min
         self.rate_limit = SharedSenderLimit(shared_window(table, "sender", per_sender, now) if per_sender else None)
         # Omni's per-key budget, one for every environment of both functions (omni_budget.py).
-        window = budget or shared_window(table, "omni-budget", settings.omni_requests_per_min, now)
-        self.omni = BudgetedOmni(omni, OmniBudget(window))
+        limit = settings.omni_requests_per_min
+        window = budget or (shared_window(table, "omni-budget", limit, now) if limit else None)
+        self.omni = BudgetedOmni(omni, OmniBudget(window) if window else None)
         self.records = records or default_job_records(table, now)
         self.service = CancelService(
             self.omni,
