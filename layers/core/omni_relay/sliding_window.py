@@ -25,6 +25,7 @@ from omni_relay.ttl_cache import TtlCache
 WINDOW_S = 60.0
 MAX_TRIES = 8  # claims refused because another environment took the slot first
 MAX_NAMES = 10_000  # memory bound of each environment's view of the rings
+FRESH_S = 1.0  # how old a view of a ring may be to judge a reserve (a priority; the limit is the condition's)
 
 
 class WindowUnavailable(Exception):
@@ -76,15 +77,18 @@ class DynamoWindow:
         self._table = table
         self._prefix = prefix
         self._now = now
-        self._seen = TtlCache(WINDOW_S, MAX_NAMES, now)  # name -> the ring as last seen here
+        self._seen = TtlCache(WINDOW_S, MAX_NAMES, now)  # name -> (the ring as last seen here, when)
 
     def take(self, name: str, reserve: int = 0) -> float:
         key = {"id": {"S": f"{self._prefix}#{self.limit}#{name}"}}
         try:
             seen = self._seen.get(name)
-            # A reserve is judged on the ring as it is now, not as this environment last saw it.
-            fresh = reserve > 0 or not isinstance(seen, list)
-            ring = self._read(key) if fresh else seen
+            ring, seen_at = seen if isinstance(seen, tuple) else (None, 0.0)
+            # A claim needs no read first (a stale or missing view costs a refused condition, which answers
+            # with the ring); a reserve is judged on the ring as it is, or as it was a moment ago.
+            fresh = False
+            if reserve and self._now() - seen_at > FRESH_S:
+                ring, fresh = self._read(key), True
             for _ in range(MAX_TRIES):
                 now = self._now()
                 slot, wait = decide(ring or [0.0] * self.limit, now, reserve)
@@ -92,13 +96,13 @@ class DynamoWindow:
                     ring, fresh = self._read(key), True
                     continue
                 if slot < 0:
-                    self._seen.put(name, ring)
+                    self._seen.put(name, (ring, now))
                     return wait
                 current = self._claim(key, ring, slot, now)
                 if current is None:
                     claimed = list(ring or [0.0] * self.limit)
                     claimed[slot] = now
-                    self._seen.put(name, claimed)
+                    self._seen.put(name, (claimed, now))
                     return 0.0
                 ring, fresh = current, True
         except dynamo.errors() as exc:

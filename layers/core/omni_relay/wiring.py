@@ -56,6 +56,7 @@ class Runtime:
         postback: PostBack | None = None,
         dedupe: Deduplicator | None = None,
         budget: Window | None = None,
+        sender_limit: Window | None = None,
         records: JobRecords | None = None,
         slack: SlackDirectoryPort | None = None,
         unfurler: SlackUnfurlPort | None = None,
@@ -73,7 +74,8 @@ class Runtime:
         self.dedupe = dedupe or default_dedupe(table)
         # The per-sender limit counts across every environment, on the requester's namespaced identity.
         per_sender = settings.sender_rate_limit_per_min
-        self.rate_limit = SharedSenderLimit(shared_window(table, "sender", per_sender, now) if per_sender else None)
+        senders = sender_limit or (shared_window(table, "sender", per_sender, now) if per_sender else None)
+        self.rate_limit = SharedSenderLimit(senders)
         # Omni's per-key budget, one for every environment of both functions (omni_budget.py).
         limit = settings.omni_requests_per_min
         window = budget or (shared_window(table, "omni-budget", limit, now) if limit else None)
