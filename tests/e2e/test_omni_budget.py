@@ -3,7 +3,8 @@ worker environment, spent on cancels first (omni_budget.py), per-sender limits a
 repeated cancels answered from the relay's own record, one follow-up chain per job.
 
 Over the template-driven local stack with 8 warm relay environments (Lambda scales out the same way)
-and the Omni emulator at real speed: its log of requests is what Omni would have counted."""
+and the Omni emulator at real speed: its log of requests is what Omni would have counted. The tests with
+a stack of their own come first: moto keeps its state per process, so no two stacks may run at once."""
 
 from __future__ import annotations
 
@@ -64,6 +65,79 @@ def busiest_minute(times: list[float]) -> int:
 def limited(stack: LocalStack) -> int:
     assert stack.omni is not None
     return sum(1 for e in stack.omni.state.log if e["op"] == "limited")
+
+
+def test_with_the_budget_table_unavailable_cancels_still_go_ahead_and_extras_wait():
+    with LocalStack(stack_config()) as stack:  # its own: the budget's table is deleted here
+        omni = stack.omni
+        assert omni is not None
+        stack.aws("dynamodb").delete_table(TableName=stack.resource("IdempotencyTable"))
+        job = omni.create_job(key=stack.config.omni_api_key, queued_s=600)
+        looked = as_slack_shows(*post_command(stack.url, f"status {job}", user_id="U0NOTABLE1"))
+        cancelled = as_slack_shows(*post_command(stack.url, job, user_id="U0NOTABLE1"))
+        logs = stack.function_logs()
+    assert f"Cancelled Omni AI job `{job}`" in cancelled and omni.job_state(job) == "CANCELLED"  # fails open
+    assert "kept for people's cancels" in looked  # fails closed: no status read without the budget
+    assert not [e for e in omni.state.log if e["op"] == "status" and e.get("job") == job]
+    assert "Omni budget unavailable: the cancel goes ahead" in logs
+    assert "Omni budget unavailable: the call waits" in logs
+    assert '"OmniBudgetUnavailable"' in logs  # counted (EMF)
+
+
+def test_fifty_executing_jobs_cancelled_at_once_and_twenty_status_reads_all_end_stopped_without_a_429():
+    with LocalStack(stack_config(max_instances=ENVIRONMENTS)) as stack:  # its own: Omni's minute from nothing
+        fifty_cancels_and_twenty_reads(stack)
+
+
+def fifty_cancels_and_twenty_reads(stack: LocalStack) -> None:
+    omni, capture = stack.omni, stack.capture
+    assert omni is not None and capture is not None
+    key = stack.config.omni_api_key
+    jobs = [omni.create_job(key=key, pinned="EXECUTING", iteration_s=2) for _ in range(50)]
+    start = omni.state.clock.now()
+
+    def cancel(i: int) -> str:
+        status, payload = post_command(
+            stack.url, jobs[i], user_id=f"U0BURST{i:03d}", response_url=capture.url(f"/b/{i}")
+        )
+        return as_slack_shows(status, payload)
+
+    def look(i: int) -> str:
+        status, payload = post_command(stack.url, f"status {jobs[i]}", user_id=f"U0LOOK{i:03d}")
+        return as_slack_shows(status, payload)
+
+    with ThreadPoolExecutor(ENVIRONMENTS) as pool:
+        cancels = [pool.submit(cancel, i) for i in range(50)]
+        looks = [pool.submit(look, i) for i in range(20)]
+        said = [f.result() for f in cancels]
+        seen = [f.result() for f in looks]
+    # Every cancel is either sent now or handed to the worker (held back by the budget: with when it will be
+    # sent; or past Slack's deadline on this shared machine), none refused.
+    at_once = sum("I will say here when it has stopped" in text for text in said)
+    later = sum("post the result here" in text for text in said)
+    held = sum("I will send this one in about" in text for text in said)
+    other = [
+        t for t in said if "I will say here when it has stopped" not in t and "I will post the result here" not in t
+    ]
+    assert at_once + later == 50 and at_once, other
+    assert all("is EXECUTING" in t or "kept for people's cancels" in t for t in seen), seen
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        stopped = sum(any("stopped: CANCELLED" in p["raw"].decode() for p in capture.posts if p["path"] == f"/b/{i}")
+                      for i in range(50))  # fmt: skip
+        if stopped == 50:
+            break
+        time.sleep(1)
+    assert stopped == 50, f"{stopped} of 50 told their job stopped"
+    assert {omni.job_state(job) for job in jobs} == {"CANCELLED"}
+    calls = omni_requests(stack, start)
+    assert limited(stack) == 0 and busiest_minute(calls) <= LIMIT
+    print(
+        f"\n50 cancels + 20 status: {at_once} answered at once, {later} handed off ({held} held back with a time), "
+        "all stopped "
+        f"in {omni.state.clock.now() - start:.0f} s; Omni's busiest minute {busiest_minute(calls)} requests, 0 refused"
+    )
 
 
 def test_a_spammer_is_limited_across_environments_and_a_second_persons_cancel_is_answered_at_once(
@@ -131,86 +205,3 @@ def test_one_follow_chain_per_job_cancelled_five_times(stack: LocalStack):
     polls = [e for e in ops if e["op"] == "status" and e["at"] > cancelled["at"] + 2]
     assert 1 <= len(polls) <= 2, ops  # one chain: a poll after 5 s, and one after 10 s more at most
     assert all(len(capture.wait_for(f"/c/{i}", timeout=0.1)) == 1 for i in range(5))
-
-
-def test_with_the_budget_table_unavailable_cancels_still_go_ahead_and_extras_wait(stack: LocalStack):
-    omni = stack.omni
-    assert omni is not None
-    dynamodb = stack.aws("dynamodb")
-    table = stack.resource("IdempotencyTable")
-    described = dynamodb.describe_table(TableName=table)["Table"]
-    dynamodb.delete_table(TableName=table)
-    try:
-        job = omni.create_job(key=stack.config.omni_api_key, queued_s=600)
-        looked = as_slack_shows(*post_command(stack.url, f"status {job}", user_id="U0NOTABLE1"))
-        cancelled = as_slack_shows(*post_command(stack.url, job, user_id="U0NOTABLE1"))
-    finally:
-        dynamodb.create_table(
-            TableName=table,
-            KeySchema=described["KeySchema"],
-            AttributeDefinitions=described["AttributeDefinitions"],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"AttributeName": "expiration", "Enabled": True}
-        )
-    assert f"Cancelled Omni AI job `{job}`" in cancelled and omni.job_state(job) == "CANCELLED"  # fails open
-    assert "kept for people's cancels" in looked  # fails closed: no status read without the budget
-    assert not [e for e in omni.state.log if e["op"] == "status" and e.get("job") == job]
-    logs = stack.function_logs()
-    assert "Omni budget unavailable: the cancel goes ahead" in logs
-    assert "Omni budget unavailable: the call waits" in logs
-    assert '"OmniBudgetUnavailable"' in logs  # counted (EMF)
-
-
-def test_fifty_executing_jobs_cancelled_at_once_and_twenty_status_reads_all_end_stopped_without_a_429(
-    stack: LocalStack,
-):
-    omni, capture = stack.omni, stack.capture
-    assert omni is not None and capture is not None
-    key = stack.config.omni_api_key
-    jobs = [omni.create_job(key=key, pinned="EXECUTING", iteration_s=2) for _ in range(50)]
-    start = omni.state.clock.now()
-
-    def cancel(i: int) -> str:
-        status, payload = post_command(
-            stack.url, jobs[i], user_id=f"U0BURST{i:03d}", response_url=capture.url(f"/b/{i}")
-        )
-        return as_slack_shows(status, payload)
-
-    def look(i: int) -> str:
-        status, payload = post_command(stack.url, f"status {jobs[i]}", user_id=f"U0LOOK{i:03d}")
-        return as_slack_shows(status, payload)
-
-    with ThreadPoolExecutor(ENVIRONMENTS) as pool:
-        cancels = [pool.submit(cancel, i) for i in range(50)]
-        looks = [pool.submit(look, i) for i in range(20)]
-        said = [f.result() for f in cancels]
-        seen = [f.result() for f in looks]
-    # Every cancel is either sent now or handed to the worker (held back by the budget: with when it will be
-    # sent; or past Slack's deadline on this shared machine), none refused.
-    at_once = sum("I will say here when it has stopped" in text for text in said)
-    later = sum("post the result here" in text for text in said)
-    held = sum("I will send this one in about" in text for text in said)
-    other = [
-        t for t in said if "I will say here when it has stopped" not in t and "I will post the result here" not in t
-    ]
-    assert at_once + later == 50 and at_once, other
-    assert all("is EXECUTING" in t or "kept for people's cancels" in t for t in seen), seen
-
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        stopped = sum(any("stopped: CANCELLED" in p["raw"].decode() for p in capture.posts if p["path"] == f"/b/{i}")
-                      for i in range(50))  # fmt: skip
-        if stopped == 50:
-            break
-        time.sleep(1)
-    assert stopped == 50, f"{stopped} of 50 told their job stopped"
-    assert {omni.job_state(job) for job in jobs} == {"CANCELLED"}
-    calls = omni_requests(stack, start)
-    assert limited(stack) == 0 and busiest_minute(calls) <= LIMIT
-    print(
-        f"\n50 cancels + 20 status: {at_once} answered at once, {later} handed off ({held} held back with a time), "
-        "all stopped "
-        f"in {omni.state.clock.now() - start:.0f} s; Omni's busiest minute {busiest_minute(calls)} requests, 0 refused"
-    )
