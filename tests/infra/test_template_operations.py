@@ -87,6 +87,7 @@ def test_every_alarm_notifies_the_stacks_topic_and_the_email_is_subscribed(cfn: 
     expected = {
         "ParkedCancelsAlarm",
         "OmniKeyRejectedAlarm",
+        "OmniBudgetExhaustedAlarm",
         "RejectedSignaturesAlarm",
         "RelayErrorsAlarm",
         "RelayThrottlesAlarm",
