@@ -61,8 +61,8 @@ class DynamoClient:
         try:
             return dict(getattr(self._boto, method)(**params))
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise DynamoError(str(error.get("Code", "ClientError")), exc.response.get("Item")) from None
+            error, item = exc.response.get("Error", {}), exc.response.get("Item")
+            raise DynamoError(str(error.get("Code", "ClientError")), item if isinstance(item, dict) else None) from None
         except BotoCoreError as exc:
             raise DynamoError(type(exc).__name__) from None
 
