@@ -177,9 +177,9 @@ def test_a_spammer_is_limited_across_environments_and_a_second_persons_cancel_is
     assert "I will say here when it has stopped" in str(second["shown"]), second  # stopping, not handed off
     calls = omni_requests(stack, start)
     cancels_of_finished = [e for e in omni.state.log if e["op"] == "cancel" and e["job"] == finished]
-    # Only the first cancels, sent at once before Omni's first answer was recorded, reached Omni (at most one
-    # per environment); the rest were answered from the relay's own record.
-    assert len(cancels_of_finished) <= ENVIRONMENTS < PER_SENDER
+    # One reached Omni; the rest, sent at once from 8 environments or after, were answered from the relay's
+    # own record (those in the same moment waited for the first's answer).
+    assert len(cancels_of_finished) == 1
     assert busiest_minute(calls) <= LIMIT and limited(stack) == 0
     print(
         f"\nspam: {len(accepted)} of 48 accepted, Omni got {busiest_minute(calls)} requests in the busiest minute "

@@ -51,6 +51,22 @@ def test_retries_503_then_succeeds(emulator: OmniEmulator):
     assert len(emulator.cancel_calls()) == 1  # the two 503s were answered before reaching the API
 
 
+def test_every_retry_takes_from_omnis_budget_and_none_is_sent_without(emulator: OmniEmulator):
+    from omni_relay.omni_budget import BudgetedOmni, Kind, OmniBudget, OmniHeldBack
+    from omni_relay.sliding_window import LocalWindow
+
+    job = emulator.create_job(key=ORG_KEY, queued_s=60)
+    emulator.set_faults(status=503, count=5)
+    now = [1000.0]
+    omni = BudgetedOmni(client(emulator), OmniBudget(LocalWindow(2, lambda: now[0])))
+    reply = omni.cancel(job, ORG_KEY, Deadline.within(2))
+    assert reply.status == 503  # the budget (2) allowed the call and one retry, not the four attempts
+    assert emulator.state.faults.count == 3
+    with pytest.raises(OmniHeldBack):
+        omni.as_kind(Kind.STATUS).status(job, ORG_KEY, Deadline.within(2))
+    assert emulator.state.faults.count == 3  # held back: not sent
+
+
 def test_honours_retry_after_within_the_deadline(emulator: OmniEmulator):
     job = emulator.create_job(key=ORG_KEY, queued_s=60)
     emulator.set_faults(status=429, count=1, retry_after="1")

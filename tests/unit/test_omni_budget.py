@@ -199,3 +199,24 @@ def test_a_job_cancelled_again_while_it_is_followed_joins_the_one_chain(secrets:
     # The chain's end tells every requester, once each, and a later cancel starts a new chain.
     assert [t.reply.url[-2:] for t in runtime.followers(first)] == [f"c{i}" for i in range(cancels)]
     assert runtime.records.join(JOB, first.to_json(), 60) is True
+
+
+def test_the_same_cancel_sent_at_once_from_two_environments_reaches_omni_once(secrets: FakeSecretStore):
+    import threading
+    import time
+
+    def slow_finished(op: str, job: str, token: str) -> OmniReply:
+        time.sleep(0.3)  # Omni takes a moment: the second cancel arrives meanwhile
+        return OmniReply(200, {"jobId": job, "state": "COMPLETE"})
+
+    omni = FakeOmni(slow_finished)
+    records, budget = LocalJobRecords(), LocalWindow(60)
+    one, two = (environment(secrets, omni, budget, records=records) for _ in range(2))
+    said: dict[str, str] = {}
+    first = threading.Thread(target=lambda: said.update(one=command(one, JOB, "U0ONE0001", NOW)))
+    first.start()
+    time.sleep(0.1)
+    said["two"] = command(two, JOB, "U0TWO0001", NOW - 1)
+    first.join()
+    assert "had already finished (COMPLETE)" in said["one"] and "had already finished (COMPLETE)" in said["two"]
+    assert len(omni.cancels) == 1  # the second waited for the first's answer instead of asking Omni too

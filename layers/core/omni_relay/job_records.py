@@ -24,6 +24,8 @@ from omni_relay.observability import count, logger
 from omni_relay.ttl_cache import TtlCache
 
 RECENT_S = 300  # how long Omni's final answer on a job is the relay's answer too
+FROM_RECORD = "answered from the relay's record"  # the detail (for logs) of an answer kept here
+ASKING_S = 2.0  # how long a cancel asking Omni holds the job: the same cancels meanwhile wait for its answer
 # How each answer is kept, as a repeated cancel of the job is to be answered.
 _KEPT_AS = {
     Outcome.CANCELLED: Outcome.ALREADY_CANCELLED,
@@ -35,18 +37,22 @@ _KEPT_AS = {
 }
 
 
+def keeps(outcome: CancelOutcome) -> bool:
+    return outcome.outcome in _KEPT_AS and (outcome.outcome is not Outcome.STOPPING or outcome.following)
+
+
 def as_kept(outcome: CancelOutcome, now: float) -> CancelOutcome | None:
     """`outcome` as a later cancel of the job is answered, or None when it is not kept."""
-    kept = _KEPT_AS.get(outcome.outcome)
-    if kept is None or (kept is Outcome.STOPPING and not outcome.following):
+    if not keeps(outcome):
         return None
+    kept = _KEPT_AS[outcome.outcome]
     details = outcome.details
     state = outcome.state
     if kept is Outcome.ALREADY_CANCELLED:
         state = JobState.CANCELLED
         if details is None or not details.cancelled_at:
             details = replace(details or JobDetails(), cancelled_at=outcome.at or now)
-    return CancelOutcome(outcome.job_id, kept, state, "answered from the relay's record", details=details, at=now)
+    return CancelOutcome(outcome.job_id, kept, state, FROM_RECORD, details=details, at=now)
 
 
 class JobRecords(Protocol):
@@ -54,7 +60,18 @@ class JobRecords(Protocol):
         """The kept answer on `job_id` for a cancel with `key` (omni_budget.key_id), or None."""
         ...
 
-    def remember(self, outcome: CancelOutcome, key: str, ttl_s: float = RECENT_S) -> None: ...
+    def begin(self, job_id: str, key: str) -> tuple[CancelOutcome | None, bool]:
+        """Before a cancel asks Omni: the kept answer for `key`, if any; else whether another request is
+        asking Omni about the job right now (its answer will be kept). Marks this one as asking."""
+        ...
+
+    def release(self, job_id: str) -> None:
+        """The cancel that began asking has no answer to keep: the next one asks Omni itself."""
+        ...
+
+    def remember(self, outcome: CancelOutcome, key: str, ttl_s: float = RECENT_S) -> None:
+        """Keep Omni's answer on the job (and the cancel that asked is done asking)."""
+        ...
 
     def join(self, job_id: str, follower: str, ttl_s: float) -> bool:
         """Add `follower` (a task as JSON) to the job's follow-up chain; True when there was none
@@ -73,6 +90,7 @@ class LocalJobRecords:
         self._now = now
         self._answers = TtlCache(RECENT_S, 5000, now)  # ttl per entry below
         self._chains: dict[str, tuple[float, list[str]]] = {}
+        self._asking: dict[str, float] = {}
 
     def recent(self, job_id: str, key: str) -> CancelOutcome | None:
         found = self._answers.get((job_id, key))
@@ -80,7 +98,17 @@ class LocalJobRecords:
             return None
         return replace(found[1], at=self._now())
 
+    def begin(self, job_id: str, key: str) -> tuple[CancelOutcome | None, bool]:
+        known = self.recent(job_id, key)
+        asking = known is None and self._asking.get(job_id, 0.0) > self._now()
+        self._asking[job_id] = self._now() + ASKING_S
+        return known, asking
+
+    def release(self, job_id: str) -> None:
+        self._asking.pop(job_id, None)
+
     def remember(self, outcome: CancelOutcome, key: str, ttl_s: float = RECENT_S) -> None:
+        self.release(outcome.job_id)
         kept = as_kept(outcome, self._now())
         if kept is not None:
             self._answers.put((outcome.job_id, key), (self._now() + ttl_s, kept))
@@ -105,6 +133,7 @@ _NAMES = {
     "#expires": "expiration",
     "#followers": "followers",
     "#following": "following_until",
+    "#asking": "asking_until",
 }
 
 
@@ -116,7 +145,9 @@ class DynamoJobRecords:
     def _key(self, job_id: str) -> dict[str, Any]:
         return {"id": {"S": f"job#{job_id}"}}
 
-    def _update(self, job_id: str, expression: str, condition: str = "", **values: Any) -> dict[str, Any]:
+    def _update(
+        self, job_id: str, expression: str, condition: str = "", returns: str = "UPDATED_OLD", **values: Any
+    ) -> dict[str, Any]:
         """One atomic update of the job's item; its attributes before, as far as the update changed them."""
         said = expression + condition
         extra: dict[str, Any] = {"ConditionExpression": condition} if condition else {}
@@ -127,7 +158,7 @@ class DynamoJobRecords:
             Key=self._key(job_id),
             UpdateExpression=expression,
             ExpressionAttributeNames={name: value for name, value in _NAMES.items() if name in said},
-            ReturnValues="UPDATED_OLD",
+            ReturnValues=returns,
             **extra,
         )
         return dict(response.get("Attributes") or {})
@@ -137,7 +168,32 @@ class DynamoJobRecords:
             item = dynamo.client().get_item(TableName=self._table, Key=self._key(job_id), ConsistentRead=True)
         except dynamo.errors() as exc:
             return _unavailable("read", exc, None)
-        found = item.get("Item") or {}
+        return self._kept(item.get("Item") or {}, key)
+
+    def begin(self, job_id: str, key: str) -> tuple[CancelOutcome | None, bool]:
+        # One write that reads too: the item as it was says what is kept and who else is asking.
+        now = self._now()
+        try:
+            old = self._update(
+                job_id,
+                "SET #asking = :asking, #expires = if_not_exists(#expires, :expires)",
+                returns="ALL_OLD",
+                asking={"N": repr(now + ASKING_S)},
+                expires={"N": str(int(now + RECENT_S + 3600))},
+            )
+        except dynamo.errors() as exc:
+            return _unavailable("read", exc, (None, False))
+        known = self._kept(old, key)
+        return known, known is None and float(old.get("asking_until", {}).get("N", 0)) > now
+
+    def release(self, job_id: str) -> None:
+        try:
+            self._update(job_id, "REMOVE #asking", "attribute_exists(id)")
+        except dynamo.errors() as exc:
+            if not dynamo.refused(exc):
+                _unavailable("release", exc, None)
+
+    def _kept(self, found: dict[str, Any], key: str) -> CancelOutcome | None:
         if found.get("key", {}).get("S") != key or float(found.get("until", {}).get("N", 0)) <= self._now():
             return None
         try:
@@ -150,12 +206,13 @@ class DynamoJobRecords:
         now = self._now()
         kept = as_kept(outcome, now)
         if kept is None:
+            self.release(outcome.job_id)
             return
         until = now + ttl_s
         try:
             self._update(
                 outcome.job_id,
-                "SET #outcome = :outcome, #key = :key, #until = :until, #expires = :expires",
+                "SET #outcome = :outcome, #key = :key, #until = :until, #expires = :expires REMOVE #asking",
                 outcome={"S": json.dumps(kept.to_record())},
                 key={"S": key},
                 until={"N": repr(until)},

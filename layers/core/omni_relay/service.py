@@ -11,7 +11,7 @@ from omni_relay.auth import NotAllowed, OmniCredentials, SenderPolicy, choose_to
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome
 from omni_relay.identity import Requester
-from omni_relay.job_records import RECENT_S, JobRecords
+from omni_relay.job_records import ASKING_S, FROM_RECORD, RECENT_S, JobRecords
 from omni_relay.jobref import is_job_id
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort, OmniReply, OmniUnavailable
@@ -24,6 +24,8 @@ DETAILS_MIN_S = 0.4
 # Omni's cancelledAt this long before the request: it was cancelled before, not by this request
 # (the margin absorbs clock skew between Omni and the relay).
 ALREADY_CANCELLED_MARGIN_S = 5.0
+# Time kept for asking Omni when waiting for another request's answer on the same job did not bring it.
+WAIT_RESERVE_S = 1.0
 # Outcomes whose message shows the job's details (the others are errors about the request or Omni).
 DETAILED = frozenset({Outcome.CANCELLED, Outcome.ALREADY_FINISHED, Outcome.STOPPING, Outcome.NOT_CANCELLABLE})
 
@@ -84,13 +86,15 @@ class CancelService:
             if outcome.outcome is Outcome.CANCELLED and cancelled_before:
                 outcome = replace(outcome, outcome=Outcome.ALREADY_CANCELLED)
             outcome = replace(outcome, details=details, at=self._now())
-        if token is not None and self._records is not None:
+        if self._records is not None:
             # Omni's answer as Omni gave it, kept for repeated cancels of the job (a stopping one while
             # it is followed); each requester is shown what they may see of it.
-            if outcome.outcome is not Outcome.STOPPING:
+            if token is not None and outcome.outcome is not Outcome.STOPPING:
                 self._records.remember(outcome, key_id(token), RECENT_S)
-            elif self._follow_s:
+            elif token is not None and self._follow_s:
                 self._records.remember(replace(outcome, following=True), key_id(token), self._follow_s)
+            elif outcome.detail != FROM_RECORD:
+                self._records.release(request.job_id)  # nothing to keep: the next cancel asks Omni
         if outcome.details is not None:
             outcome = replace(outcome, details=self._seen(request.requester, outcome.details))
         return outcome
@@ -171,7 +175,11 @@ class CancelService:
             return CancelOutcome(job_id, Outcome.SETTINGS_UNAVAILABLE, detail=str(exc)), None
         except NotAllowed as denied:
             return self._refusal(request.requester, denied, job_id), None
-        known = None if lookup or self._records is None else self._records.recent(job_id, key_id(token))
+        known = None
+        if not lookup and self._records is not None:
+            known, asking = self._records.begin(job_id, key_id(token))
+            if known is None and asking:  # the same cancel, sent a moment before: its answer will do
+                known = self._answer_of_another(job_id, key_id(token), deadline)
         if known is not None:  # cancelled or finished moments ago: Omni is not asked again
             count("AnsweredFromRecord", outcome=known.outcome.value)
             return (replace(known, details=known.details or checked) if checked else known), None
@@ -188,6 +196,17 @@ class CancelService:
         if checked is not None:
             outcome = replace(outcome, details=checked, at=self._now())
         return outcome, (token if reply.status < 400 else None)
+
+    def _answer_of_another(self, job_id: str, key: str, deadline: Deadline) -> CancelOutcome | None:
+        """Another request is asking Omni about the job right now: its answer, when it comes in time
+        (else this one asks Omni itself)."""
+        assert self._records is not None
+        end = time.monotonic() + min(ASKING_S, deadline.remaining() - WAIT_RESERVE_S)
+        while time.monotonic() < end:
+            time.sleep(0.1)
+            if (known := self._records.recent(job_id, key)) is not None:
+                return known
+        return None
 
     def _ask(
         self,
