@@ -5,7 +5,7 @@ relay then queues a follow task; the worker reads the job's status after a delay
 no function sleeps), again with backoff while it runs, and when it is terminal tells the requester
 once: "stopped: CANCELLED, 42 s after the request", or "finished before it could stop: COMPLETE".
 Bounded: after FOLLOW_UP_MINUTES it says "still running" and stops; every poll takes from Omni's
-budget for the key as a `poll` (omni_budget.py: only while a third of the minute is left for cancels).
+budget for the key as a `poll` (omni_budget.py: only while a sixth of the minute is left for cancels).
 One chain per job: a later cancel of a followed job joins it (wiring.follow_up), and its end tells all.
 """
 

@@ -10,8 +10,9 @@ while more than its share of the minute's budget is left free for the kinds abov
 |-----------|----------------------------------------------------------|---------------------------------------|
 | `cancel`  | a person's cancel, relay or worker (and, owner-or-on-call, | nothing: the whole budget           |
 |           | the look-ups it needs first)                             |                                       |
-| `status`  | `status`, Check again                                    | a third of the key's limit            |
-| `poll`    | follow-up polls of a stopping job                        | a third                               |
+| `poll`    | follow-up polls of a stopping job (the end of a cancel:  | a sixth of the key's limit            |
+|           | "I will say here when it has stopped"), one chain a job  |                                       |
+| `status`  | `status`, Check again                                    | a third                               |
 | `details` | the job's details after a cancel                         | two thirds                            |
 
 A cancel the budget holds back is handed to the worker with a delay (the person is told when it
@@ -41,7 +42,7 @@ class Kind(StrEnum):
 
 
 # The share of the key's minute each kind leaves to the kinds above it (the table above).
-LEAVES_FREE = {Kind.CANCEL: 0.0, Kind.STATUS: 1 / 3, Kind.POLL: 1 / 3, Kind.DETAILS: 2 / 3}
+LEAVES_FREE = {Kind.CANCEL: 0.0, Kind.POLL: 1 / 6, Kind.STATUS: 1 / 3, Kind.DETAILS: 2 / 3}
 
 
 def reserve(kind: Kind, limit: int) -> int:
