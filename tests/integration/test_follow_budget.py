@@ -191,7 +191,7 @@ def test_the_budget_is_one_sliding_minute_for_every_environment_cancels_first(ta
     at = [1_800_000_000.0]
     relay, worker = (OmniBudget(DynamoWindow(table, "omni-budget", 6, lambda: at[0])) for _ in range(2))
     # Two environments, one key: status reads stop while a third (2) is left, cancels take the rest.
-    # (A reserve is judged on a view at most a second old: here each look is 2 s after the last.)
+    # (A reserve is judged on a ring read at most 0.25 s before: here each look is 2 s after the last.)
     assert [relay.take(Kind.STATUS, "k"), worker.take(Kind.STATUS, "k")] == [0.0, 0.0]
     at[0] += 2
     assert [worker.take(Kind.CANCEL, "k"), relay.take(Kind.STATUS, "k")] == [0.0, 0.0]

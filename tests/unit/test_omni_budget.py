@@ -88,7 +88,7 @@ def test_cancels_may_spend_the_whole_budget_the_other_kinds_only_what_they_leave
     assert {kind: reserve(kind, 6) for kind in Kind} == {Kind.CANCEL: 0, Kind.POLL: 1, Kind.STATUS: 2, Kind.DETAILS: 4}
     assert [budget.take(Kind.DETAILS, "k"), budget.take(Kind.DETAILS, "k")] == [0.0, 0.0]
     assert budget.take(Kind.DETAILS, "k") > 0  # two thirds must stay free for the others
-    assert [budget.take(Kind.STATUS, "k"), budget.take(Kind.POLL, "k")] == [0.0, 0.0]
+    assert [budget.take(Kind.STATUS, "k"), budget.take(Kind.STATUS, "k")] == [0.0, 0.0]
     assert budget.take(Kind.STATUS, "k") > 0  # a third kept for polls and cancels
     assert budget.take(Kind.POLL, "k") == 0.0 and budget.take(Kind.POLL, "k") > 0  # a sixth kept for cancels
     assert budget.take(Kind.CANCEL, "k") == 0.0

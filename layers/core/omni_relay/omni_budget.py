@@ -12,7 +12,7 @@ while more than its share of the minute's budget is left free for the kinds abov
 |           | the look-ups it needs first)                             |                                       |
 | `poll`    | follow-up polls of a stopping job (the end of a cancel:  | a sixth of the key's limit            |
 |           | "I will say here when it has stopped"), one chain a job  |                                       |
-| `status`  | `status`, Check again                                    | a third                               |
+| `status`  | `status`, Check again, a job link unfurled               | a third                               |
 | `details` | the job's details after a cancel                         | two thirds                            |
 
 A cancel the budget holds back is handed to the worker with a delay (the person is told when it

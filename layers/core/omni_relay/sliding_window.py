@@ -25,7 +25,7 @@ from omni_relay.ttl_cache import TtlCache
 WINDOW_S = 60.0
 MAX_TRIES = 8  # claims refused because another environment took the slot first
 MAX_NAMES = 10_000  # memory bound of each environment's view of the rings
-FRESH_S = 1.0  # how old a view of a ring may be to judge a reserve (a priority; the limit is the condition's)
+FRESH_S = 0.25  # how long ago a ring may have been read to judge a reserve (a priority; the limit is the condition's)
 
 
 class WindowUnavailable(Exception):
@@ -77,34 +77,34 @@ class DynamoWindow:
         self._table = table
         self._prefix = prefix
         self._now = now
-        self._seen = TtlCache(WINDOW_S, MAX_NAMES, now)  # name -> (the ring as last seen here, when)
+        self._seen = TtlCache(WINDOW_S, MAX_NAMES, now)  # name -> (the ring as last seen here, when read)
 
     def take(self, name: str, reserve: int = 0) -> float:
         key = {"id": {"S": f"{self._prefix}#{self.limit}#{name}"}}
         try:
             seen = self._seen.get(name)
-            ring, seen_at = seen if isinstance(seen, tuple) else (None, 0.0)
+            ring, read_at = seen if isinstance(seen, tuple) else (None, 0.0)
             # A claim needs no read first (a stale or missing view costs a refused condition, which answers
-            # with the ring); a reserve is judged on the ring as it is, or as it was a moment ago.
+            # with the ring); a reserve is judged on the ring as read from the table a moment ago at most.
             fresh = False
-            if reserve and self._now() - seen_at > FRESH_S:
-                ring, fresh = self._read(key), True
+            if reserve and self._now() - read_at > FRESH_S:
+                ring, read_at, fresh = self._read(key), self._now(), True
             for _ in range(MAX_TRIES):
                 now = self._now()
                 slot, wait = decide(ring or [0.0] * self.limit, now, reserve)
                 if slot < 0 and not fresh:
-                    ring, fresh = self._read(key), True
+                    ring, read_at, fresh = self._read(key), now, True
                     continue
                 if slot < 0:
-                    self._seen.put(name, (ring, now))
+                    self._seen.put(name, (ring, read_at))
                     return wait
                 current = self._claim(key, ring, slot, now)
                 if current is None:
                     claimed = list(ring or [0.0] * self.limit)
                     claimed[slot] = now
-                    self._seen.put(name, (claimed, now))
+                    self._seen.put(name, (claimed, read_at))  # as fresh as what it was read from
                     return 0.0
-                ring, fresh = current, True
+                ring, read_at, fresh = current, now, True
         except dynamo.errors() as exc:
             raise WindowUnavailable(type(exc).__name__) from None
         return 1.0  # every claim lost a race: try again in a second
