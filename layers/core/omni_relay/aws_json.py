@@ -140,3 +140,38 @@ class AwsJson:
             kind = str(answer.get("__type", "") if isinstance(answer, dict) else "") or f"HTTP {reply.status}"
             raise AwsCallFailed(kind.rsplit("#", 1)[-1], reply.status)
         return answer if isinstance(answer, dict) else {}
+
+
+class Boto3Json:
+    """The same calls through boto3, where the function's credentials are not in its environment."""
+
+    def __init__(self, service: str) -> None:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 1})
+        self._client: Any = boto3.client(service, config=config)  # type: ignore[call-overload]
+
+    def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        method = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+        try:
+            return dict(getattr(self._client, method)(**payload))
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
+            raise AwsCallFailed(str(error.get("Code", "")), status) from None
+        except BotoCoreError as exc:
+            raise AwsCallFailed(type(exc).__name__) from None
+
+
+def client(service: str, target: str) -> AwsJson | Boto3Json:
+    """Signed here without boto3 when the environment holds the function's credentials (as Lambda's
+    does), else through boto3 (SnapStart hands a credentials endpoint instead)."""
+    return AwsJson.from_env(service, target) or Boto3Json(service)
+
+
+def transient(failure: AwsCallFailed) -> bool:
+    """A failure worth one more attempt: no answer, throttling, or AWS's own side."""
+    return failure.status == 0 or failure.status >= 500 or "Throttl" in failure.code
