@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -224,10 +224,13 @@ def default_audit(table: str) -> AuditLog:
 class Recorder:
     """Writes each decision: the log line always, the table when there is one. Never raises."""
 
-    def __init__(self, log: AuditLog, instance: str, retention_days: int) -> None:
+    def __init__(
+        self, log: AuditLog, instance: str, retention_days: int, now: Callable[[], float] = time.time
+    ) -> None:
         self.log = log
         self.instance = instance
         self.retention_days = retention_days
+        self._now = now
 
     def record(
         self,
@@ -246,7 +249,7 @@ class Recorder:
             by=by,
             instance=self.instance,
             request_id=request_id,
-            at=time.time() if at is None else at,
+            at=self._now() if at is None else at,
             retention_days=self.retention_days,
         )
         logger.info("decision recorded", extra={"audit": record})

@@ -88,7 +88,10 @@ class Runtime:
         self._unfurler = unfurler  # chat.unfurl: made on the first link to unfurl
         self.omni_host = omni_host_of(settings.omni_base_url)
         self.recorder = Recorder(
-            audit or default_audit(settings.audit_table), self.omni_host, settings.audit_retention_days
+            audit or default_audit(settings.audit_table),
+            self.omni_host,
+            settings.audit_retention_days,
+            lambda: self.now(),  # the Runtime's clock, which tests set
         )
         report_setup(*settings.identity_problems)
 
