@@ -89,7 +89,8 @@ def render_history(entries: Sequence[Any], now: float, asked: int) -> dict[str, 
     if not entries:
         text = "No cancels or status checks you may see are on record yet."
         return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
-    lines = [f"*The last {len(entries)} decisions you may see* (newest first; you asked for {asked}):"]
+    many = f"last {len(entries)} decisions" if len(entries) > 1 else "last decision"
+    lines = [f"*The {many} you may see* (newest first; you asked for {asked}):"]
     for entry in entries:
         record = entry.record
         stop = _as_stop(record)
