@@ -488,3 +488,52 @@ def test_the_sigv4_signature_is_botocores():
     )
     assert ours["Authorization"] == request.headers["Authorization"]
     assert ours["X-Amz-Security-Token"] == token
+
+
+# -- attackers ----------------------------------------------------------------------------------------
+
+SHARED_TOKEN = "shared-token-0123456789abcdef"  # noqa: S105
+
+
+def test_history_in_a_webhook_never_cancels_the_job_its_payload_names():
+    """`/omni-cancel history` is not a job word: a structured sender's payload job (jobId) is not
+    cancelled for it (before the history verb, "history" was an unknown token and the payload's job was cancelled)."""
+    world = world_with(SHARED_ALLOWED="*")
+    try:
+        world.store.values["webhooks"]["shared"] = {"tokens": [SHARED_TOKEN]}
+        body = {"jobId": JOB, "description": "/omni-cancel history 50", "user": "mallory"}
+        status, reply = invoke(webhook_event("shared", JOB, timestamp=NOW, secret=SHARED_TOKEN, body=body))
+        assert status == 200 and reply["outcome"] == "help"
+        assert world.omni.calls == [] and world.records == []
+    finally:
+        wiring.use(None)
+
+
+HOSTILE = "<!channel> <https://evil.example/x|click here> *now* `x`"
+
+
+def test_a_reason_is_data_on_every_surface(world: World):
+    reply = world.slack(f"{JOB} {HOSTILE}", user="U0BOB0001")
+    markup = [b["text"]["text"] for b in reply["blocks"] if b["type"] == "section"]
+    assert all("<!channel>" not in m and "evil.example" not in m for m in markup)  # not in any mrkdwn
+    literal = [e for b in reply["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert {"type": "plain_text", "text": f"Reason: {HOSTILE}", "emoji": False} in literal
+    [task] = world.queue.sent
+    world.deliver(task)
+    [(_, message)] = world.messages.sent
+    assert all("<!channel>" not in b["text"]["text"] for b in message["blocks"] if b["type"] == "section")
+    history = world.slack("history", user="U0BOB0001")["blocks"][0]["text"]["text"]
+    assert "<!channel>" not in history and "&lt;!channel&gt;" in history and "<https://evil" not in history
+
+
+def test_outsiders_never_see_who_stopped_a_job_or_why(world: World):
+    world.slack(f"{JOB} because of the Q3 layoffs", user="U0ALICE01")
+    payload_text = f"/omni-cancel status {JOB}"
+    event = webhook_event("github", JOB, timestamp=NOW, secret=GITHUB_SECRET, text=payload_text)
+    public = json.loads(event["body"])
+    public["repository"]["private"] = False
+    event = webhook_event("github", JOB, timestamp=NOW, secret=GITHUB_SECRET, body=public)
+    status, body = invoke(event)
+    assert status == 200 and body["outcome"] == "status"
+    shown = json.dumps(body)
+    assert "U0ALICE01" not in shown and "C0LOCAL01" not in shown and "layoffs" not in shown
