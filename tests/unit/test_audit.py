@@ -14,7 +14,6 @@ from functions.worker import worker_app
 from local.events import slack_event, webhook_event
 from omni_relay import wiring
 from omni_relay.audit import Entry, Viewer, history
-from omni_relay.aws_json import sigv4_headers
 from omni_relay.grammar import Verb, parse_args
 from omni_relay.handoff import CancelTask
 from omni_relay.omni import OmniReply, OmniUnavailable
@@ -457,37 +456,6 @@ def test_history_when_the_table_cannot_be_read_says_so(world: World):
     world.audit.fail = "ResourceNotFoundException"
     reply = world.slack("history")
     assert "cannot be read right now" in reply["text"]
-
-
-# -- the signature AWS checks ------------------------------------------------------------------------
-
-
-def test_the_sigv4_signature_is_botocores():
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    body = b'{"TableName": "audit", "Item": {"reason": {"S": "because \\u00e9 4 TB"}}}'
-    url = "https://dynamodb.eu-west-1.amazonaws.com/"
-    headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.Query"}
-    key, secret, token = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token"
-    request = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
-    SigV4Auth(Credentials(key, secret, token), "dynamodb", "eu-west-1").add_auth(request)
-    when = datetime.strptime(request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    ours = sigv4_headers(
-        method="POST",
-        url=url,
-        headers=headers,
-        body=body,
-        service="dynamodb",
-        region="eu-west-1",
-        key=key,
-        secret=secret,
-        token=token,
-        now=when,
-    )
-    assert ours["Authorization"] == request.headers["Authorization"]
-    assert ours["X-Amz-Security-Token"] == token
 
 
 # -- attackers ----------------------------------------------------------------------------------------

@@ -224,9 +224,7 @@ def default_audit(table: str) -> AuditLog:
 class Recorder:
     """Writes each decision: the log line always, the table when there is one. Never raises."""
 
-    def __init__(
-        self, log: AuditLog, instance: str, retention_days: int, now: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, log: AuditLog, instance: str, retention_days: int, now: Callable[[], float] = time.time) -> None:
         self.log = log
         self.instance = instance
         self.retention_days = retention_days
