@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+import urllib3
 
 from functions.worker import worker_app
 from local.aws_resources import create_all
@@ -41,10 +42,13 @@ def audit_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
-    point_aws_at(monkeypatch, f"http://127.0.0.1:{port}")
+    url = f"http://127.0.0.1:{port}"
+    urllib3.request("POST", f"{url}/moto-api/reset", timeout=5)  # moto keeps one state per process
+    point_aws_at(monkeypatch, url)
     template = SamTemplate(TEMPLATE, {"OmniBaseUrl": "https://acme.omniapp.co/api"})
     created = create_all(template, lambda service: boto3.client(service))
     yield str(created["AuditTable"]["Ref"])
+    urllib3.request("POST", f"{url}/moto-api/reset", timeout=5)  # the next test's moto starts empty
     moto.stop()
 
 

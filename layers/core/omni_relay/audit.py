@@ -28,6 +28,9 @@ from omni_relay.identity import Requester
 from omni_relay.observability import count, logger
 
 SCHEMA = "omni-cancel-relay.decision/1"
+# A record is written after Omni's answer, inside the margin kept from the caller's deadline: a slow
+# table costs the answer at most this much (then the log line is the record).
+WRITE_TIMEOUT_S = 0.4
 WHERE_CHARS = 300
 # The relay's own no (the others are Omni's answers, or Omni not answering).
 REFUSALS = frozenset(
@@ -172,7 +175,7 @@ class DynamoAudit:
     @property
     def client(self) -> AwsJson | Boto3Json:
         if self._client is None:
-            self._client = client("dynamodb", "DynamoDB_20120810")  # no boto3 on a Slack command's path
+            self._client = client("dynamodb", "DynamoDB_20120810", WRITE_TIMEOUT_S)  # no boto3 on Slack's path
         return self._client
 
     def put(self, record: Mapping[str, Any]) -> None:

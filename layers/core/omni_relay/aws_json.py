@@ -93,7 +93,9 @@ class AwsJson:
         self._clock = clock
 
     @classmethod
-    def from_env(cls, service: str, target: str, env: Mapping[str, str] | None = None) -> AwsJson | None:
+    def from_env(
+        cls, service: str, target: str, env: Mapping[str, str] | None = None, *, timeout: float = 1.0
+    ) -> AwsJson | None:
         """A client with the function's own credentials, or None when they are not in the environment."""
         env = os.environ if env is None else env
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
@@ -109,7 +111,7 @@ class AwsJson:
         def credentials() -> tuple[str, str, str]:  # read on each call, as Lambda may give new ones
             return env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN", "")
 
-        return cls(service, target, endpoint, region, credentials)
+        return cls(service, target, endpoint, region, credentials, timeout=timeout)
 
     def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The operation's answer; AwsCallFailed for an error answer or none. Sent once, never retried:
@@ -145,11 +147,11 @@ class AwsJson:
 class Boto3Json:
     """The same calls through boto3, where the function's credentials are not in its environment."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, timeout: float = 1.0) -> None:
         import boto3
         from botocore.config import Config
 
-        config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 1})
+        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1})
         self._client: Any = boto3.client(service, config=config)  # type: ignore[call-overload]
 
     def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,10 +168,10 @@ class Boto3Json:
             raise AwsCallFailed(type(exc).__name__) from None
 
 
-def client(service: str, target: str) -> AwsJson | Boto3Json:
+def client(service: str, target: str, timeout: float = 1.0) -> AwsJson | Boto3Json:
     """Signed here without boto3 when the environment holds the function's credentials (as Lambda's
     does), else through boto3 (SnapStart hands a credentials endpoint instead)."""
-    return AwsJson.from_env(service, target) or Boto3Json(service)
+    return AwsJson.from_env(service, target, timeout=timeout) or Boto3Json(service, timeout)
 
 
 def transient(failure: AwsCallFailed) -> bool:
