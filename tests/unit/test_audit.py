@@ -505,3 +505,18 @@ def test_outsiders_never_see_who_stopped_a_job_or_why(world: World):
     assert status == 200 and body["outcome"] == "status"
     shown = json.dumps(body)
     assert "U0ALICE01" not in shown and "C0LOCAL01" not in shown and "layoffs" not in shown
+
+
+def test_the_shortcut_and_the_unfurl_cards_buttons_are_recorded_too():
+    from tests.unit import test_slack_in_place as in_place
+
+    setup = in_place.Setup()
+    ours = MemoryAudit()
+    setup.runtime.recorder.log = ours
+    alert = {"text": f"Omni job running for 2h: <{in_place.LINK}|open job>"}
+    setup.send("/slack/interactions", in_place.shortcut(alert))
+    setup.send("/slack/interactions", in_place.press(in_place.RUNNING))
+    assert [(r["action"], r["decision"], r["where"]) for r in ours.records] == [
+        ("status", "status", f"#{in_place.CHANNEL}"),
+        ("cancel", "cancelled", f"#{in_place.CHANNEL}"),
+    ]
