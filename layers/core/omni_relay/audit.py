@@ -2,9 +2,9 @@
 
 With the org key Omni's `cancelledBy` names the key's creator, never the person who asked; the relay
 is the only place that knows who stopped a job, from where and why. Each decision becomes one record
-of a documented, versioned shape (SCHEMA; the README's "Audit record"), stored in the audit table
+of a documented, versioned shape (SCHEMA; docs/audit.md), stored in the audit table
 with a TTL (AuditRetentionDays) and written as one structured log line ("decision recorded", the
-record under `audit`) that the README's Logs Insights queries read. Never a secret: ids, the
+record under `audit`) that the Logs Insights queries of docs/audit.md read. Never a secret: ids, the
 outcome, Omni's state and status line, a reason the requester typed; no reply URL, no token.
 
 Table: job_id (hash) + id (range: "<ISO time>#<request>", so newest sorts last); indexes by
