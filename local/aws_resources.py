@@ -1,6 +1,6 @@
 """The resources template.yaml declares, created in moto server with their properties as
 CloudFormation would create them: secrets, queues (visibility timeout, retention, redrive policy to
-the dead-letter queue), and tables (key schema, billing, TTL); log groups get their names and ARNs.
+the dead-letter queue), and tables (key schema, indexes, billing, TTL); log groups get their names and ARNs.
 Each one's Ref and GetAtt values go back into the template's resolver, so they reach the functions
 exactly where the template puts them."""
 
@@ -91,6 +91,8 @@ def _table(clients: dict[str, Any], logical_id: str, props: dict[str, Any]) -> d
     }
     if arguments["BillingMode"] == "PROVISIONED":
         arguments["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+    if "GlobalSecondaryIndexes" in props:
+        arguments["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
     if "SSESpecification" in props:
         arguments["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
     arn = dynamodb.create_table(**arguments)["TableDescription"]["TableArn"]

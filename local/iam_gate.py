@@ -81,7 +81,9 @@ class IamGate(LoopbackServer):
             name = urlsplit(str(params["QueueUrl"])).path.rstrip("/").rsplit("/", 1)[-1]
             return f"arn:aws:sqs:{self.region}:{self.account}:{name}"
         if service == "dynamodb" and params.get("TableName"):
-            return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{params['TableName']}"
+            table = f"arn:aws:dynamodb:{self.region}:{self.account}:table/{params['TableName']}"
+            # A Query of an index acts on the index's own ARN, as IAM judges it.
+            return f"{table}/index/{params['IndexName']}" if params.get("IndexName") else table
         return "*"
 
     def judge(self, headers: Any, body: bytes) -> Decision | None:

@@ -1,5 +1,6 @@
 """A stand-in for the Slack Web API methods the relay calls, on 127.0.0.1, answering as Slack
-documents them (https://api.slack.com/methods/users.info, /usergroups.users.list, /chat.unfurl):
+documents them (https://api.slack.com/methods/users.info, /usergroups.users.list, /chat.unfurl,
+/users.lookupByEmail, /conversations.open, /chat.postMessage):
 
 - `users.info?user=U…` -> {"ok": true, "user": {"id", "team_id", "name", "deleted", "profile": {"email", …}}};
   the email is present only when the token has users:read.email (Slack omits it otherwise);
@@ -14,6 +15,11 @@ documents them (https://api.slack.com/methods/users.info, /usergroups.users.list
   form) -> {"ok": true}; needs links:write; errors missing_channel, missing_ts, missing_unfurls,
   invalid_unfurls_json, invalid_source, cannot_unfurl_url (a URL not on an unfurl domain). The cards
   it took are kept per message, the latest per URL, for the tests and the demo to read;
+- `users.lookupByEmail?email=…` (users:read.email) -> {"ok": true, "user": {…}}, or "users_not_found";
+- `conversations.open?users=U…` (im:write) -> {"ok": true, "channel": {"id": "D…"}} (with "no_op" and
+  "already_open" once open), or "user_not_found";
+- `chat.postMessage?channel=D…&text=…&blocks=[…]` (chat:write) -> {"ok": true, "channel", "ts", "message"},
+  or "channel_not_found", "no_text", "invalid_blocks"; each message kept in `messages`;
 - errors as HTTP 200 with {"ok": false, "error": "user_not_found" | "no_such_subteam" | "invalid_auth"
   | "not_authed" | "missing_scope", "needed", "provided"}; rate limits as HTTP 429 with Retry-After.
 Tests and the demo add people and groups, take scopes away, or make it rate-limit or fail.
@@ -38,12 +44,22 @@ CONFIG_TOKEN = "xoxe.xoxp-1-local-app-configuration-token"  # noqa: S105 (likewi
 class SlackDirectory:
     token: str = BOT_TOKEN
     scopes: set[str] = field(
-        default_factory=lambda: {"users:read", "users:read.email", "usergroups:read", "links:read", "links:write"}
+        default_factory=lambda: {
+            "users:read",
+            "users:read.email",
+            "usergroups:read",
+            "links:read",
+            "links:write",
+            "im:write",
+            "chat:write",
+        }
     )
     unfurl_domains: set[str] = field(default_factory=set)  # empty: any (the app manifest's unfurl_domains)
     unfurls: dict[str, dict[str, Any]] = field(default_factory=dict)  # "channel/ts" or unfurl_id -> URL -> card
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {"email", "name", "team_id"}
     groups: dict[str, list[str]] = field(default_factory=dict)
+    ims: dict[str, str] = field(default_factory=dict)  # user id -> the bot's DM channel with them
+    messages: list[dict[str, Any]] = field(default_factory=list)  # what chat.postMessage posted
     mode: str = "ok"  # ok | rate_limited | down
     config_token: str = CONFIG_TOKEN
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # app id -> {"manifest", "signing_secret"}
@@ -113,14 +129,21 @@ class SlackWebApi(LoopbackServer):
         with self.directory.lock:
             return json.loads(json.dumps(self.directory.unfurls.get(where, {})))
 
+    def messages_to(self, user_id: str) -> list[dict[str, Any]]:
+        """What was posted in the bot's DM with `user_id`."""
+        with self.directory.lock:
+            channel = self.directory.ims.get(user_id)
+            return [m for m in self.directory.messages if channel and m["channel"] == channel]
+
     def calls(self, method: str) -> list[dict[str, str]]:
         with self.directory.lock:
             return [c for c in self.directory.calls if c["method"] == method]
 
 
-def _respond(
-    directory: SlackDirectory, method: str, args: dict[str, str], authorization: str
-) -> tuple[int, dict[str, Any], dict[str, str]]:
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+
+
+def _respond(directory: SlackDirectory, method: str, args: dict[str, str], authorization: str) -> Answer:
     if directory.mode == "down":
         return 503, {"ok": False, "error": "service_unavailable"}, {}
     if directory.mode == "rate_limited":
@@ -188,6 +211,53 @@ def _unfurl(directory: SlackDirectory, args: dict[str, str]) -> dict[str, Any]:
     return {"ok": True}
 
 
+def _user(directory: SlackDirectory, user_id: str) -> dict[str, Any]:
+    person = directory.users[user_id]
+    profile = {"real_name": person["name"], "display_name": person["name"], "email": person["email"]}
+    user = {"id": user_id, "team_id": person["team_id"], "name": person["name"], "deleted": False}
+    return {"ok": True, "user": {**user, "profile": profile}}
+
+
+def _lookup_by_email(directory: SlackDirectory, args: dict[str, str]) -> dict[str, Any]:
+    if "users:read.email" not in directory.scopes:
+        return _missing_scope("users:read.email", directory)
+    wanted = args.get("email", "").strip().lower()
+    found = next((uid for uid, p in directory.users.items() if p["email"].lower() == wanted), None)
+    return {"ok": False, "error": "users_not_found"} if found is None else _user(directory, found)
+
+
+def _open_im(directory: SlackDirectory, args: dict[str, str]) -> dict[str, Any]:
+    if "im:write" not in directory.scopes:
+        return _missing_scope("im:write", directory)
+    user_id = args.get("users", "")
+    if user_id not in directory.users:
+        return {"ok": False, "error": "user_not_found"}
+    if user_id in directory.ims:
+        return {"ok": True, "no_op": True, "already_open": True, "channel": {"id": directory.ims[user_id]}}
+    directory.ims[user_id] = f"D{len(directory.ims) + 1:08d}"
+    return {"ok": True, "channel": {"id": directory.ims[user_id]}}
+
+
+def _post_message(directory: SlackDirectory, args: dict[str, str]) -> dict[str, Any]:
+    if "chat:write" not in directory.scopes:
+        return _missing_scope("chat:write", directory)
+    channel = args.get("channel", "")
+    if channel not in directory.ims.values():
+        return {"ok": False, "error": "channel_not_found"}
+    try:
+        blocks = json.loads(args["blocks"]) if args.get("blocks") else []
+    except ValueError:
+        return {"ok": False, "error": "invalid_blocks"}
+    if not isinstance(blocks, list):
+        return {"ok": False, "error": "invalid_blocks"}
+    if not args.get("text") and not blocks:
+        return {"ok": False, "error": "no_text"}
+    ts = f"{1700000000 + len(directory.messages)}.000100"
+    message = {"type": "message", "channel": channel, "text": args.get("text", ""), "blocks": blocks, "ts": ts}
+    directory.messages.append(message)
+    return {"ok": True, "channel": channel, "ts": ts, "message": {**message, "bot_id": "B0RELAY01"}}
+
+
 def _missing_scope(needed: str, directory: SlackDirectory) -> dict[str, Any]:
     return {"ok": False, "error": "missing_scope", "needed": needed, "provided": ",".join(sorted(directory.scopes))}
 
@@ -247,4 +317,11 @@ def _manifest_errors(manifest: Any) -> list[dict[str, str]]:
     return errors
 
 
-METHODS = {"users.info": _users_info, "usergroups.users.list": _usergroup_members, "chat.unfurl": _unfurl}
+METHODS = {
+    "users.info": _users_info,
+    "usergroups.users.list": _usergroup_members,
+    "chat.unfurl": _unfurl,
+    "users.lookupByEmail": _lookup_by_email,
+    "conversations.open": _open_im,
+    "chat.postMessage": _post_message,
+}

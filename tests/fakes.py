@@ -127,3 +127,40 @@ class FakeUnfurler:
         self.calls.append({"target": dict(target), "unfurls": copy.deepcopy(unfurls), "token": token})
         if self.error:
             raise UnfurlFailed(self.error)
+
+
+class MemoryAudit:
+    """The AuditLog interface in memory: the table and its three indexes, newest first as DynamoDB's
+    Query with ScanIndexForward=False answers. `fail` makes every call fail as the table would."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.fail = ""
+
+    def _check(self) -> None:
+        from omni_relay.aws_json import AwsCallFailed
+
+        if self.fail:
+            raise AwsCallFailed(self.fail)
+
+    def put(self, record: dict[str, Any]) -> None:
+        self._check()
+        self.records.append(copy.deepcopy(record))
+
+    def _newest(self, keep: Callable[[dict[str, Any]], bool], limit: int) -> list[Any]:
+        from omni_relay.audit import Entry
+
+        self._check()
+        found = sorted((r for r in self.records if keep(r)), key=lambda r: r["id"], reverse=True)
+        return [Entry(copy.deepcopy(r)) for r in found[:limit]]
+
+    def for_job(self, job_id: str, limit: int) -> list[Any]:
+        return self._newest(lambda r: r["job_id"] == job_id, limit)
+
+    def by(self, index: str, value: str, limit: int) -> list[Any]:
+        key = {
+            "principal": lambda r: r["requester"]["principal"],
+            "owner": lambda r: r.get("owner"),
+            "day": lambda r: r["at"][:10],
+        }[index]
+        return self._newest(lambda r: key(r) == value, limit)

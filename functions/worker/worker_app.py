@@ -19,12 +19,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omni_relay import wiring
-from omni_relay.cancelling import follow_if_stopping
+from omni_relay.cancelling import decided, follow_if_stopping, who_stopped, with_reason
 from omni_relay.deadline import Deadline
 from omni_relay.domain import RETRY_LATER
 from omni_relay.following import follow_step
 from omni_relay.handoff import CancelTask, HandoffFailed, retry_delay_s
 from omni_relay.observability import count, logger, metrics, traced
+from omni_relay.owner_notice import tell_owner
 
 # Every failed record is reported as a batch item failure, also when all of them fail (Omni down):
 # an invocation error would count as a function error and log a traceback for an expected retry.
@@ -53,6 +54,10 @@ def finish(record: SQSRecord) -> None:
             f"follow:{task.request_id}:{task.job_id}:{follow.step}", lambda: {"did": follow_step(rt, task, follow)}
         )
         return
+    if task.notice is not None:
+        # Told once, also when SQS delivers the notice twice.
+        rt.dedupe.once(f"owner:{task.request_id}:{task.job_id}", lambda: {"told": tell_owner(rt, task)})
+        return
 
     def cancel_and_post() -> dict:
         outcome = rt.service.cancel(task.request, Deadline.within(rt.settings.worker_deadline_s))
@@ -67,10 +72,15 @@ def finish(record: SQSRecord) -> None:
                 )
                 rt.tell(task, outcome, given_up_after=attempt)
                 count("TasksParked")
+                decided(rt, task.request, outcome, action="cancel", by="worker", request_id=task.request_id)
             retry_soon(record, attempt, park=attempt >= rt.settings.max_receives)
             raise NotFinishedYet(outcome.detail)  # nothing is recorded: the redelivery runs again
         logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
+        outcome = with_reason(task.request, who_stopped(rt, task.request, outcome))
         rt.tell(task, follow_if_stopping(rt, task, outcome))
+        decided(rt, task.request, outcome, action="cancel", by="worker", request_id=task.request_id)
+        if notice := rt.notice_for(task, outcome):  # after the requester's answer
+            tell_owner(rt, notice)
         return outcome.as_dict()
 
     # A redelivered task that already finished (the worker died before deleting it) is not repeated.

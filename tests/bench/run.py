@@ -65,7 +65,7 @@ class Runtime:
             "BENCH_HANDLER": variant.handler,
             **({"BENCH_PROFILE": str(profile)} if os.environ.get("BENCH_PROFILE") else {}),
         }
-        spec = FunctionSpec(variant.kind, "bench_probe.handler", "python3.12", 30, 512, str(variant.code), (), (), {})
+        spec = FunctionSpec(variant.kind, "bench_probe.handler", "python3.12", 30, 512, (), (), {})
         self.started = time.perf_counter()
         self.instance = Instance(
             spec, env, python=python, code_dir=variant.code, layer_dirs=[*variant.paths, PROBE],

@@ -23,6 +23,7 @@ CREATED = {
         "QueueName": "dlq",
     },
     "IdempotencyTable": {"Ref": "stack-table", "Arn": "arn:aws:dynamodb:us-east-1:123456789012:table/stack-table"},
+    "AuditTable": {"Ref": "stack-audit", "Arn": "arn:aws:dynamodb:us-east-1:123456789012:table/stack-audit"},
 }
 
 
@@ -66,7 +67,13 @@ def test_each_function_may_do_what_its_policy_says_and_nothing_more():
     assert not evaluate(worker, "sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:another-queue")
     assert evaluate(worker, "sqs:ChangeMessageVisibility", QUEUE_ARN)  # SQSPollerPolicy, as SAM expands it
     assert evaluate(worker, "secretsmanager:GetSecretValue", CREATED["OmniSecret"]["Ref"])
-    assert not evaluate(worker, "secretsmanager:GetSecretValue", CREATED["SlackSecret"]["Ref"])
+    assert evaluate(worker, "secretsmanager:GetSecretValue", CREATED["SlackSecret"]["Ref"])  # NotifyOwner's bot token
+    audit = CREATED["AuditTable"]["Arn"]
+    for policy in (relay, worker):
+        assert evaluate(policy, "dynamodb:PutItem", audit) and evaluate(policy, "dynamodb:Query", audit)
+        assert not evaluate(policy, "dynamodb:Scan", audit) and not evaluate(policy, "dynamodb:DeleteItem", audit)
+    assert evaluate(relay, "dynamodb:Query", f"{audit}/index/by-day")  # history, for people on call
+    assert not evaluate(worker, "dynamodb:Query", f"{audit}/index/by-day")
 
 
 def test_routes_match_as_api_gateway_does():
@@ -82,12 +89,14 @@ def test_routes_match_as_api_gateway_does():
     }
 
 
-def test_the_worker_reads_the_slack_secret_only_when_it_must_check_who_asked():
+def test_the_worker_reads_the_slack_secret_only_when_it_must_check_who_asked_or_tell_an_owner():
     slack_secret = CREATED["SlackSecret"]["Ref"]
-    default = deployed().policies()["WorkerFunction"]
-    owner_mode = deployed(WhoMayCancel="owner-or-on-call").policies()["WorkerFunction"]
-    assert not evaluate(default, "secretsmanager:GetSecretValue", slack_secret)
+    quiet = deployed(NotifyOwner="false").policies()["WorkerFunction"]
+    owner_mode = deployed(WhoMayCancel="owner-or-on-call", NotifyOwner="false").policies()["WorkerFunction"]
+    telling = deployed().policies()["WorkerFunction"]
+    assert not evaluate(quiet, "secretsmanager:GetSecretValue", slack_secret)
     assert evaluate(owner_mode, "secretsmanager:GetSecretValue", slack_secret)  # the bot token, for hand-offs
+    assert evaluate(telling, "secretsmanager:GetSecretValue", slack_secret)  # the bot token, to tell owners
     functions = deployed(WhoMayCancel="owner-or-on-call", OnCall="S0ONCALL1").functions()
     for name in ("RelayFunction", "WorkerFunction"):  # both decide: the relay at once, the worker on hand-offs
         env = functions[name].variables

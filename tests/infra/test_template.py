@@ -29,6 +29,7 @@ NEEDED_ACTIONS = {
         "dynamodb:DeleteItem",
         "logs:CreateLogStream",  # its own log group (Lambda writes the function's output with its role)
         "logs:PutLogEvents",
+        "dynamodb:Query",  # the audit table: who stopped a job, history
     },
     "WorkerFunction": {
         "secretsmanager:GetSecretValue",
@@ -43,6 +44,7 @@ NEEDED_ACTIONS = {
         "dynamodb:DeleteItem",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "dynamodb:Query",  # the audit table: who stopped a job
     },
 }
 # Actions AWS grants on no resource but "*" (their Resource types column is empty in the Service

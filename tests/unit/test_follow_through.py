@@ -133,7 +133,10 @@ def world(secrets: FakeSecretStore) -> Any:
     omni = FakeOmni(lambda op, job_id, token: job.reply(op))
     queue, http, budget, clock = Queue(), RecordingHttp(), Budget(), Clock()
     secrets.values["webhooks"] = {"github": {"secrets": ["gh-secret-0123456789abcdef"], "api_token": "ghp_unit"}}
-    settings = make_settings(WEBHOOK_SECRET_ID="webhooks", GITHUB_ALLOWED="*", CANCEL_QUEUE_URL="q")
+    # The owner's notice is a task of its own (tests/unit/test_audit.py): here, only the follow's tasks.
+    settings = make_settings(
+        WEBHOOK_SECRET_ID="webhooks", GITHUB_ALLOWED="*", CANCEL_QUEUE_URL="q", NOTIFY_OWNER="false"
+    )
     runtime = Runtime(
         settings,
         secrets,

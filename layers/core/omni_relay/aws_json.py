@@ -93,7 +93,9 @@ class AwsJson:
         self._clock = clock
 
     @classmethod
-    def from_env(cls, service: str, target: str, env: Mapping[str, str] | None = None) -> AwsJson | None:
+    def from_env(
+        cls, service: str, target: str, env: Mapping[str, str] | None = None, *, timeout: float = 1.0
+    ) -> AwsJson | None:
         """A client with the function's own credentials, or None when they are not in the environment."""
         env = os.environ if env is None else env
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
@@ -109,7 +111,7 @@ class AwsJson:
         def credentials() -> tuple[str, str, str]:  # read on each call, as Lambda may give new ones
             return env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN", "")
 
-        return cls(service, target, endpoint, region, credentials)
+        return cls(service, target, endpoint, region, credentials, timeout=timeout)
 
     def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The operation's answer; AwsCallFailed for an error answer or none. Sent once, never retried:
@@ -140,3 +142,38 @@ class AwsJson:
             kind = str(answer.get("__type", "") if isinstance(answer, dict) else "") or f"HTTP {reply.status}"
             raise AwsCallFailed(kind.rsplit("#", 1)[-1], reply.status)
         return answer if isinstance(answer, dict) else {}
+
+
+class Boto3Json:
+    """The same calls through boto3, where the function's credentials are not in its environment."""
+
+    def __init__(self, service: str, timeout: float = 1.0) -> None:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1})
+        self._client: Any = boto3.client(service, config=config)  # type: ignore[call-overload]
+
+    def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        method = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+        try:
+            return dict(getattr(self._client, method)(**payload))
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
+            raise AwsCallFailed(str(error.get("Code", "")), status) from None
+        except BotoCoreError as exc:
+            raise AwsCallFailed(type(exc).__name__) from None
+
+
+def client(service: str, target: str, timeout: float = 1.0) -> AwsJson | Boto3Json:
+    """Signed here without boto3 when the environment holds the function's credentials (as Lambda's
+    does), else through boto3 (SnapStart hands a credentials endpoint instead)."""
+    return AwsJson.from_env(service, target, timeout=timeout) or Boto3Json(service, timeout)
+
+
+def transient(failure: AwsCallFailed) -> bool:
+    """A failure worth one more attempt: no answer, throttling, or AWS's own side."""
+    return failure.status == 0 or failure.status >= 500 or "Throttl" in failure.code

@@ -8,8 +8,9 @@ import math
 from dataclasses import replace
 from typing import Protocol
 
+from omni_relay.audit import Recorder
 from omni_relay.deadline import Deadline
-from omni_relay.domain import RETRY_LATER, CancelOutcome, CancelRequest, Outcome, ReplyTarget
+from omni_relay.domain import RETRY_LATER, CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, ReplyTarget
 from omni_relay.handoff import CancelTask
 from omni_relay.identity import Requester
 from omni_relay.service import CancelService
@@ -17,6 +18,11 @@ from omni_relay.service import CancelService
 
 class CancelPorts(Protocol):
     service: CancelService
+    recorder: Recorder
+
+    def tell_owner_later(self, task: CancelTask, outcome: CancelOutcome) -> None:
+        """Have the worker tell the job's owner that someone cancelled it (owner_notice.py); never raises."""
+        ...
 
     def sender_wait_s(self, requester: Requester) -> float: ...
 
@@ -27,13 +33,58 @@ class CancelPorts(Protocol):
         ...
 
 
-def over_rate_limit(ports: CancelPorts, request: CancelRequest) -> CancelOutcome | None:
+def decided(
+    ports: CancelPorts, request: CancelRequest, outcome: CancelOutcome, *, action: str, by: str, request_id: str = ""
+) -> CancelOutcome:
+    """The one place a decision is recorded (audit.py), relay and worker alike: every cancel, refusal
+    and status answered, once (callers run inside their de-duplication)."""
+    ports.recorder.record(request, outcome, action=action, by=by, request_id=request_id)
+    return outcome
+
+
+def who_stopped(ports: CancelPorts, request: CancelRequest, outcome: CancelOutcome) -> CancelOutcome:
+    """A cancelled job's details with who cancelled it through the relay, from where and why (the
+    audit record), which Omni cannot say with the org key. Unchanged when the relay did not."""
+    details = outcome.details
+    cancelled = outcome.state is JobState.CANCELLED or outcome.outcome is Outcome.ALREADY_CANCELLED
+    if details is None or not cancelled or request.requester.public:  # outsiders see no one's name
+        return outcome
+    entry = ports.recorder.last_stop(outcome.job_id)
+    if entry is None:
+        return outcome
+    shown = replace(
+        details,
+        stopped_by=entry.principal,
+        stopped_from=str(entry.record.get("where") or ""),
+        stopped_because=str(entry.record.get("reason") or ""),
+        cancelled_at=details.cancelled_at or entry.epoch,
+    )
+    return replace(outcome, details=shown)
+
+
+def with_reason(request: CancelRequest, outcome: CancelOutcome) -> CancelOutcome:
+    """The requester's reason shown with the cancel Omni accepted (a fact: their text, shown literally)."""
+    if not request.reason or outcome.outcome not in (Outcome.CANCELLED, Outcome.STOPPING):
+        return outcome
+    return replace(outcome, details=replace(outcome.details or JobDetails(), stopped_because=request.reason))
+
+
+def look(ports: CancelPorts, request: CancelRequest, deadline: Deadline, *, request_id: str) -> CancelOutcome:
+    """A status answered (read-only), with who stopped the job when the relay did; recorded."""
+    outcome = who_stopped(ports, request, ports.service.status(request, deadline))
+    return decided(ports, request, outcome, action="status", by="relay", request_id=request_id)
+
+
+def over_rate_limit(ports: CancelPorts, request: CancelRequest, *, action: str = "cancel") -> CancelOutcome | None:
     """RATE_LIMITED (Omni is not called) while this sender is over the relay's per-sender limit.
     Checked before de-duplication, so a limited request is not remembered as answered."""
     wait = ports.sender_wait_s(request.requester)
     if not wait:
         return None
-    return CancelOutcome(request.job_id, Outcome.RATE_LIMITED, detail=f"may retry in {wait:.0f}s", retry_after_s=wait)
+    limited = CancelOutcome(
+        request.job_id, Outcome.RATE_LIMITED, detail=f"may retry in {wait:.0f}s", retry_after_s=wait
+    )
+    return decided(ports, request, limited, action=action, by="relay")
 
 
 def cancel_or_hand_off(
@@ -42,21 +93,21 @@ def cancel_or_hand_off(
     """Cancel by `deadline`. When Omni could not answer in time and a later result can still reach
     the requester (`reply`), queue the cancel for the worker and say PENDING; when it cannot be
     queued, say what is known now instead of promising a post-back. When Omni will stop the job only
-    after its current step, follow it, and say that the requester will hear when it has stopped."""
-    outcome = ports.service.cancel(request, deadline)
-    if reply is None:
-        return outcome
-    task = CancelTask(request.job_id, request.requester, reply, request_id)
+    after its current step, follow it, and say that the requester will hear when it has stopped.
+    The decision is recorded, and the job's owner told by the worker when someone else cancelled it."""
+    outcome = with_reason(request, who_stopped(ports, request, ports.service.cancel(request, deadline)))
+    task = CancelTask.of(request, reply or ReplyTarget(), request_id)
     if outcome.outcome not in RETRY_LATER:
-        return follow_if_stopping(ports, task, outcome)
+        if reply is not None:
+            outcome = follow_if_stopping(ports, task, outcome)
+        ports.tell_owner_later(task, outcome)
     # Held back by Omni's budget: the worker sends it when the budget has room again, and the
     # requester is told when that will be.
-    wait = math.ceil(outcome.retry_after_s)
-    if not ports.hand_off(task, delay_s=wait):
-        return outcome
-    return CancelOutcome(
-        request.job_id, Outcome.PENDING, detail=f"handed off after: {outcome.detail}", retry_after_s=wait
-    )
+    elif reply is not None and ports.hand_off(task, delay_s=(wait := math.ceil(outcome.retry_after_s))):
+        outcome = CancelOutcome(
+            request.job_id, Outcome.PENDING, detail=f"handed off after: {outcome.detail}", retry_after_s=wait
+        )
+    return decided(ports, request, outcome, action="cancel", by="relay", request_id=request_id)
 
 
 def follow_if_stopping(ports: CancelPorts, task: CancelTask, outcome: CancelOutcome) -> CancelOutcome:

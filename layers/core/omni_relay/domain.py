@@ -83,6 +83,8 @@ class ReplyTarget:
 class CancelRequest:
     job_id: str
     requester: Requester
+    reason: str = ""  # why, as the requester wrote it after the job (grammar.Command.reason)
+    where: str = ""  # where it was asked: a Slack channel, an issue or ticket (audit.where_asked)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,11 @@ class JobDetails:
     cancelled_by: str = ""
     completed_at: float | None = None
     error: str = ""
+    # Who cancelled it through the relay (the audit record), which Omni cannot say with the org key:
+    # their principal (a namespaced id), where they asked, and their reason (a sender's text: data).
+    stopped_by: str = ""
+    stopped_from: str = ""
+    stopped_because: str = ""
 
     @classmethod
     def from_status(cls, body: Mapping[str, Any]) -> JobDetails:

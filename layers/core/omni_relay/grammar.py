@@ -4,11 +4,12 @@ webhook source's comment, note or description).
     command  = WORD sep [verb sep] job [rest]      (for Slack, WORD is the slash command itself)
     WORD     = the command word as a whole token at the start of a line (after up to three columns of
                indentation: four, or a tab, is a Markdown code block)
-    verb     = "status" | "help" | "cancel"        (any case)
+    verb     = "status" | "help" | "cancel" | "history"   (any case; "history [n]" names no job)
     sep      = any run of Unicode spaces (tab, NBSP, U+2000-U+200B, U+3000, …), a ":", "," or ";"
                next to the word or verb counting with them ("status: <job>", "Status, <job>")
     job      = the next token: a job UUID, or a URL of the configured Omni host whose path holds
                /jobs/<UUID> (Slack's <url|label> form and wrapping quotes, backticks or brackets allowed)
+    rest     = what follows the job on its line: a cancel's reason ("because it scans 4 TB")
 
 Never read: lines quoted with ">" (also after a list marker), fenced code blocks (``` or ~~~, closed
 only by a fence of the same character at least as long, as Markdown does), indented code, HTML
@@ -34,9 +35,19 @@ class Verb(StrEnum):
     CANCEL = "cancel"
     STATUS = "status"
     HELP = "help"
+    HISTORY = "history"
 
 
-VERBS = {"cancel": Verb.CANCEL, "status": Verb.STATUS, "help": Verb.HELP, "-h": Verb.HELP, "--help": Verb.HELP}
+VERBS = {
+    "cancel": Verb.CANCEL,
+    "status": Verb.STATUS,
+    "help": Verb.HELP,
+    "-h": Verb.HELP,
+    "--help": Verb.HELP,
+    "history": Verb.HISTORY,
+}
+REASON_CHARS = 300  # a reason is a sentence, not an essay: what is kept, stored and shown
+HISTORY_DEFAULT, HISTORY_MAX = 10, 50
 _SPACES = "\u200b\u2060\ufeff"  # zero-width, besides every str.isspace() character (NBSP, U+2000-U+200A, …)
 _PUNCTUATION = ":,;"  # may follow the command word or the verb
 _WRAPPERS = "`'\"()[]{}<>*_.,;:!?"
@@ -73,6 +84,27 @@ class Command:
     @property
     def read_only(self) -> bool:
         return self.verb is not Verb.CANCEL
+
+    @property
+    def reason(self) -> str:
+        """Why, as the requester wrote it after the job (a cancel's only): one line, control characters
+        and runs of spaces made single spaces, at most REASON_CHARS."""
+        if self.verb is not Verb.CANCEL:
+            return ""
+        return one_line(self.rest)[:REASON_CHARS]
+
+    @property
+    def history_size(self) -> int:
+        """`history [n]`: how many decisions to show (HISTORY_DEFAULT when n is missing or not a number)."""
+        word = self.rest.split(maxsplit=1)[0] if self.rest.split() else ""
+        if not (word.isascii() and word.isdigit()):
+            return HISTORY_DEFAULT
+        return max(1, min(int(word), HISTORY_MAX))
+
+
+def one_line(text: str) -> str:
+    """`text` as one line: every run of spaces or control characters one space."""
+    return " ".join("".join(c if c.isprintable() and not _is_space(c) else " " for c in text).split())
 
 
 def _is_space(char: str) -> bool:
@@ -121,6 +153,8 @@ def parse_args(text: str, omni_host: str) -> Command:
     verb, at = Verb.CANCEL, 0
     if (word := tokens[0][0].strip(_PUNCTUATION).casefold()) in VERBS:
         verb, at = VERBS[word], 1
+    if verb is Verb.HISTORY:
+        return Command(verb, rest=text[tokens[0][1] :].strip())  # "history [n]": no job
     if at >= len(tokens):
         return Command(verb)
     token, end = tokens[at]

@@ -6,25 +6,52 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from omni_relay.aws_json import AwsCallFailed, AwsJson, Boto3Json, client, transient
 from omni_relay.domain import CancelRequest, ReplyTarget
 from omni_relay.following import Follow
 from omni_relay.identity import Requester
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A cancel the job's owner is to be told about (owner_notice.py): when Omni accepted it, and what
+    the relay already knew of the job (its owner, prompt and link), so the worker need not ask again."""
+
+    at: float
+    owner: str = ""
+    prompt: str = ""
+    link: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Notice:
+        return cls(float(data.get("at") or 0), *(str(data.get(k) or "") for k in ("owner", "prompt", "link")))
+
+
+@dataclass(frozen=True)
 class CancelTask:
     """Everything the worker needs to finish (and a redrive to repeat) one accepted cancel, or, with
-    `follow`, to follow a cancel Omni accepted until the job has stopped."""
+    `follow`, to follow a cancel Omni accepted until the job has stopped, or, with `notice`, to tell
+    the job's owner who cancelled it."""
 
     job_id: str
     requester: Requester
     reply: ReplyTarget
     request_id: str = ""
     follow: Follow | None = None
+    reason: str = ""
+    where: str = ""
+    notice: Notice | None = None
+
+    @classmethod
+    def of(cls, request: CancelRequest, reply: ReplyTarget, request_id: str) -> CancelTask:
+        return cls(request.job_id, request.requester, reply, request_id, reason=request.reason, where=request.where)
 
     @property
     def request(self) -> CancelRequest:
-        return CancelRequest(self.job_id, self.requester)
+        return CancelRequest(self.job_id, self.requester, self.reason, self.where)
 
     @property
     def source(self) -> str:
@@ -39,6 +66,12 @@ class CancelTask:
         }
         if self.follow is not None:
             data["follow"] = self.follow.to_dict()
+        if self.reason:
+            data["reason"] = self.reason
+        if self.where:
+            data["where"] = self.where
+        if self.notice is not None:
+            data["notice"] = self.notice.to_dict()
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -56,6 +89,9 @@ class CancelTask:
             reply=reply,
             request_id=str(data.get("request_id", "")),
             follow=Follow.from_dict(data["follow"]) if isinstance(data.get("follow"), dict) else None,
+            reason=str(data.get("reason") or ""),
+            where=str(data.get("where") or ""),
+            notice=Notice.from_dict(data["notice"]) if isinstance(data.get("notice"), dict) else None,
         )
 
 
@@ -79,36 +115,28 @@ class HandoffFailed(Exception):
 
 
 class SqsTaskQueue:
-    def __init__(self, queue_url: str) -> None:
+    """SQS over its JSON protocol (aws_json.py): a relay that queues a task on a Slack command's path
+    (the owner's notice, a hand-off) never imports boto3. Two attempts, as boto3's standard retry mode
+    with max_attempts=2 made (a message sent twice is de-duplicated by the worker)."""
+
+    def __init__(self, queue_url: str, sqs: AwsJson | Boto3Json | None = None) -> None:
         self._url = queue_url
-        self._client: Any = None
+        self._client = sqs
 
-    def _sqs(self) -> Any:
-        # boto3 only here, on the slow path: the fast path never pays for importing it.
-        import boto3
-        from botocore.config import Config
-
+    def _call(self, operation: str, params: dict[str, Any]) -> None:
         if self._client is None:
-            config = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"})
-            self._client = boto3.client("sqs", config=config)
-        return self._client
+            self._client = client("sqs", "AmazonSQS")
+        for attempt in (1, 2):
+            try:
+                self._client.call(operation, {"QueueUrl": self._url, **params})
+                return
+            except AwsCallFailed as exc:
+                if attempt == 2 or not transient(exc):
+                    raise HandoffFailed(exc.code) from None
 
     def send(self, task: CancelTask, delay_s: int = 0) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            self._sqs().send_message(
-                QueueUrl=self._url, MessageBody=task.to_json(), DelaySeconds=max(0, min(int(delay_s), 900))
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise HandoffFailed(type(exc).__name__) from None
+        self._call("SendMessage", {"MessageBody": task.to_json(), "DelaySeconds": max(0, min(int(delay_s), 900))})
 
     def retry_in(self, receipt_handle: str, seconds: int) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            self._sqs().change_message_visibility(
-                QueueUrl=self._url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
-            )
-        except (BotoCoreError, ClientError) as exc:  # then the queue's visibility timeout applies
-            raise HandoffFailed(type(exc).__name__) from None
+        # On failure the queue's visibility timeout applies.
+        self._call("ChangeMessageVisibility", {"ReceiptHandle": receipt_handle, "VisibilityTimeout": seconds})

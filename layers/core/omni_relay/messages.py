@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 from omni_relay.domain import CancelOutcome, JobDetails, JobState, Outcome
 
 # {job} is the job id; {state} the job's state as Omni reported it; {when} " 3 minutes ago" or "";
-# {by} " by Omni user <id>" or ""; {after} how long after the request; {why} the reason, in our words.
+# {by} " by Omni user <id>", or who cancelled it through the relay and from where (the audit record),
+# or ""; {after} how long after the request; {why} the reason, in our words; {stopped} for a cancelled
+# job's status, when and by whom it was cancelled.
 _TEXT: dict[Outcome, str] = {
     Outcome.CANCELLED: "Cancelled Omni AI job {job}.",
     Outcome.ALREADY_FINISHED: "Job {job} had already finished ({state}){when}, so there was nothing to cancel.",
@@ -66,7 +68,7 @@ _TEXT: dict[Outcome, str] = {
         "the relay's operator has been alerted."
     ),
     Outcome.PENDING: "Cancelling job {job}. Omni is slow to answer; I will post the result here.",
-    Outcome.STATUS: "Job {job} is {state}.",
+    Outcome.STATUS: "Job {job} is {state}.{stopped}",
     Outcome.RATE_LIMITED: (
         "You are sending cancels faster than this relay allows, so job {job} was not cancelled yet. "
         "Try again in a minute."
@@ -74,6 +76,10 @@ _TEXT: dict[Outcome, str] = {
 }
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_SLACK_PRINCIPAL = re.compile(r"slack:[TE][A-Z0-9]{1,20}:([UW][A-Z0-9]{1,20})")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._@-]{1,100}")
+_SLACK_CHANNEL = re.compile(r"#[CDG][A-Z0-9]{1,20}")
+_COORDINATES = re.compile(r"[a-z]{2,20}:[A-Za-z0-9=,._/-]{1,200}")
 _URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#$&+,;=%-]+")
 
 # The last line of every comment the relay writes, so that it never reads its own comment as a
@@ -127,15 +133,52 @@ def describe(outcome: CancelOutcome) -> str:
         template = HELD_BACK
     elif outcome.outcome is Outcome.OMNI_BUSY and outcome.retry_after_s:
         template = BUDGET_SPENT
+    by = cancelled_by(details)
+    stopped = ""
+    if outcome.state is JobState.CANCELLED and (details.cancelled_at or by):
+        ago = f" {duration(now - details.cancelled_at)} ago" if details.cancelled_at else ""
+        stopped = f" It was cancelled{ago}{by}."
     return template.format(
         job=outcome.job_id,
         state=state,
         when=f" {duration(now - at)} ago" if at else "",
-        by=f" by Omni user {details.cancelled_by}" if _plain_id(details.cancelled_by) else "",
+        by=by,
         after=duration(outcome.after_s),
         why=outcome.why or "no reason given",
         wait=duration(outcome.retry_after_s),
+        stopped=stopped,
     )
+
+
+def cancelled_by(details: JobDetails) -> str:
+    """ " by @U0456 from #C0123" when the relay cancelled it (the audit record), " by Omni user <id>"
+    when only Omni can say, else "". Only ids and links of a plain form are put into the sentence."""
+    if not details.stopped_by:
+        return f" by Omni user {details.cancelled_by}" if _plain_id(details.cancelled_by) else ""
+    said = f" by {who(details.stopped_by)}"
+    if where := place(details.stopped_from):
+        said += f" from {where}"
+    return said
+
+
+def who(principal: str) -> str:
+    """A principal as people read it: a Slack user as @U… (Slack shows the name), else the source's user."""
+    if found := _SLACK_PRINCIPAL.fullmatch(principal):
+        return f"@{found.group(1)}"
+    source, _, rest = principal.partition(":")
+    if rest == "sender":
+        return f"the {source} integration"
+    value = rest.rsplit(":", 1)[-1]
+    return f"{source} user {value}" if _SAFE_ID.fullmatch(value) and _SAFE_ID.fullmatch(source) else source or "someone"
+
+
+def place(where: str) -> str:
+    """Where a request was asked, as a sentence may show it: a Slack channel, a link, the source's coordinates."""
+    if _SLACK_CHANNEL.fullmatch(where) or _COORDINATES.fullmatch(where):
+        return where
+    if where.startswith(("https://", "http://")) and len(where) <= 1000 and _URL_CHARS.fullmatch(where):
+        return where
+    return ""
 
 
 def duration(seconds: float) -> str:
@@ -185,6 +228,8 @@ def facts(outcome: CancelOutcome) -> list[Fact]:
         found.append(Fact("Progress", step + (f": {details.progress}" if details.progress else ""), True))
     if outcome.state is JobState.FAILED and details.error:
         found.append(Fact("Error", details.error[:200], True))
+    if details.stopped_because:
+        found.append(Fact("Reason", details.stopped_because, True))  # a sender's text: shown literally
     return found
 
 

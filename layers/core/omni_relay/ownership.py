@@ -65,13 +65,9 @@ class OwnerOrOnCall:
         """The job's details when `requester` may cancel it with the org key; NotAllowed otherwise."""
         token = credentials.api_key
         details = self._job(job_id, token, deadline)
-        decision, me = "on call", ""
         try:
-            if not self._on_call_by_id(requester, trusted):
-                email = self._email(requester, credentials, trusted, deadline)
-                if not (email in self._on_call.emails or self._in_group(requester, deadline)):
-                    me = self._omni_user(email, credentials.scim_token or token, deadline)
-                    decision = "owner" if me == details.owner_id else "refused"
+            on_call, me = self.standing(requester, credentials, trusted, deadline)
+            decision = "on call" if on_call else "owner" if me == details.owner_id else "refused"
         except WhoUnknown as unknown:
             if unknown.setup:  # the operator's to fix: a token or a scope is missing
                 logger.error("owner-or-on-call is not fully set up", extra={"why": unknown.reason})
@@ -90,6 +86,18 @@ class OwnerOrOnCall:
         count("OwnershipRefusals", reason="not_owner")
         named = replace(details, owner_name=self._name(details.owner_id, credentials.scim_token or token, deadline))
         raise NotAllowed(Outcome.NOT_OWNER, "neither the job's owner nor on call", details=named)
+
+    def standing(
+        self, requester: Requester, credentials: OmniCredentials, trusted: bool, deadline: Deadline
+    ) -> tuple[bool, str]:
+        """Whether `requester` is on call, else their Omni user id (for the owner rule and `history`).
+        WhoUnknown when Slack or Omni cannot say."""
+        if self._on_call_by_id(requester, trusted):
+            return True, ""
+        email = self._email(requester, credentials, trusted, deadline)
+        if email in self._on_call.emails or self._in_group(requester, deadline):
+            return True, ""
+        return False, self._omni_user(email, credentials.scim_token or credentials.api_key, deadline)
 
     # -- the job -------------------------------------------------------------------------------
 

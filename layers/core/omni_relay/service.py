@@ -261,7 +261,19 @@ def seen_by(requester: Requester, details: JobDetails) -> JobDetails:
     where outsiders read the answer (a public repository's comments)."""
     if not requester.public:
         return details
-    return replace(details, prompt="", progress="", owner_id="", owner_name="", chat_url="", cancelled_by="", error="")
+    return replace(
+        details,
+        prompt="",
+        progress="",
+        owner_id="",
+        owner_name="",
+        chat_url="",
+        cancelled_by="",
+        error="",
+        stopped_by="",  # who cancelled it through the relay, from where and why
+        stopped_from="",
+        stopped_because="",
+    )
 
 
 def interpret(job_id: str, reply: OmniReply, *, lookup: bool = False) -> CancelOutcome:

@@ -62,6 +62,10 @@ class Settings:
     on_call: OnCall = field(default_factory=OnCall)
     identity_max_age_s: int = 3600  # how long a person's email and Omni user are cached
     slack_api_url: str = ""  # empty: https://slack.com/api
+    # The record of every decision (audit.py): its table ('' : the log line only) and how long it is kept.
+    audit_table: str = ""
+    audit_retention_days: int = 90
+    notify_owner: bool = True  # DM a job's owner when someone else cancels it (with the Slack bot token)
 
     def allowed_senders(self, source: str) -> SenderList:
         return self.source_allowed.get(source) or SenderList()
@@ -141,6 +145,9 @@ class Settings:
             on_call=OnCall.parse(env.get("ON_CALL", "")),
             identity_max_age_s=int(number("IDENTITY_MAX_AGE_S", 3600, 0, 86400)),
             slack_api_url=env.get("SLACK_API_URL", "").strip(),
+            audit_table=env.get("AUDIT_TABLE", "").strip(),
+            audit_retention_days=int(number("AUDIT_RETENTION_DAYS", 90, 1, 3650)),
+            notify_owner=_choice(env, "NOTIFY_OWNER", ("true", "false"), problems) == "true",
             trust_sender_identity=frozenset(
                 s.strip().lower() for s in env.get("TRUST_SENDER_IDENTITY", "").split(",") if s.strip()
             ),

@@ -1,8 +1,10 @@
 """The Slack Web API methods the relay calls, over urllib3 with its bot token: for "owner or on-call",
 users.info (a person's email; the users:read and users:read.email scopes) and usergroups.users.list
-(an on-call group's members; usergroups:read), where every failure is a WhoUnknown whose reason a
-person can read (the relay never guesses who someone is); and chat.unfurl (a job link's card;
-links:write), whose failures are an UnfurlFailed for the log."""
+(an on-call group's members; usergroups:read); to tell a job's owner who cancelled it,
+users.lookupByEmail (users:read.email), conversations.open (im:write) and chat.postMessage
+(chat:write) — every failure of these a WhoUnknown whose reason a person can read (the relay never
+guesses who someone is); and chat.unfurl (a job link's card; links:write), whose failures are an
+UnfurlFailed for the log."""
 
 from __future__ import annotations
 
@@ -49,6 +51,16 @@ class SlackDirectoryPort(Protocol):
     def group_members(self, group_id: str, token: str, deadline: Deadline) -> frozenset[str]: ...
 
 
+class SlackMessagesPort(Protocol):
+    def user_by_email(self, email: str, token: str, deadline: Deadline) -> tuple[str, str]:
+        """The Slack user (id, team id) whose email is `email`."""
+        ...
+
+    def direct_message(self, user_id: str, message: dict[str, Any], token: str, deadline: Deadline) -> None:
+        """Open the bot's DM with `user_id` and post `message` ({"text", "blocks"}) there."""
+        ...
+
+
 class SlackApi:
     def __init__(self, base_url: str = "", http: urllib3.PoolManager | None = None) -> None:
         self._base = (base_url or SLACK_API).rstrip("/")
@@ -67,6 +79,23 @@ class SlackApi:
     def group_members(self, group_id: str, token: str, deadline: Deadline) -> frozenset[str]:
         users = self._call("usergroups.users.list", {"usergroup": group_id}, token, deadline).get("users")
         return frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()
+
+    def user_by_email(self, email: str, token: str, deadline: Deadline) -> tuple[str, str]:
+        user = self._call("users.lookupByEmail", {"email": email}, token, deadline).get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str) or user.get("deleted") is True:
+            raise WhoUnknown("Slack has no active user with that email")
+        return user["id"], str(user.get("team_id") or "")
+
+    def direct_message(self, user_id: str, message: dict[str, Any], token: str, deadline: Deadline) -> None:
+        opened = self._call("conversations.open", {"users": user_id}, token, deadline).get("channel")
+        channel = opened.get("id") if isinstance(opened, dict) else None
+        if not isinstance(channel, str) or not channel:
+            raise WhoUnknown("Slack opened no direct message channel")
+        fields = {"channel": channel, "text": str(message.get("text") or "")}
+        if message.get("blocks"):
+            fields["blocks"] = json.dumps(message["blocks"])
+        fields["unfurl_links"] = "false"
+        self._call("chat.postMessage", fields, token, deadline)
 
     def unfurl(self, target: dict[str, str], unfurls: dict[str, Any], token: str, deadline: Deadline) -> None:
         """chat.unfurl with a JSON body (Slack's Web API takes JSON with a bearer token for write methods)."""
@@ -145,7 +174,7 @@ def _reason(error: str, body: dict[str, Any]) -> str:
         return f"the relay's Slack app lacks the {_word(body.get('needed'))} scope"
     if error in SETUP_ERRORS:
         return "the relay's Slack bot token is missing, revoked or invalid"
-    if error in ("user_not_found", "no_such_subteam"):
+    if error in ("user_not_found", "no_such_subteam", "users_not_found"):
         return "Slack does not know this user or group"
     if error == "ratelimited":
         return "Slack is rate-limiting the relay's look-ups; try again in a minute"

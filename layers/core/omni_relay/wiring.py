@@ -10,14 +10,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from omni_relay.audit import AuditLog, Recorder, Viewer, default_audit, history
 from omni_relay.auth import policy_for
+from omni_relay.aws_json import AwsCallFailed
 from omni_relay.deadline import budget_s
 from omni_relay.dedupe import Deduplicator, default_dedupe
-from omni_relay.domain import CancelOutcome
+from omni_relay.domain import CancelOutcome, Outcome, ReplyTarget
 from omni_relay.errors import RelayError, SettingsUnavailable, SourceDisabled, SourceSetupError
 from omni_relay.following import CAP_GRACE_S, Follow, poll_delay_s
 from omni_relay.grammar import omni_host_of
-from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue, TaskQueue
+from omni_relay.handoff import CancelTask, HandoffFailed, Notice, SqsTaskQueue, TaskQueue
 from omni_relay.identity import Requester
 from omni_relay.job_records import JobRecords, default_job_records
 from omni_relay.messages import RELAY_MARK, full_text, given_up
@@ -42,7 +44,7 @@ SLACK_SIGNATURE_TTL_S = 2 * REPLAY_WINDOW_S + 60
 if TYPE_CHECKING:
     from omni_relay.deadline import Deadline
     from omni_relay.ownership import OwnerOrOnCall
-    from omni_relay.slack_api import SlackDirectoryPort, SlackUnfurlPort
+    from omni_relay.slack_api import SlackDirectoryPort, SlackMessagesPort, SlackUnfurlPort
 
 
 class Runtime:
@@ -60,6 +62,8 @@ class Runtime:
         records: JobRecords | None = None,
         slack: SlackDirectoryPort | None = None,
         unfurler: SlackUnfurlPort | None = None,
+        slack_messages: SlackMessagesPort | None = None,
+        audit: AuditLog | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -81,6 +85,8 @@ class Runtime:
         window = budget or (shared_window(table, "omni-budget", limit, now) if limit else None)
         self.omni = BudgetedOmni(omni, OmniBudget(window) if window else None)
         self.records = records or default_job_records(table, now)
+        self._slack_messages = slack_messages
+        self.ownership = self._ownership(slack) if settings.who_may_cancel == "owner-or-on-call" else None
         self.service = CancelService(
             self.omni,
             secrets,
@@ -88,11 +94,17 @@ class Runtime:
             lambda source: policy_for(settings, source),
             records=self.records,
             follow_s=self.follow_up_s + CAP_GRACE_S if settings.follow_up_minutes else 0.0,
-            ownership=self._ownership(slack) if settings.who_may_cancel == "owner-or-on-call" else None,
+            ownership=self.ownership,
             now=now,
         )
         self._unfurler = unfurler  # chat.unfurl: made on the first link to unfurl
         self.omni_host = omni_host_of(settings.omni_base_url)
+        self.recorder = Recorder(
+            audit or default_audit(settings.audit_table),
+            self.omni_host,
+            settings.audit_retention_days,
+            lambda: self.now(),  # the Runtime's clock, which tests set
+        )
         report_setup(*settings.identity_problems)
 
     @classmethod
@@ -134,6 +146,70 @@ class Runtime:
             return False
         count("Handoffs" if task.follow is None else "FollowUps")
         return True
+
+    # Telling a job's owner who cancelled it (owner_notice.py) -------------------------------------
+
+    def notice_for(self, task: CancelTask, outcome: CancelOutcome) -> CancelTask | None:
+        """The task that tells the job's owner about this cancel; None when there is nothing to tell."""
+        if not self.settings.notify_owner or outcome.outcome not in (Outcome.CANCELLED, Outcome.STOPPING):
+            return None
+        details = outcome.details
+        known = (details.owner_id, details.prompt, details.chat_url) if details else ("", "", "")
+        return replace(task, reply=ReplyTarget(), follow=None, notice=Notice(self.now(), *known))
+
+    def tell_owner_later(self, task: CancelTask, outcome: CancelOutcome) -> None:
+        """Queue the owner's notice for the worker: the requester's answer never waits for it."""
+        notice = self.notice_for(task, outcome)
+        if notice is None:
+            return
+        if self.queue is None:
+            logger.warning("owner not told: no task queue", extra={"job_id": task.job_id})
+            count("OwnerNotices", outcome="no_queue")
+            return
+        try:
+            self.queue.send(notice)
+        except HandoffFailed as exc:
+            logger.warning("owner not told: the notice could not be queued", extra={"reason": str(exc)})
+            count("OwnerNotices", outcome="not_queued")
+
+    @property
+    def slack_messages(self) -> SlackMessagesPort:
+        if self._slack_messages is None:
+            from omni_relay.slack_api import SlackApi
+
+            self._slack_messages = SlackApi(self.settings.slack_api_url)
+        return self._slack_messages
+
+    # History -------------------------------------------------------------------------------------
+
+    def history(self, requester: Requester, n: int) -> dict[str, Any]:
+        """`/omni-cancel history [n]`: the decisions `requester` may see (audit.Viewer), as a Slack message."""
+        from omni_relay.deadline import Deadline
+        from omni_relay.slack_api import WhoUnknown
+        from omni_relay.sources.slack_blocks import render_history
+
+        duty = self.settings.on_call
+        viewer = Viewer(
+            requester.principal, on_call=requester.user_id in duty.slack_users or requester.principal in duty.senders
+        )
+        if self.ownership is not None and not viewer.on_call:
+            try:
+                policy = policy_for(self.settings, requester.source)
+                deadline = Deadline.within(self.slack_budget_s)
+                on_call, me = self.ownership.standing(
+                    requester, self.service.credentials(), policy.trusts_identity(requester), deadline
+                )
+                viewer = Viewer(requester.principal, me, on_call)
+            except (WhoUnknown, SecretsUnavailable) as exc:  # their own requests only
+                logger.warning("history: who asked is unknown, showing their own requests", extra={"why": str(exc)})
+        try:
+            entries = history(self.recorder.log, viewer, n, self.now())
+        except AwsCallFailed as exc:
+            logger.error("history: the audit table cannot be read", extra={"reason": exc.code})
+            count("AuditReadFailures", reason=exc.code[:40])
+            text = "The record of cancels cannot be read right now. Try again in a minute."
+            return {"response_type": "ephemeral", "text": text}
+        return render_history(entries, self.now(), n)
 
     def _ownership(self, slack: SlackDirectoryPort | None) -> OwnerOrOnCall:
         from omni_relay.ownership import OwnerOrOnCall  # only in owner-or-on-call mode

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from omni_relay import bounded_json
-from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, over_rate_limit
+from omni_relay.audit import where_asked
+from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, look, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress, Deduplicator
 from omni_relay.domain import CancelOutcome, CancelRequest, ReplyTarget, as_mapping
@@ -55,6 +56,10 @@ class SlackPorts(CancelPorts, Protocol):
 
     def first_sight(self, slack_signature: str) -> bool:
         """False when any execution environment has already seen this signature (within Slack's window)."""
+        ...
+
+    def history(self, requester: Requester, n: int) -> dict[str, Any]:
+        """`/omni-cancel history [n]`: the Slack message listing what `requester` may see (audit.history)."""
         ...
 
 
@@ -151,17 +156,19 @@ def handle_command(request: InboundRequest, ports: SlackPorts) -> Handled:
     asked_for = parse_args(text, ports.omni_host)  # the one grammar: [verb] job [rest]
     if asked_for.verb is Verb.HELP or text == "?":
         return Handled(Reply(200, usage(command.command)), command.requester)
+    if asked_for.verb is Verb.HISTORY:
+        return Handled(Reply(200, ports.history(command.requester, asked_for.history_size)), command.requester)
     if not asked_for.job_id:
         note = f"I could not find a job id in `{escape(text[:100])}`."
         return Handled(Reply(200, usage(command.command, note)), command.requester)
     read_only = asked_for.verb is Verb.STATUS  # `/omni-cancel status <job>`: look, do not cancel
-    asked = CancelRequest(asked_for.job_id, command.requester)
-    outcome = over_rate_limit(ports, asked)
+    asked = CancelRequest(asked_for.job_id, command.requester, asked_for.reason, where_asked(command.requester))
+    outcome = over_rate_limit(ports, asked, action="status" if read_only else "cancel")
     if outcome is None:
         deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
         reply_to = ReplyTarget(url=command.response_url) if command.response_url else None
         if read_only:
-            outcome = ports.service.status(asked, deadline)
+            outcome = look(ports, asked, deadline, request_id=request.request_id)
         else:
             outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
     return Handled(Reply(200, render(outcome, requester=command.requester)), command.requester, outcome)
@@ -215,15 +222,15 @@ def handle_interaction(request: InboundRequest, ports: SlackPorts) -> Handled:
         from omni_relay.sources.slack_shortcut import handle_other  # shortcuts, unfurl cards' buttons
 
         return handle_other(form, request, ports)  # type: ignore[arg-type]  # the Runtime is UnfurlPorts too
-    asked = CancelRequest(click.job_id, click.requester)
-    if limited := over_rate_limit(ports, asked):
+    asked = CancelRequest(click.job_id, click.requester, where=where_asked(click.requester))
+    if limited := over_rate_limit(ports, asked, action="status" if click.action_id == CHECK_ACTION else "cancel"):
         ports.post(click.response_url, {**render(limited), "replace_original": False})  # the buttons stay
         return Handled(Reply(200, {}), click.requester, limited)
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
 
     def act() -> dict[str, Any]:
         if click.action_id == CHECK_ACTION:
-            outcome = ports.service.status(asked, deadline)
+            outcome = look(ports, asked, deadline, request_id=request.request_id)
         else:
             reply_to = ReplyTarget(url=click.response_url)
             outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)

@@ -3,11 +3,15 @@ post-back that replaces it), the usage text, and the buttons. Text from Omni or 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
-from omni_relay.domain import CancelOutcome, JobState, Outcome
+from omni_relay.domain import CancelOutcome, JobDetails, JobState, Outcome
 from omni_relay.identity import Requester
-from omni_relay.messages import SETTLED, describe, facts, given_up, omni_link
+from omni_relay.messages import PROMPT_CHARS, SETTLED, cancelled_by, describe, duration, facts, given_up, omni_link
+
+_MENTIONABLE = re.compile(r"(?<![\w<])([@#])([UWCGD][A-Z0-9]{1,20})\b")
 
 EXAMPLE_JOB = "123e4567-e89b-12d3-a456-426614174000"
 # Button action ids. Any app's message can offer CANCEL_ACTION with a job id as its value.
@@ -40,7 +44,7 @@ def render(
 ) -> dict[str, Any]:
     icon = _ICON.get(outcome.outcome, ":white_check_mark:" if outcome.outcome in SETTLED else ":warning:")
     said = escape(describe(outcome))
-    text = said.replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
+    text = mentions(said.replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1), outcome.details)
     if outcome.outcome in (Outcome.SENDER_NOT_ALLOWED, Outcome.NOT_CONFIGURED) and requester is not None:
         # What the admin needs to add this person (or, on a first deploy, their team): their own ids,
         # which Slack does not show them.
@@ -69,6 +73,71 @@ def render(
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     return {"response_type": response_type, "text": said, "blocks": blocks}
+
+
+def mentions(text: str, details: JobDetails | None) -> str:
+    """Who cancelled a job and where, as Slack mentions (<@U…>, <#C…>: Slack shows the name), only for
+    the ids the audit record gave (they are of Slack's id form; nothing else in `text` is touched)."""
+    if details is None or not details.stopped_by:
+        return text
+    ours = {f"@{details.stopped_by.rsplit(':', 1)[-1]}", details.stopped_from}
+    return _MENTIONABLE.sub(lambda m: f"<{m.group(0)}>" if m.group(0) in ours else m.group(0), text)
+
+
+def render_history(entries: Sequence[Any], now: float, asked: int) -> dict[str, Any]:
+    """`/omni-cancel history [n]`: the decisions this person may see, newest first, each with its job link."""
+    if not entries:
+        text = "No cancels or status checks you may see are on record yet."
+        return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+    many = f"last {len(entries)} decisions" if len(entries) > 1 else "last decision"
+    lines = [f"*The {many} you may see* (newest first; you asked for {asked}):"]
+    for entry in entries:
+        record = entry.record
+        stop = _as_stop(record)
+        who_line = mentions(escape(cancelled_by(stop)), stop).removeprefix(" by ")
+        action, job = escape(str(record.get("action", ""))), escape(str(record.get("job_id", "")))
+        said = f"• {duration(now - entry.epoch)} ago · *{action}* `{job}`"
+        said += f" → {escape(str(record.get('decision', '')).replace('_', ' '))}"
+        said += f" · {who_line}" if who_line else ""
+        link = str(record.get("link") or "")
+        if link.startswith(("https://", "http://")) and "|" not in link and ">" not in link:
+            said += f" · <{escape(link)}|open>"
+        if reason := str(record.get("reason") or ""):
+            said += f"\n      _{escape(reason[:PROMPT_CHARS])}_"
+        lines.append(said)
+    text = "\n".join(lines)
+    return {"response_type": "ephemeral", "text": lines[0].replace("*", ""), "blocks": [_section(text)]}
+
+
+def _as_stop(record: Any) -> JobDetails:
+    requester = record.get("requester") or {}
+    return JobDetails(stopped_by=str(requester.get("principal") or "?"), stopped_from=str(record.get("where") or ""))
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def render_owner_notice(job_id: str, details: JobDetails, at: float, now: float) -> dict[str, Any]:
+    """The DM a job's owner reads when someone else cancelled it: which job, who, from where, when and why."""
+    by = mentions(escape(cancelled_by(details)), details)
+    text = f":octagonal_sign: Your Omni AI job `{job_id}` was cancelled{by} {duration(now - at)} ago."
+    blocks: list[dict[str, Any]] = [_section(text)]
+    shown = []
+    if details.prompt:
+        prompt = " ".join(details.prompt.split())
+        shown.append(f"Prompt: {prompt[:PROMPT_CHARS]}" + ("…" if len(prompt) > PROMPT_CHARS else ""))
+    if details.stopped_because:
+        shown.append(f"Reason: {details.stopped_because}")
+    if shown:  # plain_text: what someone typed renders no mention, link or formatting
+        blocks.append(
+            {"type": "context", "elements": [{"type": "plain_text", "text": t, "emoji": False} for t in shown]}
+        )
+    link = omni_link(CancelOutcome(job_id, Outcome.CANCELLED, details=details))
+    if link:
+        blocks.append({"type": "actions", "elements": [{**button("Open in Omni", OPEN_ACTION, job_id), "url": link}]})
+    plain = f"Your Omni AI job {job_id} was cancelled{cancelled_by(details)} {duration(now - at)} ago."
+    return {"text": plain, "blocks": blocks}
 
 
 def cancel_button(job_id: str) -> dict[str, Any]:
@@ -110,8 +179,10 @@ def usage(command: str, note: str = "") -> dict[str, Any]:
     lines = [
         f"*{command}* cancels a running Omni AI job.",
         f"• `{command} {EXAMPLE_JOB}` — by job id",
+        f"• `{command} {EXAMPLE_JOB} because it scans 4 TB` — with a reason (its owner is told)",
         f"• `{command} status {EXAMPLE_JOB}` — look at a job without cancelling it",
         f"• `{command} https://<your Omni>/api/v1/ai/jobs/{EXAMPLE_JOB}` — a job URL on your Omni works too",
+        f"• `{command} history [n]` — the last n cancels and checks you may see",
         f"• `{command} help` — this message",
     ]
     text = "\n".join(([note] if note else []) + lines)

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from omni_relay import bounded_json
-from omni_relay.cancelling import over_rate_limit
+from omni_relay.audit import where_asked
+from omni_relay.cancelling import look, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress
 from omni_relay.domain import CancelRequest, as_mapping
@@ -61,7 +62,9 @@ def handle_shortcut(payload: Mapping[str, Any], request: InboundRequest, ports: 
     if not jobs:
         ports.post(response_url, no_job(ports.omni_host))
         return Handled(Reply(200, {}), requester)
-    if limited := over_rate_limit(ports, CancelRequest(jobs[0], requester)):
+    if limited := over_rate_limit(
+        ports, CancelRequest(jobs[0], requester, where=where_asked(requester)), action="status"
+    ):
         ports.post(response_url, render(limited))
         return Handled(Reply(200, {}), requester, limited)
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
@@ -80,7 +83,7 @@ def handle_shortcut(payload: Mapping[str, Any], request: InboundRequest, ports: 
 def answer(jobs: list[str], requester: Requester, ports: UnfurlPorts, deadline: Deadline) -> dict[str, Any]:
     """One job: the reply of `/omni-cancel status <job>`. Several: a row for each, the same reply's blocks."""
     if len(jobs) == 1:
-        return render(ports.service.status(CancelRequest(jobs[0], requester), deadline), requester=requester)
+        return render(look(ports, asked(jobs[0], requester), deadline, request_id=""), requester=requester)
     shown = jobs[:MAX_JOBS]
     head = f"{len(jobs)} Omni jobs in that message" + (f"; the first {MAX_JOBS}:" if len(jobs) > MAX_JOBS else ":")
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
@@ -89,9 +92,14 @@ def answer(jobs: list[str], requester: Requester, ports: UnfurlPorts, deadline: 
         if deadline.remaining() < ROW_MIN_S:
             blocks += late_row(job)
             continue
-        row = render(ports.service.status(CancelRequest(job, requester), deadline), requester=requester)["blocks"]
+        row = render(look(ports, asked(job, requester), deadline, request_id=""), requester=requester)["blocks"]
         blocks += [kept(block) for block in row]
     return {"response_type": "ephemeral", "text": head, "blocks": blocks}
+
+
+def asked(job: str, requester: Requester) -> CancelRequest:
+    """A look at `job` from the shortcut, recorded as a status answered (audit.py)."""
+    return CancelRequest(job, requester, where=where_asked(requester))
 
 
 def kept(block: dict[str, Any]) -> dict[str, Any]:

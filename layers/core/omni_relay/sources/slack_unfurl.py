@@ -15,7 +15,8 @@ from enum import IntEnum
 from typing import Any, Protocol
 
 from omni_relay import bounded_json
-from omni_relay.cancelling import cancel_or_hand_off, over_rate_limit
+from omni_relay.audit import where_asked
+from omni_relay.cancelling import cancel_or_hand_off, decided, look, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress
 from omni_relay.domain import CancelOutcome, CancelRequest, JobState, Outcome, as_mapping
@@ -185,10 +186,17 @@ def unfurl_links(
 ) -> dict[str, Any]:
     """A card per link, read with the poster's rights and shown in the channel's view."""
     view = channel_view(ports.settings, poster.workspace, poster.scope)
-    read = view is not View.ID and over_rate_limit(ports, CancelRequest(links[0][1], poster)) is None
+    where = where_asked(poster)
+    read = (
+        view is not View.ID
+        and over_rate_limit(ports, CancelRequest(links[0][1], poster, where=where), action="status") is None
+    )
     unfurls = {}
     for url, job in links:
-        outcome = ports.service.status(CancelRequest(job, poster), deadline) if read else None
+        outcome = None
+        if read:  # a status shown in the channel: recorded (audit.py), without who stopped it (the card's view decides)
+            outcome = ports.service.status(CancelRequest(job, poster, where=where), deadline)
+            decided(ports, CancelRequest(job, poster, where=where), outcome, action="status", by="relay")
         unfurls[url] = card(job, outcome, view)
     done = bool(target) and ports.unfurl(target, unfurls, deadline)
     count("Unfurls", result="ok" if done else "failed")
@@ -244,8 +252,8 @@ def handle_action(payload: Mapping[str, Any], request: InboundRequest, ports: Un
     response_url = str(payload.get("response_url") or "")
     if not is_job_id(job_id) or presser is None:
         raise MalformedRequest("The button has no job id, no user or no workspace.")
-    asked = CancelRequest(job_id, presser)
-    if limited := over_rate_limit(ports, asked):
+    asked = CancelRequest(job_id, presser, where=where_asked(presser))
+    if limited := over_rate_limit(ports, asked, action="status" if action["action_id"] == HERE_CHECK else "cancel"):
         ports.post(response_url, {**render(limited), "replace_original": False})
         return Handled(Reply(200, {}), presser, limited)
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
@@ -253,7 +261,7 @@ def handle_action(payload: Mapping[str, Any], request: InboundRequest, ports: Un
 
     def act() -> dict[str, Any]:
         if action["action_id"] == HERE_CHECK:
-            outcome = ports.service.status(asked, deadline)
+            outcome = look(ports, asked, deadline, request_id=request.request_id)
         else:
             # No post-back target: the worker's later message would replace the message the button is on.
             outcome = cancel_or_hand_off(ports, asked, deadline, reply=None, request_id=request.request_id)

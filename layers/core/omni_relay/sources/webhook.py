@@ -20,7 +20,8 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from omni_relay import bounded_json
-from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, over_rate_limit
+from omni_relay.audit import where_asked
+from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, look, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.dedupe import AlreadyInProgress, Deduplicator
 from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, ReplyTarget
@@ -80,11 +81,11 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
     if ignored := delivery.ignore or own_comment(delivery.texts):
         return Handled(source.render(200, {"outcome": "ignored", "message": ignored}), requester)
     found = ask(payload, delivery.texts, ports.job_id_path(source.name) or source.default_job_path, source, ports)
-    if found is None or found.verb is Verb.HELP or not found.job_id:
+    if found is None or found.verb in (Verb.HELP, Verb.HISTORY) or not found.job_id:
         return Handled(nothing_to_cancel(found, source, ports.command_word), requester)
 
-    asked = CancelRequest(found.job_id, requester)
-    if limited := over_rate_limit(ports, asked):
+    asked = CancelRequest(found.job_id, requester, found.reason, where_asked(requester, delivery.thread))
+    if limited := over_rate_limit(ports, asked, action="status" if found.read_only else "cancel"):
         reply = source.render(429, answer(limited, source))
         headers = {"Retry-After": str(math.ceil(limited.retry_after_s))}
         return Handled(Reply(reply.status, reply.body, headers), requester, limited)
@@ -94,7 +95,7 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
     def act() -> dict[str, Any]:
         reply_to = ReplyTarget(thread=delivery.thread) if follow_up else None
         if found.read_only:
-            outcome = ports.service.status(asked, deadline)
+            outcome = look(ports, asked, deadline, request_id=request.request_id)
         else:
             outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
         if outcome.outcome is not Outcome.PENDING:
@@ -124,8 +125,11 @@ def nothing_to_cancel(found: Command | None, source: WebhookSource, word: str) -
     if found is None:
         return source.render(200, {"outcome": "ignored", "message": f"Nothing to do: no {word} command in this event."})
     if found.verb is Verb.HELP:
-        usage = f"Usage: {word} <job UUID or Omni job URL> to cancel it; {word} status <job> to look at it."
+        usage = f"Usage: {word} <job UUID or Omni job URL> [reason] to cancel it; {word} status <job> to look at it."
         return source.render(200, {"outcome": "help", "message": usage})
+    if found.verb is Verb.HISTORY:
+        message = f"{word} history is answered in Slack only: it lists what a Slack user may see."
+        return source.render(200, {"outcome": "help", "message": message})
     message = f"No Omni job id was found after {word}: give a job UUID or an Omni job URL."
     return source.render(422, {"error": "no_job_id", "message": message})
 
@@ -176,7 +180,7 @@ def ask(
         command = (
             parse_args(" ".join(texts), ports.omni_host) if any(t.strip() for t in texts) else Command(Verb.CANCEL)
         )
-    if command is None or command.job_id or command.verb is Verb.HELP or not job_path:
+    if command is None or command.job_id or command.verb in (Verb.HELP, Verb.HISTORY) or not job_path:
         return command
     value = search(job_path, payload)
     return replace(command, job_id=job_of(value, ports.omni_host)) if isinstance(value, str) else command
