@@ -13,7 +13,8 @@ while more than its share of the minute's budget is left free for the kinds abov
 | `poll`    | follow-up polls of a stopping job (the end of a cancel:  | a sixth of the key's limit            |
 |           | "I will say here when it has stopped"), one chain a job  |                                       |
 | `status`  | `status`, Check again, a job link unfurled               | a third                               |
-| `details` | the job's details after a cancel                         | two thirds                            |
+| `details` | the job's details after a cancel; the owner's notice's   | two thirds                            |
+|           | reads (owner_notice.py)                                  |                                       |
 
 A cancel the budget holds back is handed to the worker with a delay (the person is told when it
 will be sent), never refused; the others are answered without the call (details left out, `status`

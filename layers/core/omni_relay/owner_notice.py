@@ -101,9 +101,16 @@ def _tell(ports: NoticePorts, task: CancelTask) -> str:
     return "sent"
 
 
+def _reads(ports: NoticePorts) -> OmniPort:
+    """The notice's Omni reads take from Omni's budget as `details` do: last, after people's cancels."""
+    from omni_relay.omni_budget import BudgetedOmni, Kind
+
+    return ports.omni.as_kind(Kind.DETAILS) if isinstance(ports.omni, BudgetedOmni) else ports.omni
+
+
 def _job(ports: NoticePorts, job_id: str, token: str, deadline: Deadline) -> JobDetails:
     try:
-        reply = ports.omni.status(job_id, token, deadline)
+        reply = _reads(ports).status(job_id, token, deadline)
     except OmniUnavailable as exc:
         raise NotTold("omni", f"job status: {exc.reason}") from None
     details = JobDetails.from_status(reply.body) if reply.status == 200 and reply.is_json else JobDetails()
@@ -114,7 +121,7 @@ def _job(ports: NoticePorts, job_id: str, token: str, deadline: Deadline) -> Job
 
 def _email(ports: NoticePorts, user_id: str, token: str, deadline: Deadline) -> str:
     try:
-        reply = ports.omni.user(user_id, token, deadline)
+        reply = _reads(ports).user(user_id, token, deadline)
     except OmniUnavailable as exc:
         raise NotTold("scim", f"Omni's users: {exc.reason}") from None
     email: Any = reply.body.get("userName") if reply.status == 200 and reply.is_json else None
