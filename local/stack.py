@@ -265,7 +265,7 @@ class LocalStack:
         runtime_client = ensure_runtime_client()
         python = python312()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        for old in sorted(self.log_path.parent.glob("stack-*.log"), key=lambda p: p.stat().st_mtime)[:-20]:
+        for old in sorted(self.log_path.parent.glob("stack-*.log"), key=_mtime)[:-20]:
             old.unlink(missing_ok=True)  # the last 20 stacks' logs are kept
         self._log = self.log_path.open("a", encoding="utf-8")
         try:
@@ -519,6 +519,14 @@ class LocalStack:
 def _brief(record: Mapping[str, Any]) -> str:
     keys = ("source", "job_id", "outcome", "detail", "reason", "error")
     return " ".join(f"{k}={record[k]}" for k in keys if record.get(k))
+
+
+def _mtime(path: Path) -> float:
+    """When `path` was last written; 0 when another stack, starting at the same time, has removed it."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def stop_on_signals() -> None:
