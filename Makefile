@@ -65,6 +65,7 @@ SOAK_EXAMPLES ?= 10000
 soak: local-build ## deeper fuzzing: SOAK_EXAMPLES (default 10000) fresh requests per route and parser, then burst and faults
 	HYPOTHESIS_PROFILE=soak FUZZ_EXAMPLES=$(SOAK_EXAMPLES) $(BIN)/python -m pytest tests/fuzz -p no:logging -q
 	$(BIN)/python -m pytest tests/integration/test_fault_matrix.py tests/e2e/test_burst.py -p no:logging -q
+	BUDGET_BURST_JOBS=50 $(BIN)/python -m pytest tests/e2e/test_omni_budget.py -p no:logging -q -s
 
 lint: venv ## ruff and mypy
 	@$(BIN)/ruff check .
