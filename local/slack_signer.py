@@ -69,9 +69,6 @@ def button_click(
     timestamp: int | None = None,
 ) -> tuple[dict[str, str], bytes]:
     """Headers and body of a signed block_actions interaction (a button click), as Slack sends it."""
-    import json
-
-    ts = int(time.time()) if timestamp is None else timestamp
     payload = {
         "type": "block_actions",
         "team": {"id": team_id, "domain": "local"},
@@ -90,16 +87,11 @@ def button_click(
             }
         ],
     }
-    body = urlencode({"payload": json.dumps(payload)}).encode()
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": str(ts),
-        "X-Slack-Signature": sign(secret, body, ts),
-    }
-    return headers, body
+    return signed_payload(payload, secret, timestamp)
 
 
 def signed_payload(payload: dict, secret: str, timestamp: int | None) -> tuple[dict[str, str], bytes]:
+    """An interaction payload as Slack posts it: form field `payload`, signed with `secret` at `timestamp`."""
     import json
 
     ts = int(time.time()) if timestamp is None else timestamp
