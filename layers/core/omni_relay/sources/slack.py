@@ -161,7 +161,7 @@ def handle_command(request: InboundRequest, ports: SlackPorts) -> Handled:
     if not asked_for.job_id:
         note = f"I could not find a job id in `{escape(text[:100])}`."
         return Handled(Reply(200, usage(command.command, note)), command.requester)
-    read_only = asked_for.verb is Verb.STATUS  # `/omni-cancel status <job>`: look, do not cancel
+    read_only = asked_for.read_only  # `/omni-cancel status <job>`: look, do not cancel (the grammar says)
     asked = CancelRequest(asked_for.job_id, command.requester, asked_for.reason, where_asked(command.requester))
     outcome = over_rate_limit(ports, asked, action="status" if read_only else "cancel")
     if outcome is None:
