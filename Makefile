@@ -19,7 +19,7 @@ PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 	  [ -x "$$p" ] && "$$p" -c 'import sys' 2>/dev/null && { echo "$$p"; break; }; \
 	done)
 
-.PHONY: help venv tools local-build demo local job smoke deploy configure slack-app manifest test unit lint template build bench soak events redrive clean \
+.PHONY: help venv tools local-build demo local job smoke deploy configure slack-app manifest test unit lint template build bench soak events redrive clean walk \
 	sam-local-commands sam-local-engine sam-local-image sam-local-test
 
 # The local stack's knobs (see local/stack.py): template parameter overrides, extra post-back hosts,
@@ -148,3 +148,6 @@ redrive: venv ## move parked cancels back to the task queue (the deployed stack'
 
 clean: ## remove build output and the venv
 	rm -rf .aws-sam .build-bin .bench $(VENV) $(CHECKOV_VENV)
+
+walk: venv ## the module walk of one Slack command and one GitHub comment (tests/architecture/walk.py; -v: every step)
+	@$(BIN)/python -m tests.architecture.walk $(if $(VERBOSE),-v)

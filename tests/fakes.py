@@ -164,3 +164,26 @@ class MemoryAudit:
             "day": lambda r: r["at"][:10],
         }[index]
         return self._newest(lambda r: key(r) == value, limit)
+
+
+class MemoryQueue:
+    """The TaskQueue interface in memory: every task sent, with its delay, in order; `fail` makes sending fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, int]] = []
+        self.retries: list[tuple[str, int]] = []
+        self.fail = ""
+
+    @property
+    def tasks(self) -> list[Any]:
+        return [task for task, _ in self.sent]
+
+    def send(self, task: Any, delay_s: int = 0) -> None:
+        from omni_relay.handoff import HandoffFailed
+
+        if self.fail:
+            raise HandoffFailed(self.fail)
+        self.sent.append((task, delay_s))
+
+    def retry_in(self, receipt_handle: str, seconds: int) -> None:
+        self.retries.append((receipt_handle, seconds))
