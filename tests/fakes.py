@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from omni_relay.deadline import Deadline
-from omni_relay.omni import Admit, OmniReply, OmniUnavailable
-from omni_relay.secret_store import SecretsUnavailable
+from omni_relay.errors import OmniUnavailable, SecretsUnavailable
+from omni_relay.omni import Admit, OmniReply
 
 
 class FakeSecretStore:
@@ -122,7 +122,7 @@ class FakeUnfurler:
         self.error = ""
 
     def unfurl(self, target: dict[str, str], unfurls: dict[str, Any], token: str, deadline: Deadline) -> None:
-        from omni_relay.slack_api import UnfurlFailed
+        from omni_relay.errors import UnfurlFailed
 
         self.calls.append({"target": dict(target), "unfurls": copy.deepcopy(unfurls), "token": token})
         if self.error:
@@ -138,7 +138,7 @@ class MemoryAudit:
         self.fail = ""
 
     def _check(self) -> None:
-        from omni_relay.aws_json import AwsCallFailed
+        from omni_relay.errors import AwsCallFailed
 
         if self.fail:
             raise AwsCallFailed(self.fail)
@@ -179,11 +179,21 @@ class MemoryQueue:
         return [task for task, _ in self.sent]
 
     def send(self, task: Any, delay_s: int = 0) -> None:
-        from omni_relay.handoff import HandoffFailed
+        from omni_relay.errors import QueueFailed
 
         if self.fail:
-            raise HandoffFailed(self.fail)
+            raise QueueFailed(self.fail)
         self.sent.append((task, delay_s))
 
     def retry_in(self, receipt_handle: str, seconds: int) -> None:
         self.retries.append((receipt_handle, seconds))
+
+
+class ManualClock:
+    """A wall clock the test sets: `clock.now = ...`; called as time.time is."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -92,8 +92,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(stack: LocalStack):
     import threading
 
     from omni_relay.domain import ReplyTarget
-    from omni_relay.handoff import CancelTask
     from omni_relay.identity import Requester
+    from omni_relay.tasks import CancelTask
 
     omni, capture = stack.omni, stack.capture
     assert omni is not None and capture is not None

@@ -21,10 +21,10 @@ from local.slack_web_api import BOT_TOKEN, SlackWebApi
 from omni_relay import wiring
 from omni_relay.audit import DynamoAudit, Recorder, Viewer, history
 from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, ReplyTarget
-from omni_relay.handoff import CancelTask, Notice
 from omni_relay.identity import slack
 from omni_relay.omni import OmniReply
 from omni_relay.settings import Settings
+from omni_relay.tasks import CancelTask, Notice
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe
 from tests.integration.conftest import point_aws_at

@@ -23,7 +23,6 @@ from omni_relay import wiring
 from omni_relay.cancelling import cancel_or_hand_off
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelRequest, Outcome, ReplyTarget
-from omni_relay.handoff import CancelTask
 from omni_relay.identity import Requester
 from omni_relay.job_records import DynamoJobRecords
 from omni_relay.omni import OmniClient
@@ -31,6 +30,7 @@ from omni_relay.omni_budget import Kind, OmniBudget, key_id, reserve
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.settings import Settings
 from omni_relay.sliding_window import DynamoWindow, LocalWindow
+from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeSecretStore, MemoryDedupe, RecordingHttp
 from tests.integration.conftest import ORG_KEY, point_aws_at

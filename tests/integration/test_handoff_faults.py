@@ -9,10 +9,12 @@ from local.capture import CaptureServer
 from local.lambda_runtime import free_port
 from omni_relay.dedupe import DynamoDedupe
 from omni_relay.domain import ReplyTarget
-from omni_relay.handoff import CancelTask, HandoffFailed, SqsTaskQueue
+from omni_relay.errors import QueueFailed
 from omni_relay.identity import Requester
 from omni_relay.omni import OmniReply
 from omni_relay.settings import Settings
+from omni_relay.sqs_queue import SqsTaskQueue
+from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore
 from tests.integration.conftest import point_aws_at
@@ -33,7 +35,7 @@ def nowhere(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_sqs_unreachable_raises_handoff_failed(nowhere: str):
-    with pytest.raises(HandoffFailed):
+    with pytest.raises(QueueFailed):
         SqsTaskQueue(f"{nowhere}/000000000000/tasks").send(TASK)
 
 
@@ -46,7 +48,7 @@ def test_dynamodb_unreachable_fails_open_and_runs_the_action_once(nowhere: str):
 
 class BrokenQueue:
     def send(self, task: CancelTask, delay_s: int = 0) -> None:
-        raise HandoffFailed("EndpointConnectionError")
+        raise QueueFailed("EndpointConnectionError")
 
 
 def runtime(**kwargs) -> Runtime:
@@ -64,7 +66,7 @@ def runtime(**kwargs) -> Runtime:
 
 
 def test_a_failed_hand_off_promises_nothing():
-    assert runtime(queue=BrokenQueue()).hand_off(TASK) is False
+    assert runtime(queue=BrokenQueue()).handoff.send(TASK) is False
 
 
 @pytest.mark.parametrize("status", [404, 500])
@@ -72,7 +74,7 @@ def test_a_response_url_that_fails_is_logged_not_raised(status: int):
     capture = CaptureServer(status=status).start()
     try:
         rt = runtime(hosts=capture.host)
-        rt.post(capture.url("/gone"), {"text": "done"})  # no exception: the cancel itself is done
+        rt.notifier.post(capture.url("/gone"), {"text": "done"})  # no exception: the cancel itself is done
         assert len(capture.posts) >= 1
     finally:
         capture.stop()

@@ -10,7 +10,8 @@ import urllib3
 from local.lambda_runtime import free_port
 from local.omni_emulator import OmniEmulator
 from omni_relay.deadline import Deadline
-from omni_relay.omni import OmniClient, OmniUnavailable, parse_retry_after
+from omni_relay.errors import OmniUnavailable
+from omni_relay.omni import OmniClient, parse_retry_after
 from tests.integration.conftest import ORG_KEY
 
 
@@ -52,7 +53,8 @@ def test_retries_503_then_succeeds(emulator: OmniEmulator):
 
 
 def test_every_retry_takes_from_omnis_budget_and_none_is_sent_without(emulator: OmniEmulator):
-    from omni_relay.omni_budget import BudgetedOmni, Kind, OmniBudget, OmniHeldBack
+    from omni_relay.errors import OmniHeldBack
+    from omni_relay.omni_budget import BudgetedOmni, Kind, OmniBudget
     from omni_relay.sliding_window import LocalWindow
 
     job = emulator.create_job(key=ORG_KEY, queued_s=60)

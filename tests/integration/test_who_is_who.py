@@ -11,8 +11,9 @@ import pytest
 from local.omni_emulator import OmniEmulator
 from local.slack_web_api import BOT_TOKEN, SlackWebApi
 from omni_relay.deadline import Deadline
+from omni_relay.errors import WhoUnknown
 from omni_relay.omni import OmniClient
-from omni_relay.slack_api import SlackApi, WhoUnknown
+from omni_relay.slack_api import SlackApi
 from tests.integration.conftest import ORG_KEY
 
 

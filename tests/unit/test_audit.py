@@ -14,12 +14,13 @@ from functions.worker import worker_app
 from local.events import slack_event, webhook_event
 from omni_relay import wiring
 from omni_relay.audit import Entry, Viewer, history
+from omni_relay.errors import OmniUnavailable
 from omni_relay.grammar import Verb, parse_args
-from omni_relay.handoff import CancelTask
-from omni_relay.omni import OmniReply, OmniUnavailable
+from omni_relay.omni import OmniReply
 from omni_relay.postback import AllowedHosts, PostBack
+from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
-from tests.fakes import FakeOmni, FakeSecretStore, MemoryAudit, MemoryDedupe, RecordingHttp
+from tests.fakes import FakeOmni, FakeSecretStore, ManualClock, MemoryAudit, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
 from tests.unit.test_relay_handler import invoke
 
@@ -50,7 +51,7 @@ class Messages:
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def user_by_email(self, email: str, token: str, deadline: Any) -> tuple[str, str]:
-        from omni_relay.slack_api import WhoUnknown
+        from omni_relay.errors import WhoUnknown
 
         if email not in self.people:
             raise WhoUnknown("Slack does not know this user or group")
@@ -105,6 +106,7 @@ class World:
     store: FakeSecretStore
     runtime: Runtime
     messages: Messages
+    clock: ManualClock
 
     def slack(self, text: str, user: str = "U0LOCAL01", team: str = "T0LOCAL01") -> dict[str, Any]:
         event = slack_event(
@@ -154,7 +156,7 @@ def world_with(**env: str) -> World:
         }
     )
     settings = make_settings(CANCEL_QUEUE_URL="q", WEBHOOK_SECRET_ID="webhooks", GITHUB_ALLOWED="*", **env)
-    messages = Messages()
+    messages, clock = Messages(), ManualClock(NOW)
     runtime = Runtime(
         settings,
         store,
@@ -164,10 +166,10 @@ def world_with(**env: str) -> World:
         dedupe=MemoryDedupe(),
         audit=audit,
         slack_messages=messages,
-        now=lambda: NOW,
+        now=clock,
     )
     wiring.use(runtime)
-    return World(job, omni, audit, queue, store, runtime, messages)
+    return World(job, omni, audit, queue, store, runtime, messages, clock)
 
 
 @pytest.fixture
@@ -439,7 +441,7 @@ def test_history_in_slack_shows_only_their_own_and_everything_to_on_call():
     world = world_with(ON_CALL="U0ERIN001")
     try:
         world.slack(f"{JOB} because it scans 4 TB", user="U0ALICE01")
-        world.runtime.now = lambda: NOW + 60  # type: ignore[method-assign]
+        world.clock.now = NOW + 60
         world.slack(f"status {JOB}", user="U0BOB0001")
         bob = said(world.slack("history", user="U0BOB0001"))
         assert "status" in bob and "cancel*" not in bob and "U0ALICE01" not in bob

@@ -15,9 +15,9 @@ import worker_app
 from local.events import slack_event, webhook_event
 from local.gateway import LambdaContext
 from omni_relay import wiring
-from omni_relay.handoff import CancelTask
 from omni_relay.omni import OmniReply
 from omni_relay.postback import AllowedHosts, PostBack
+from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import NOW, SIGNING_SECRET, make_settings
@@ -120,6 +120,21 @@ class World:
         }
         return dict(worker_app.lambda_handler({"Records": [record]}, LambdaContext()))
 
+    def rebuild(self, **changes: Any) -> None:
+        """The same world with another Runtime (its settings or queue changed), in use from now on."""
+        was = self.runtime
+        self.runtime = Runtime(
+            changes.get("settings", was.settings),
+            was.secrets,
+            self.omni,
+            queue=changes.get("queue", was.handoff.queue),
+            postback=was.postback,
+            dedupe=was.dedupe,
+            budget=self.budget,
+            now=self.clock,
+        )
+        wiring.use(self.runtime)
+
     def next_task(self) -> tuple[CancelTask, int]:
         return self.queue.sent.pop(0)
 
@@ -191,7 +206,7 @@ def test_a_job_that_finishes_before_it_can_stop_says_so(world: World):
 def test_following_stops_at_the_cap_with_a_link_to_the_job(world: World):
     world.slack(JOB)
     task, _ = world.next_task()
-    world.clock.now += world.runtime.follow_up_s
+    world.clock.now += world.runtime.following.follow_up_s
     world.deliver(task)
     [final] = world.posts()
     assert "still running 10 minutes after the cancel was requested" in section_text(final)
@@ -271,13 +286,13 @@ def test_an_already_cancelled_job_says_when_and_by_whom(world: World):
 
 
 def test_with_too_little_time_left_the_cancel_answers_without_details(world: World):
-    world.runtime.settings = make_settings(SLACK_DEADLINE_MS="600", DEADLINE_MARGIN_MS="300")
+    world.rebuild(settings=make_settings(SLACK_DEADLINE_MS="600", DEADLINE_MARGIN_MS="300"))
     world.slack(JOB)
     assert [c[0] for c in world.omni.calls] == ["cancel"]
 
 
 def test_without_a_queue_nothing_is_promised(world: World):
-    world.runtime.queue = None
+    world.rebuild(queue=None)
     reply = world.slack(JOB)
     assert "Check again in a few seconds" in section_text(reply)
 
@@ -285,7 +300,7 @@ def test_without_a_queue_nothing_is_promised(world: World):
 def test_a_follow_deferred_past_the_cap_says_still_running_without_polling(world: World):
     world.slack(JOB)
     task, _ = world.next_task()
-    world.clock.now += world.runtime.follow_up_s + 600  # the poll budget kept it waiting
+    world.clock.now += world.runtime.following.follow_up_s + 600  # the poll budget kept it waiting
     calls = len(world.omni.calls)
     world.deliver(task)
     [final] = world.posts()

@@ -15,12 +15,13 @@ import worker_app
 from local.events import slack_event
 from local.gateway import LambdaContext
 from omni_relay import wiring
-from omni_relay.handoff import CancelTask
+from omni_relay.errors import WindowUnavailable
 from omni_relay.job_records import LocalJobRecords
 from omni_relay.omni import OmniReply
 from omni_relay.omni_budget import Kind, OmniBudget, key_id, reserve
 from omni_relay.postback import AllowedHosts, PostBack
-from omni_relay.sliding_window import LocalWindow, WindowUnavailable, decide
+from omni_relay.sliding_window import LocalWindow, decide
+from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
@@ -199,7 +200,7 @@ def test_a_job_cancelled_again_while_it_is_followed_joins_the_one_chain(secrets:
     assert len(chains) == 1 and len(omni.cancels) == 1  # one chain, one cancel sent to Omni
     [first] = chains
     # The chain's end tells every requester, once each, and a later cancel starts a new chain.
-    assert [t.reply.url[-2:] for t in runtime.followers(first)] == [f"c{i}" for i in range(cancels)]
+    assert [t.reply.url[-2:] for t in runtime.following.waiting_on(first)] == [f"c{i}" for i in range(cancels)]
     assert runtime.records.join(JOB, first.to_json(), 60) is True
 
 

@@ -190,9 +190,9 @@ def test_no_secret_appears_in_any_log_line_or_reply(
 
 class _BrokenQueue:
     def send(self, task: object, delay_s: int = 0) -> None:
-        from omni_relay.handoff import HandoffFailed
+        from omni_relay.errors import QueueFailed
 
-        raise HandoffFailed("EndpointConnectionError")
+        raise QueueFailed("EndpointConnectionError")
 
 
 class _Queue:

@@ -174,7 +174,7 @@ def test_each_source_is_judged_by_its_own_allow_list_slacks_star_lets_no_github_
 
 def test_a_task_queued_before_the_upgrade_is_read_with_its_requester_and_reply_target():
     from omni_relay.domain import ReplyTarget
-    from omni_relay.handoff import CancelTask
+    from omni_relay.tasks import CancelTask
 
     old_slack = (
         '{"job_id": "j1", "reply_to": "https://hooks.slack.com/x", "request_id": "r1", "source": "slack",'

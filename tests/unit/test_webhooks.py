@@ -26,7 +26,7 @@ from omni_relay.signing import standard_signature, whsec_key
 from omni_relay.sources.base import SourceConfig
 from omni_relay.sources.registry import WEBHOOK_SOURCES, webhook_source
 from omni_relay.wiring import Runtime
-from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp
+from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, make_settings
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
@@ -88,7 +88,7 @@ def webhooks_secret() -> dict[str, Any]:
     return value
 
 
-def build(omni: FakeOmni, **env: str) -> tuple[Runtime, RecordingHttp, FakeSecretStore]:
+def build(omni: FakeOmni, queue: MemoryQueue | None = None, **env: str) -> tuple[Runtime, RecordingHttp, FakeSecretStore]:
     store = FakeSecretStore(
         {"slack": {"signing_secrets": ["x"]}, "omni": {"api_key": OMNI_KEY}, "webhooks": webhooks_secret()}
     )
@@ -102,7 +102,7 @@ def build(omni: FakeOmni, **env: str) -> tuple[Runtime, RecordingHttp, FakeSecre
     settings = make_settings(**{**base, **env})
     http = RecordingHttp()
     postback = PostBack(AllowedHosts.parse(f"{settings.postback_hosts},hooks.acme.example"), http=http)
-    runtime = Runtime(settings, store, omni, postback=postback, dedupe=MemoryDedupe(), now=lambda: NOW)
+    runtime = Runtime(settings, store, omni, queue=queue, postback=postback, dedupe=MemoryDedupe(), now=lambda: NOW)
     return runtime, http, store
 
 
@@ -384,13 +384,12 @@ def test_an_invalid_jmespath_is_a_configuration_error():
 
 
 def test_a_slow_omni_is_handed_off_with_202_and_where_to_comment(omni: FakeOmni):
-    runtime, _, _ = build(omni)
-    tasks: list[Any] = []
-    runtime.queue = type("Q", (), {"send": lambda self, task, delay_s=0: tasks.append(task)})()
+    queue = MemoryQueue()
+    runtime, _, _ = build(omni, queue=queue)
     omni.answer = lambda op, job, token: OmniReply(503, {})
     [(status, reply)] = invoke_on(runtime, event("github"))
     assert status == 202 and reply["outcome"] == "pending"
-    assert tasks[0].source == "github" and tasks[0].reply.thread == {"repo": "acme/data-platform", "number": "42"}
+    assert queue.tasks[0].source == "github" and queue.tasks[0].reply.thread == {"repo": "acme/data-platform", "number": "42"}
 
 
 @pytest.mark.parametrize(

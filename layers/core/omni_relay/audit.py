@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from omni_relay.aws_json import AwsCallFailed, AwsJson, Boto3Json, client
+from omni_relay.aws_json import AwsJson, Boto3Json, client
 from omni_relay.domain import CancelOutcome, CancelRequest, Outcome
+from omni_relay.errors import AwsCallFailed
 from omni_relay.identity import Requester
 from omni_relay.observability import count, logger
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from omni_relay.allowlists import AllowList, SenderList
-from omni_relay.domain import JobDetails, Outcome
+from omni_relay.domain import Outcome
+from omni_relay.errors import NotAllowed, SecretsUnavailable
 from omni_relay.identity import Requester, canonical
-from omni_relay.secret_store import SecretsUnavailable
 from omni_relay.settings import Settings
 
 
@@ -117,18 +117,6 @@ def policy_for(settings: Settings, source: str) -> SenderPolicy:
     if source == "slack":
         return SlackPolicy(settings.slack_allowed_teams, settings.slack_allowed_users, settings.slack_allowed_channels)
     return WebhookSenderPolicy(settings.allowed_senders(source), source in settings.trust_sender_identity)
-
-
-class NotAllowed(Exception):
-    """The relay (or Omni's own rule, checked by the relay) says no. `reason` is for the log; `why`,
-    when set, is for the person, in the relay's own words; `details` is what is known of the job."""
-
-    def __init__(self, outcome: Outcome, reason: str, *, why: str = "", details: JobDetails | None = None) -> None:
-        super().__init__(reason)
-        self.outcome = outcome
-        self.reason = reason
-        self.why = why
-        self.details = details
 
 
 def choose_token(requester: Requester, credentials: OmniCredentials, policy: SenderPolicy) -> str:

@@ -20,15 +20,8 @@ from urllib.parse import urlsplit
 
 import urllib3
 
+from omni_relay.errors import AwsCallFailed
 from omni_relay.signing import hmac_sha256
-
-
-class AwsCallFailed(Exception):
-    """No answer, or an error answer; `code` is AWS's error type (e.g. ConditionalCheckFailedException)."""
-
-    def __init__(self, code: str, status: int = 0) -> None:
-        super().__init__(code)
-        self.code, self.status = code, status
 
 
 def sigv4_headers(

@@ -11,26 +11,22 @@ from typing import Protocol
 from omni_relay.audit import Recorder
 from omni_relay.deadline import Deadline
 from omni_relay.domain import RETRY_LATER, CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, ReplyTarget
-from omni_relay.handoff import CancelTask
-from omni_relay.identity import Requester
+from omni_relay.following import Following
+from omni_relay.handoff import Handoff
+from omni_relay.observability import count, logger
+from omni_relay.ratelimit import SharedSenderLimit
 from omni_relay.service import CancelService
+from omni_relay.tasks import CancelTask
 
 
 class CancelPorts(Protocol):
+    """What every entry point's cancel needs (the Runtime, or fakes in tests)."""
+
     service: CancelService
     recorder: Recorder
-
-    def tell_owner_later(self, task: CancelTask, outcome: CancelOutcome) -> None:
-        """Have the worker tell the job's owner that someone cancelled it (owner_notice.py); never raises."""
-        ...
-
-    def sender_wait_s(self, requester: Requester) -> float: ...
-
-    def hand_off(self, task: CancelTask, delay_s: int = 0) -> bool: ...
-
-    def follow_up(self, task: CancelTask) -> bool:
-        """Start following `task`'s job until it has stopped (following.py); False when it cannot."""
-        ...
+    sender_limit: SharedSenderLimit
+    handoff: Handoff
+    following: Following
 
 
 def decided(
@@ -78,9 +74,11 @@ def look(ports: CancelPorts, request: CancelRequest, deadline: Deadline, *, requ
 def over_rate_limit(ports: CancelPorts, request: CancelRequest, *, action: str = "cancel") -> CancelOutcome | None:
     """RATE_LIMITED (Omni is not called) while this sender is over the relay's per-sender limit.
     Checked before de-duplication, so a limited request is not remembered as answered."""
-    wait = ports.sender_wait_s(request.requester)
+    wait = ports.sender_limit.wait_s(request.requester.principal)  # the namespaced identity, and nothing else
     if not wait:
         return None
+    logger.warning("sender over the relay's rate limit", extra={"retry_after_s": round(wait, 1)})
+    count("RateLimited", source=request.requester.source)
     limited = CancelOutcome(
         request.job_id, Outcome.RATE_LIMITED, detail=f"may retry in {wait:.0f}s", retry_after_s=wait
     )
@@ -100,10 +98,10 @@ def cancel_or_hand_off(
     if outcome.outcome not in RETRY_LATER:
         if reply is not None:
             outcome = follow_if_stopping(ports, task, outcome)
-        ports.tell_owner_later(task, outcome)
+        ports.handoff.tell_owner_later(task, outcome)
     # Held back by Omni's budget: the worker sends it when the budget has room again, and the
     # requester is told when that will be.
-    elif reply is not None and ports.hand_off(task, delay_s=(wait := math.ceil(outcome.retry_after_s))):
+    elif reply is not None and ports.handoff.send(task, delay_s=(wait := math.ceil(outcome.retry_after_s))):
         outcome = CancelOutcome(
             request.job_id, Outcome.PENDING, detail=f"handed off after: {outcome.detail}", retry_after_s=wait
         )
@@ -115,4 +113,4 @@ def follow_if_stopping(ports: CancelPorts, task: CancelTask, outcome: CancelOutc
     whether the requester will hear when it has stopped. Relay and worker alike."""
     if outcome.outcome is not Outcome.STOPPING:
         return outcome
-    return replace(outcome, following=ports.follow_up(task))
+    return replace(outcome, following=ports.following.start(task))

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from omni_relay.errors import AlreadyInProgress
 from omni_relay.observability import count, logger
 from omni_relay.ttl_cache import TtlCache
 
@@ -68,10 +69,6 @@ class NoDedupe:
         return self._here.first(key, ttl_s)
 
 
-class AlreadyInProgress(Exception):
-    """The same request is being handled right now (a concurrent duplicate)."""
-
-
 class DynamoDedupe:
     def __init__(self, table_name: str, ttl_s: int = 3600, clock: Callable[[], float] = time.time) -> None:
         self._table = table_name
@@ -110,7 +107,8 @@ class DynamoDedupe:
         return True
 
     def _put_item(self, request: dict[str, Any]) -> None:
-        from omni_relay.aws_json import AwsCallFailed, AwsJson
+        from omni_relay.aws_json import AwsJson
+        from omni_relay.errors import AwsCallFailed
 
         if self._claims is None:
             self._claims = AwsJson.from_env("dynamodb", "DynamoDB_20120810") or _Boto3Claims()
@@ -180,7 +178,7 @@ class _Boto3Claims:
     def call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
-        from omni_relay.aws_json import AwsCallFailed
+        from omni_relay.errors import AwsCallFailed
 
         try:
             return dict(self._client.put_item(**request))

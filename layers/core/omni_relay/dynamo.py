@@ -10,19 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from omni_relay.errors import DynamoError
+
 TARGET = "DynamoDB_20120810"
-
-
-class DynamoError(Exception):
-    """A call the table did not answer with success: `code` is DynamoDB's error type (or the transport's);
-    `response` as boto3's ClientError holds it ({"Error": {"Code"}}, and "Item" when the table sent it)."""
-
-    def __init__(self, code: str, item: dict[str, Any] | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.response: dict[str, Any] = {"Error": {"Code": code}}
-        if item is not None:
-            self.response["Item"] = item
 
 
 def errors() -> tuple[type[Exception], ...]:
@@ -39,7 +29,8 @@ class DynamoClient:
         self._boto: Any = None
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        from omni_relay.aws_json import AwsCallFailed, AwsJson
+        from omni_relay.aws_json import AwsJson
+        from omni_relay.errors import AwsCallFailed
 
         api = AwsJson.from_env("dynamodb", TARGET)  # the environment as it is now (credentials, endpoint)
         if api is None:

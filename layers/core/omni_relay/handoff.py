@@ -1,142 +1,83 @@
-"""Handing a cancel that cannot finish within the caller's deadline to the worker, through SQS."""
+"""Handing work to the worker through the task queue: a cancel that cannot finish within the
+caller's deadline, a job to follow, a task brought back sooner, and the job owner's notice.
+
+Only what the relay can keep is promised: no queue, or a reply URL on a host that is not allowed,
+and the caller is told what is known now instead.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import replace
 
-from omni_relay.aws_json import AwsCallFailed, AwsJson, Boto3Json, client, transient
-from omni_relay.domain import CancelRequest, ReplyTarget
-from omni_relay.following import Follow
-from omni_relay.identity import Requester
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A cancel the job's owner is to be told about (owner_notice.py): when Omni accepted it, and what
-    the relay already knew of the job (its owner, prompt and link), so the worker need not ask again."""
-
-    at: float
-    owner: str = ""
-    prompt: str = ""
-    link: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Notice:
-        return cls(float(data.get("at") or 0), *(str(data.get(k) or "") for k in ("owner", "prompt", "link")))
+from omni_relay.domain import CancelOutcome, Outcome, ReplyTarget
+from omni_relay.errors import QueueFailed
+from omni_relay.observability import count, logger
+from omni_relay.postback import AllowedHosts
+from omni_relay.tasks import CancelTask, Notice, TaskQueue
 
 
-@dataclass(frozen=True)
-class CancelTask:
-    """Everything the worker needs to finish (and a redrive to repeat) one accepted cancel, or, with
-    `follow`, to follow a cancel Omni accepted until the job has stopped, or, with `notice`, to tell
-    the job's owner who cancelled it."""
+class Handoff:
+    def __init__(
+        self, queue: TaskQueue | None, allowed: AllowedHosts, now: Callable[[], float], *, notify_owner: bool
+    ) -> None:
+        self.queue = queue
+        self._allowed = allowed
+        self._now = now
+        self._notify_owner = notify_owner
 
-    job_id: str
-    requester: Requester
-    reply: ReplyTarget
-    request_id: str = ""
-    follow: Follow | None = None
-    reason: str = ""
-    where: str = ""
-    notice: Notice | None = None
+    def send(self, task: CancelTask, delay_s: int = 0) -> bool:
+        """Queue `task` for the worker (a cancel to finish, or with `follow` a job to follow). False
+        when the relay cannot promise a post-back."""
+        if self.queue is None:
+            return False
+        if task.reply.url and not self._allowed.allows(task.reply.url):
+            logger.warning("no hand-off: reply URL host not allowed", extra={"job_id": task.job_id})
+            return False
+        try:
+            self.queue.send(task, delay_s=delay_s)
+        except QueueFailed as exc:
+            logger.error("hand-off to the queue failed", extra={"job_id": task.job_id, "reason": str(exc)})
+            count("HandoffFailures")
+            return False
+        count("Handoffs" if task.follow is None else "FollowUps")
+        return True
 
-    @classmethod
-    def of(cls, request: CancelRequest, reply: ReplyTarget, request_id: str) -> CancelTask:
-        return cls(request.job_id, request.requester, reply, request_id, reason=request.reason, where=request.where)
+    def again(self, task: CancelTask, delay_s: int) -> None:
+        """Queue the next step of `task` (a follow's next poll); QueueFailed when it cannot be queued."""
+        if self.queue is None:
+            raise QueueFailed("no task queue")
+        self.queue.send(task, delay_s=delay_s)
 
-    @property
-    def request(self) -> CancelRequest:
-        return CancelRequest(self.job_id, self.requester, self.reason, self.where)
+    def sooner(self, receipt_handle: str, delay_s: int) -> None:
+        """Deliver a received task again after `delay_s` instead of the queue's visibility timeout; when
+        the queue does not take it, the visibility timeout applies."""
+        if self.queue is None:
+            return
+        try:
+            self.queue.retry_in(receipt_handle, delay_s)
+        except QueueFailed as exc:
+            logger.warning("could not shorten the retry delay", extra={"reason": str(exc)})
 
-    @property
-    def source(self) -> str:
-        return self.requester.source
+    def notice_for(self, task: CancelTask, outcome: CancelOutcome) -> CancelTask | None:
+        """The task that tells the job's owner about this cancel (owner_notice.py); None: nothing to tell."""
+        if not self._notify_owner or outcome.outcome not in (Outcome.CANCELLED, Outcome.STOPPING):
+            return None
+        details = outcome.details
+        known = (details.owner_id, details.prompt, details.chat_url) if details else ("", "", "")
+        return replace(task, reply=ReplyTarget(), follow=None, notice=Notice(self._now(), *known))
 
-    def to_json(self) -> str:
-        data = {
-            "job_id": self.job_id,
-            "requester": self.requester.to_dict(),
-            "reply": self.reply.to_dict(),
-            "request_id": self.request_id,
-        }
-        if self.follow is not None:
-            data["follow"] = self.follow.to_dict()
-        if self.reason:
-            data["reason"] = self.reason
-        if self.where:
-            data["where"] = self.where
-        if self.notice is not None:
-            data["notice"] = self.notice.to_dict()
-        return json.dumps(data, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> CancelTask:
-        data = json.loads(text)
-        requester = dict(data["requester"])
-        if "reply" in data:
-            reply = ReplyTarget.from_dict(data["reply"])
-        else:  # a task queued before: reply_to (Slack's response_url), thread, and the source beside them
-            requester.setdefault("source", data.get("source") or "slack")
-            reply = ReplyTarget.from_dict({"url": data.get("reply_to"), "thread": data.get("thread")})
-        return cls(
-            job_id=str(data["job_id"]),
-            requester=Requester.from_dict(requester),
-            reply=reply,
-            request_id=str(data.get("request_id", "")),
-            follow=Follow.from_dict(data["follow"]) if isinstance(data.get("follow"), dict) else None,
-            reason=str(data.get("reason") or ""),
-            where=str(data.get("where") or ""),
-            notice=Notice.from_dict(data["notice"]) if isinstance(data.get("notice"), dict) else None,
-        )
-
-
-class TaskQueue(Protocol):
-    def send(self, task: CancelTask, delay_s: int = 0) -> None:
-        """Queue `task`, delivered after `delay_s` (at most 900, SQS's DelaySeconds)."""
-        ...
-
-    def retry_in(self, receipt_handle: str, seconds: int) -> None:
-        """Deliver a received task again after `seconds` instead of the queue's visibility timeout."""
-        ...
-
-
-def retry_delay_s(first_s: int, attempt: int, cap_s: int = 900) -> int:
-    """Backoff for the attempt that just failed: first_s, 2 x first_s, 4 x first_s …, at most cap_s."""
-    return min(first_s * 2 ** max(attempt - 1, 0), cap_s)
-
-
-class HandoffFailed(Exception):
-    """The task could not be queued: the caller must not be told it will be finished."""
-
-
-class SqsTaskQueue:
-    """SQS over its JSON protocol (aws_json.py): a relay that queues a task on a Slack command's path
-    (the owner's notice, a hand-off) never imports boto3. Two attempts, as boto3's standard retry mode
-    with max_attempts=2 made (a message sent twice is de-duplicated by the worker)."""
-
-    def __init__(self, queue_url: str, sqs: AwsJson | Boto3Json | None = None) -> None:
-        self._url = queue_url
-        self._client = sqs
-
-    def _call(self, operation: str, params: dict[str, Any]) -> None:
-        if self._client is None:
-            self._client = client("sqs", "AmazonSQS")
-        for attempt in (1, 2):
-            try:
-                self._client.call(operation, {"QueueUrl": self._url, **params})
-                return
-            except AwsCallFailed as exc:
-                if attempt == 2 or not transient(exc):
-                    raise HandoffFailed(exc.code) from None
-
-    def send(self, task: CancelTask, delay_s: int = 0) -> None:
-        self._call("SendMessage", {"MessageBody": task.to_json(), "DelaySeconds": max(0, min(int(delay_s), 900))})
-
-    def retry_in(self, receipt_handle: str, seconds: int) -> None:
-        # On failure the queue's visibility timeout applies.
-        self._call("ChangeMessageVisibility", {"ReceiptHandle": receipt_handle, "VisibilityTimeout": seconds})
+    def tell_owner_later(self, task: CancelTask, outcome: CancelOutcome) -> None:
+        """Queue the owner's notice for the worker: the requester's answer never waits for it. Never raises."""
+        notice = self.notice_for(task, outcome)
+        if notice is None:
+            return
+        if self.queue is None:
+            logger.warning("owner not told: no task queue", extra={"job_id": task.job_id})
+            count("OwnerNotices", outcome="no_queue")
+            return
+        try:
+            self.queue.send(notice)
+        except QueueFailed as exc:
+            logger.warning("owner not told: the notice could not be queued", extra={"reason": str(exc)})
+            count("OwnerNotices", outcome="not_queued")

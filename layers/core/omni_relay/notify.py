@@ -14,9 +14,10 @@ from typing import Any
 import urllib3
 
 from omni_relay.domain import CancelOutcome
+from omni_relay.errors import PostBackRefused
 from omni_relay.messages import RESULT_TYPE
 from omni_relay.observability import count, logger
-from omni_relay.postback import PostBack, PostBackRefused
+from omni_relay.postback import PostBack
 from omni_relay.signing import standard_signature, whsec_key
 
 

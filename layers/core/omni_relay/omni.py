@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 import urllib3
 
 from omni_relay.deadline import Deadline
+from omni_relay.errors import OmniUnavailable
 from omni_relay.outbound import USER_AGENT
 
 RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
@@ -38,14 +39,6 @@ class OmniReply:
         """Omni's error text: the brief's spec says `message`, the published one `detail`."""
         value = self.body.get("detail") or self.body.get("message") or self.body.get("error") or ""
         return str(value)[:200]
-
-
-class OmniUnavailable(Exception):
-    """No HTTP reply from Omni within the deadline (timeouts, refused or reset connections)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # Asked before each retry of a call: 0.0 when it may be made (Omni's budget, omni_budget.py), else

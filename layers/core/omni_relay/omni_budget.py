@@ -30,9 +30,10 @@ from enum import StrEnum
 from functools import lru_cache
 
 from omni_relay.deadline import Deadline
+from omni_relay.errors import OmniHeldBack, WindowUnavailable
 from omni_relay.observability import count, logger
-from omni_relay.omni import Admit, OmniPort, OmniReply, OmniUnavailable
-from omni_relay.sliding_window import WINDOW_S, Window, WindowUnavailable
+from omni_relay.omni import Admit, OmniPort, OmniReply
+from omni_relay.sliding_window import WINDOW_S, Window
 
 
 class Kind(StrEnum):
@@ -54,14 +55,6 @@ def reserve(kind: Kind, limit: int) -> int:
 def key_id(token: str) -> str:
     """Which budget a token spends: a digest of it (Omni counts per key), never the key itself."""
     return hashlib.sha256(token.encode()).hexdigest()[:20]
-
-
-class OmniHeldBack(OmniUnavailable):
-    """The relay's budget for this key held the call back: Omni was not called."""
-
-    def __init__(self, wait_s: float) -> None:
-        super().__init__(f"held back by the relay's Omni budget for {wait_s:.0f}s")
-        self.wait_s = wait_s
 
 
 class OmniBudget:

@@ -22,13 +22,14 @@ from typing import Any, Protocol
 
 from omni_relay.deadline import Deadline
 from omni_relay.domain import JobDetails
-from omni_relay.handoff import CancelTask
+from omni_relay.errors import NotTold, OmniUnavailable, SecretsUnavailable, WhoUnknown
 from omni_relay.observability import count, logger
-from omni_relay.omni import OmniPort, OmniUnavailable
-from omni_relay.secret_store import SecretsUnavailable
+from omni_relay.omni import OmniPort
 from omni_relay.service import CancelService
-from omni_relay.slack_api import SlackMessagesPort, WhoUnknown
+from omni_relay.slack_api import SlackMessagesPort
 from omni_relay.sources.slack_blocks import render_owner_notice
+from omni_relay.sources.slack_secret import SlackSecret
+from omni_relay.tasks import CancelTask
 
 NOTICE_DEADLINE_S = 10.0
 
@@ -40,18 +41,10 @@ class NoticePorts(Protocol):
     @property
     def omni(self) -> OmniPort: ...
 
-    def slack_bot_token(self) -> str: ...
+    slack_secret: SlackSecret  # the bot token
 
     @property
     def slack_messages(self) -> SlackMessagesPort: ...
-
-
-class NotTold(Exception):
-    """Why the owner was not told, in a word (the metric's dimension) and a sentence (the log)."""
-
-    def __init__(self, outcome: str, why: str) -> None:
-        super().__init__(why)
-        self.outcome, self.why = outcome, why
 
 
 def tell_owner(ports: NoticePorts, task: CancelTask) -> str:
@@ -74,7 +67,7 @@ def _tell(ports: NoticePorts, task: CancelTask) -> str:
         raise NotTold("no_notice", "the task asks for no notice")
     deadline = Deadline.within(NOTICE_DEADLINE_S)
     try:
-        bot_token = ports.slack_bot_token()
+        bot_token = ports.slack_secret.bot_token()
         credentials = ports.service.credentials()
     except (WhoUnknown, SecretsUnavailable) as exc:
         raise NotTold("setup", str(exc)) from None

@@ -12,8 +12,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from omni_relay.errors import WindowUnavailable
 from omni_relay.observability import count, logger
-from omni_relay.sliding_window import Window, WindowUnavailable
+from omni_relay.sliding_window import Window
 
 MAX_SENDERS = 10_000  # memory bound: the least recently seen senders are forgotten first
 

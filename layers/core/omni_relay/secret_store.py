@@ -18,11 +18,8 @@ from urllib.parse import quote
 
 import urllib3
 
+from omni_relay.errors import SecretsUnavailable
 from omni_relay.outbound import shared_pool
-
-
-class SecretsUnavailable(Exception):
-    """A secret could not be read, or is not a JSON object. The message names the secret id only."""
 
 
 class SecretStore(Protocol):

@@ -7,16 +7,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from omni_relay.auth import NotAllowed, OmniCredentials, SenderPolicy, choose_token
+from omni_relay.auth import OmniCredentials, SenderPolicy, choose_token
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome
+from omni_relay.errors import NotAllowed, OmniHeldBack, OmniUnavailable, SecretsUnavailable
 from omni_relay.identity import Requester
 from omni_relay.job_records import ASKING_S, FROM_RECORD, RECENT_S, JobRecords
 from omni_relay.jobref import is_job_id
 from omni_relay.observability import count, logger
-from omni_relay.omni import OmniPort, OmniReply, OmniUnavailable
-from omni_relay.omni_budget import BudgetedOmni, Kind, OmniHeldBack, key_id
-from omni_relay.secret_store import SecretStore, SecretsUnavailable
+from omni_relay.omni import OmniPort, OmniReply
+from omni_relay.omni_budget import BudgetedOmni, Kind, key_id
+from omni_relay.secret_store import SecretStore
 
 # After a cancel, Omni's job status is read only with this much of the caller's deadline left: the
 # cancel's answer always comes first; the details (prompt, age, link) only when they fit.

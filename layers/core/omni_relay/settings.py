@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from omni_relay.allowlists import AllowList, OnCall, SenderList
 from omni_relay.errors import ConfigError
+from omni_relay.observability import count, logger
 
 # Request bodies: 1 MiB by default (a GitHub comment on an issue holding a pasted log is ~75 KB, and GitHub
 # allows 65,536-character bodies); at most 4 MiB, the largest that always reaches a function (Lambda takes 6 MB
@@ -202,3 +203,13 @@ def _webhook_options(env: Mapping[str, str], problems: list[str]) -> dict[str, A
         "source_allowed": allowed,
         "source_job_paths": job_paths,
     }
+
+
+def report_identity_problems(settings: Settings) -> None:
+    """Identity entries that admit no one, or are written in an old form: the operator's to fix."""
+    refused, old = settings.identity_problems
+    for problem in refused:
+        logger.error("identity entry refused: it admits no one", extra={"why": problem})
+        count("SetupIncomplete", reason="identity_entry")
+    for entry in old:
+        logger.warning("identity entry in an old form (still read)", extra={"new_form": entry})

@@ -15,28 +15,10 @@ from typing import Any, Protocol
 import urllib3
 
 from omni_relay.deadline import Deadline
+from omni_relay.errors import UnfurlFailed, WhoUnknown
 from omni_relay.outbound import shared_pool
 
 SLACK_API = "https://slack.com/api"
-
-
-class WhoUnknown(Exception):
-    """Who someone is could not be established. `reason` is in the relay's own words, for the person;
-    `setup` marks a problem only the operator can fix (a missing token or scope)."""
-
-    def __init__(self, reason: str, *, setup: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.setup = setup
-
-
-class UnfurlFailed(Exception):
-    """Slack did not take an unfurl; `reason` is for the log (a Slack error code in the relay's words)."""
-
-    def __init__(self, reason: str, *, setup: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.setup = setup
 
 
 class SlackUnfurlPort(Protocol):

@@ -20,16 +20,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from omni_relay import dynamo
+from omni_relay.errors import WindowUnavailable
 from omni_relay.ttl_cache import TtlCache
 
 WINDOW_S = 60.0
 MAX_TRIES = 8  # claims refused because another environment took the slot first
 MAX_NAMES = 10_000  # memory bound of each environment's view of the rings
 FRESH_S = 0.25  # how long ago a ring may have been read to judge a reserve (a priority; the limit is the condition's)
-
-
-class WindowUnavailable(Exception):
-    """The shared count could not be read or written (the caller decides whether to go ahead)."""
 
 
 class Window(Protocol):

@@ -18,9 +18,8 @@ from omni_relay import bounded_json
 from omni_relay.audit import where_asked
 from omni_relay.cancelling import look, over_rate_limit
 from omni_relay.deadline import Deadline
-from omni_relay.dedupe import AlreadyInProgress
 from omni_relay.domain import CancelRequest, as_mapping
-from omni_relay.errors import MalformedRequest
+from omni_relay.errors import AlreadyInProgress, MalformedRequest
 from omni_relay.identity import Requester
 from omni_relay.message_jobs import jobs_in_message
 from omni_relay.request import Handled, InboundRequest, Reply
@@ -60,17 +59,17 @@ def handle_shortcut(payload: Mapping[str, Any], request: InboundRequest, ports: 
     message = as_mapping(payload.get("message"))
     jobs = jobs_in_message(message, ports.omni_host)
     if not jobs:
-        ports.post(response_url, no_job(ports.omni_host))
+        ports.notifier.post(response_url, no_job(ports.omni_host))
         return Handled(Reply(200, {}), requester)
     if limited := over_rate_limit(
         ports, CancelRequest(jobs[0], requester, where=where_asked(requester)), action="status"
     ):
-        ports.post(response_url, render(limited))
+        ports.notifier.post(response_url, render(limited))
         return Handled(Reply(200, {}), requester, limited)
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
 
     def act() -> dict[str, Any]:
-        ports.post(response_url, answer(jobs, requester, ports, deadline))
+        ports.notifier.post(response_url, answer(jobs, requester, ports, deadline))
         return {"jobs": jobs}
 
     # Slack resends an interaction it did not see acknowledged: answer once per invocation.

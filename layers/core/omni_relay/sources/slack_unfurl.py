@@ -12,15 +12,14 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import replace
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omni_relay import bounded_json
 from omni_relay.audit import where_asked
 from omni_relay.cancelling import cancel_or_hand_off, decided, look, over_rate_limit
 from omni_relay.deadline import Deadline
-from omni_relay.dedupe import AlreadyInProgress
 from omni_relay.domain import CancelOutcome, CancelRequest, JobState, Outcome, as_mapping
-from omni_relay.errors import MalformedRequest, UnsupportedMediaType
+from omni_relay.errors import AlreadyInProgress, MalformedRequest, UnfurlFailed, UnsupportedMediaType
 from omni_relay.grammar import job_of
 from omni_relay.identity import Requester
 from omni_relay.identity import slack as slack_user
@@ -30,8 +29,12 @@ from omni_relay.observability import count, logger
 from omni_relay.request import Handled, InboundRequest, Reply
 from omni_relay.service import seen_by
 from omni_relay.settings import Settings
-from omni_relay.sources.slack import SlackPorts, verify
+from omni_relay.sources.slack import SlackPorts
 from omni_relay.sources.slack_blocks import OPEN_ACTION, button, cancel_button, escape, render
+from omni_relay.sources.slack_signature import verify
+
+if TYPE_CHECKING:
+    from omni_relay.slack_api import SlackUnfurlPort
 
 # Buttons whose answer goes to the presser alone and leave the message they are on in place (a card,
 # the shortcut's list of jobs); a card is then brought up to date for its channel.
@@ -55,13 +58,21 @@ SHOWN = frozenset(
 class UnfurlPorts(SlackPorts, Protocol):
     settings: Settings
 
-    def unfurl_token(self) -> str:
-        """The bot token (links:write) from the Slack secret; '' when there is none: unfurls are off."""
+    @property
+    def unfurler(self) -> SlackUnfurlPort:
+        """chat.unfurl (slack_api.py), made on the first link to unfurl."""
         ...
 
-    def unfurl(self, target: dict[str, str], unfurls: dict[str, Any], deadline: Deadline) -> bool:
-        """chat.unfurl; False (logged) when Slack did not take it."""
-        ...
+
+def unfurl(ports: UnfurlPorts, target: dict[str, str], unfurls: dict[str, Any], deadline: Deadline) -> bool:
+    """chat.unfurl with the bot token; False, logged and counted, when Slack did not take it."""
+    try:
+        ports.unfurler.unfurl(target, unfurls, ports.slack_secret.unfurl_token(), deadline)
+    except UnfurlFailed as exc:
+        logger.warning("Slack did not take the unfurl", extra={"reason": exc.reason})
+        count("UnfurlFailures", reason="setup" if exc.setup else "slack")
+        return False
+    return True
 
 
 class View(IntEnum):
@@ -152,7 +163,7 @@ def handle_event(request: InboundRequest, ports: UnfurlPorts) -> Handled:
     links = _job_links(event.get("links"), ports.omni_host)
     if not links:
         return Handled(Reply(200, {}), poster)
-    if not ports.unfurl_token():
+    if not ports.slack_secret.unfurl_token():
         _say_unfurls_off()
         return Handled(Reply(200, {}), poster)
     if retry := request.header("x-slack-retry-num"):
@@ -169,7 +180,7 @@ def handle_event(request: InboundRequest, ports: UnfurlPorts) -> Handled:
 
 
 def _verified_json(request: InboundRequest, ports: UnfurlPorts) -> Mapping[str, Any]:
-    verify(request, ports.slack_signing_secrets(), ports.now())
+    verify(request, ports.slack_secret.signing_secrets(), ports.now())
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Slack events must be sent as application/json.")
     try:
@@ -198,7 +209,7 @@ def unfurl_links(
             outcome = ports.service.status(CancelRequest(job, poster, where=where), deadline)
             decided(ports, CancelRequest(job, poster, where=where), outcome, action="status", by="relay")
         unfurls[url] = card(job, outcome, view)
-    done = bool(target) and ports.unfurl(target, unfurls, deadline)
+    done = bool(target) and unfurl(ports, target, unfurls, deadline)
     count("Unfurls", result="ok" if done else "failed")
     return {"links": len(unfurls), "unfurled": done}
 
@@ -254,7 +265,7 @@ def handle_action(payload: Mapping[str, Any], request: InboundRequest, ports: Un
         raise MalformedRequest("The button has no job id, no user or no workspace.")
     asked = CancelRequest(job_id, presser, where=where_asked(presser))
     if limited := over_rate_limit(ports, asked, action="status" if action["action_id"] == HERE_CHECK else "cancel"):
-        ports.post(response_url, {**render(limited), "replace_original": False})
+        ports.notifier.post(response_url, {**render(limited), "replace_original": False})
         return Handled(Reply(200, {}), presser, limited)
     deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.slack_budget_s, wall=ports.now)
     container = as_mapping(payload.get("container"))
@@ -265,11 +276,11 @@ def handle_action(payload: Mapping[str, Any], request: InboundRequest, ports: Un
         else:
             # No post-back target: the worker's later message would replace the message the button is on.
             outcome = cancel_or_hand_off(ports, asked, deadline, reply=None, request_id=request.request_id)
-        ports.post(response_url, {**render(outcome, requester=presser), "replace_original": False})
+        ports.notifier.post(response_url, {**render(outcome, requester=presser), "replace_original": False})
         url, channel, ts = (str(container.get(k) or "") for k in ("app_unfurl_url", "channel_id", "message_ts"))
         view = channel_view(ports.settings, presser.workspace, channel)
         if outcome.outcome in SHOWN and view is not View.ID and url and channel and ts:
-            ports.unfurl({"channel": channel, "ts": ts}, {url: card(job_id, outcome, view)}, deadline)
+            unfurl(ports, {"channel": channel, "ts": ts}, {url: card(job_id, outcome, view)}, deadline)
         return outcome.to_record()
 
     key = f"slack-unfurl-action:{presser.principal}:{action.get('action_ts', '')}:{action['action_id']}:{job_id}"

@@ -17,20 +17,25 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omni_relay import bounded_json
 from omni_relay.audit import where_asked
 from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, look, over_rate_limit
-from omni_relay.deadline import Deadline
-from omni_relay.dedupe import AlreadyInProgress, Deduplicator
+from omni_relay.deadline import Deadline, budget_s
+from omni_relay.dedupe import Deduplicator
 from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, ReplyTarget
-from omni_relay.errors import MalformedRequest, UnsupportedMediaType
+from omni_relay.errors import AlreadyInProgress, MalformedRequest, UnsupportedMediaType
 from omni_relay.grammar import Command, Verb, job_of, parse_args, parse_texts
 from omni_relay.messages import RELAY_MARK, full_text, pending_elsewhere
 from omni_relay.observability import logger
 from omni_relay.request import Handled, InboundRequest, Reply
-from omni_relay.sources.base import SourceConfig, WebhookSource
+from omni_relay.settings import Settings
+from omni_relay.sources.base import WebhookSource
+from omni_relay.sources.webhook_secret import WebhookConfigs
+
+if TYPE_CHECKING:
+    from omni_relay.later import LaterResults
 
 JSON = "application/json"
 # Time kept back from the caller's deadline to comment on the issue and send the callback.
@@ -43,33 +48,15 @@ class WebhookPorts(CancelPorts, Protocol):
 
     dedupe: Deduplicator
     now: Callable[[], float]
-
-    @property
-    def command_word(self) -> str: ...
-
-    @property
-    def omni_host(self) -> str: ...
-
-    def webhook_config(self, source: str) -> SourceConfig: ...
-
-    def job_id_path(self, source: str) -> str: ...
-
-    def webhook_budget_s(self, source: WebhookSource) -> float: ...
-
-    def can_follow_up(self, source: WebhookSource, thread: Mapping[str, str], config: SourceConfig) -> bool: ...
-
-    def notify(
-        self,
-        source: WebhookSource,
-        thread: Mapping[str, str],
-        outcome: CancelOutcome,
-        config: SourceConfig | None,
-        text: str = "",
-    ) -> None: ...
+    settings: Settings
+    omni_host: str
+    webhook_configs: WebhookConfigs
+    later: LaterResults  # comments and the callback
+    handoff_reserve_s: float  # kept back from the caller's deadline for a hand-off (0 without a queue)
 
 
 def handle_webhook(request: InboundRequest, source: WebhookSource, ports: WebhookPorts) -> Handled:
-    config = ports.webhook_config(source.name)  # read once per request
+    config = ports.webhook_configs.config(source.name)  # read once per request
     source.verify(request, config, ports.now())
     if request.content_type != JSON:
         raise UnsupportedMediaType(f"{source.title} webhooks must be sent as {JSON}.")
@@ -80,17 +67,22 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
         logger.append_keys(delivery_id=delivery.delivery_id[:100])  # the vendor's id, for support; not the key
     if ignored := delivery.ignore or own_comment(delivery.texts):
         return Handled(source.render(200, {"outcome": "ignored", "message": ignored}), requester)
-    found = ask(payload, delivery.texts, ports.job_id_path(source.name) or source.default_job_path, source, ports)
+    job_path = ports.settings.job_id_path(source.name) or source.default_job_path
+    found = ask(payload, delivery.texts, job_path, source, ports)
     if found is None or found.verb in (Verb.HELP, Verb.HISTORY) or not found.job_id:
-        return Handled(nothing_to_cancel(found, source, ports.command_word), requester)
+        return Handled(nothing_to_cancel(found, source, ports.settings.command_word), requester)
 
     asked = CancelRequest(found.job_id, requester, found.reason, where_asked(requester, delivery.thread))
     if limited := over_rate_limit(ports, asked, action="status" if found.read_only else "cancel"):
         reply = source.render(429, answer(limited, source))
         headers = {"Retry-After": str(math.ceil(limited.retry_after_s))}
         return Handled(Reply(reply.status, reply.body, headers), requester, limited)
-    deadline = Deadline.from_arrival(request.arrival_epoch_ms, ports.webhook_budget_s(source), wall=ports.now)
-    follow_up = ports.can_follow_up(source, delivery.thread, config)
+    budget = budget_s(
+        source.deadline_s, ports.settings.deadline_margin_s, reserved_s=NOTIFY_RESERVE_S + ports.handoff_reserve_s
+    )
+    deadline = Deadline.from_arrival(request.arrival_epoch_ms, budget, wall=ports.now)
+    # Whether a result found later can still reach someone: the callback, or a comment API.
+    follow_up = bool(ports.settings.callback_url) or source.can_comment(delivery.thread, config)
 
     def act() -> dict[str, Any]:
         reply_to = ReplyTarget(thread=delivery.thread) if follow_up else None
@@ -99,7 +91,7 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
         else:
             outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
         if outcome.outcome is not Outcome.PENDING:
-            ports.notify(source, delivery.thread, outcome, config)
+            ports.later.comment(source, delivery.thread, outcome, config)
         return outcome.to_record()
 
     # Once per signed body, whatever the unsigned delivery-id header says (or whether it is there at all):
@@ -175,7 +167,7 @@ def ask(
     the others need a command line. The job at the JMESPath (configured, or the source's default) is
     taken only for a command that names no job itself, and only when the value is a job token."""
     if source.needs_command_word:
-        command = parse_texts(texts, ports.command_word, ports.omni_host)
+        command = parse_texts(texts, ports.settings.command_word, ports.omni_host)
     else:
         command = (
             parse_args(" ".join(texts), ports.omni_host) if any(t.strip() for t in texts) else Command(Verb.CANCEL)
