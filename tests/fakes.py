@@ -169,10 +169,10 @@ class MemoryAudit:
 class MemoryQueue:
     """The TaskQueue interface in memory: every task sent, with its delay, in order; `fail` makes sending fail."""
 
-    def __init__(self) -> None:
+    def __init__(self, fail: str = "") -> None:
         self.sent: list[tuple[Any, int]] = []
         self.retries: list[tuple[str, int]] = []
-        self.fail = ""
+        self.fail = fail
 
     @property
     def tasks(self) -> list[Any]:

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from local.events import slack_event
-from omni_relay import wiring
 from omni_relay.grammar import Verb, parse_args, parse_texts
+from tests.conftest import in_use
 from tests.fakes import FakeOmni
 from tests.unit.conftest import NOW, SIGNING_SECRET
 from tests.unit.test_relay_handler import invoke
@@ -126,10 +126,7 @@ def test_the_slack_command_follows_the_same_grammar(case: tuple[str, Verb, str])
     omni = FakeOmni()
     runtime, _, _ = build(omni, SLACK_ALLOWED_TEAMS="*")
     runtime.service._secrets.values["slack"] = {"signing_secrets": [SIGNING_SECRET]}
-    wiring.use(runtime)
-    try:
+    with in_use(runtime):
         status, _ = invoke(slack_event("/slack/commands", text, secret=SIGNING_SECRET, timestamp=NOW))
-    finally:
-        wiring.use(None)
     assert status == 200
     assert [call[1] for call in omni.cancels] == ([job] if verb is Verb.CANCEL else [])

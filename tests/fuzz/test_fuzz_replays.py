@@ -23,9 +23,9 @@ from local.gateway import LambdaContext, http_api_event
 from local.slack_signer import sign as slack_sign
 from local.webhook_signer import payload as vendor_payload
 from local.webhook_signer import sign as vendor_sign
-from omni_relay import wiring
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.wiring import Runtime
+from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp
 from tests.fuzz.test_fuzz_routes import (
     ALLOWED_SCOPE,
@@ -65,9 +65,8 @@ def world() -> Iterator[tuple[FakeOmni, dict[str, int]]]:
         dedupe=MemoryDedupe(),
         now=lambda: NOW,
     )
-    wiring.use(runtime)
-    yield omni, {"acted": 0}
-    wiring.use(None)
+    with in_use(runtime):
+        yield omni, {"acted": 0}
 
 
 def send(event: dict[str, Any]) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from local.slack_signer import sign as slack_sign
 from local.webhook_signer import payload as vendor_payload
 from local.webhook_signer import secrets_for
 from local.webhook_signer import sign as vendor_sign
-from omni_relay import wiring
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.wiring import Runtime
+from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, FakeUnfurler, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import make_settings
 
@@ -92,9 +92,8 @@ def harness() -> Iterator[Harness]:
         unfurler=FakeUnfurler(),
         now=lambda: NOW,
     )
-    wiring.use(runtime)
-    yield Harness(omni, http, runtime)
-    wiring.use(None)
+    with in_use(runtime):
+        yield Harness(omni, http, runtime)
 
 
 # -- strategies ------------------------------------------------------------------------------

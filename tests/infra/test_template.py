@@ -13,7 +13,6 @@ import yaml
 import relay_app
 from local.gateway import LambdaContext, http_api_event
 from local.sam_template import SamTemplate
-from omni_relay import wiring
 from omni_relay.wiring import Runtime
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -188,8 +187,10 @@ def api_routes(template: dict[str, Any]) -> list[tuple[str, str, str]]:
     return routes
 
 
-def test_every_api_route_has_a_function_and_a_handler_behind_it(template: dict[str, Any], runtime: Runtime):
-    wiring.use(runtime)
+def test_every_api_route_has_a_function_and_a_handler_behind_it(
+    template: dict[str, Any], runtime: Runtime, use_runtime
+):
+    use_runtime(runtime)
     routes = api_routes(template)
     assert {path for _, _, path in routes} == {
         "/slack/commands",
@@ -204,7 +205,6 @@ def test_every_api_route_has_a_function_and_a_handler_behind_it(template: dict[s
         result = relay_app.lambda_handler(event, LambdaContext())
         assert '"not_found"' not in result["body"], f"{method} {path}: no handler in relay_app"
         assert result["statusCode"] < 500, result
-    wiring.use(None)
 
 
 def test_api_gateway_throttling_is_set(template: dict[str, Any]):

@@ -5,7 +5,7 @@ client, its indexes and TTL), and the owner's notice through the Slack Web API s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from local.aws_resources import create_all
 from local.lambda_runtime import free_port
 from local.sam_template import SamTemplate
 from local.slack_web_api import BOT_TOKEN, SlackWebApi
-from omni_relay import wiring
 from omni_relay.audit import DynamoAudit, Recorder, Viewer, history
 from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, ReplyTarget
 from omni_relay.identity import slack
@@ -100,7 +99,9 @@ def api() -> Iterator[SlackWebApi]:
         yield running
 
 
-def runtime_for(api: SlackWebApi, bot_token: str = BOT_TOKEN) -> tuple[Runtime, FakeOmni]:
+def runtime_for(
+    use_runtime: Callable[[Runtime], Runtime], api: SlackWebApi, bot_token: str = BOT_TOKEN
+) -> tuple[Runtime, FakeOmni]:
     omni = FakeOmni(omni_answer)
     store = FakeSecretStore(
         {"slack": {"signing_secrets": ["s" * 32], "bot_token": bot_token}, "omni": {"api_key": "omni-org-key-int"}}
@@ -115,7 +116,7 @@ def runtime_for(api: SlackWebApi, bot_token: str = BOT_TOKEN) -> tuple[Runtime, 
         }
     )
     runtime = Runtime(settings, store, omni, dedupe=MemoryDedupe(), now=lambda: NOW + 180)
-    wiring.use(runtime)
+    use_runtime(runtime)
     return runtime, omni
 
 
@@ -143,13 +144,10 @@ def deliver(task: CancelTask, receive_count: int = 1) -> None:
     worker_app.lambda_handler({"Records": [record]}, Context())
 
 
-def test_the_owner_is_told_once_who_cancelled_their_job_from_where_when_and_why(api: SlackWebApi, capsys):
-    runtime, omni = runtime_for(api)
-    try:
-        deliver(notice(BOB))
-        deliver(notice(BOB), receive_count=2)  # SQS delivers it again: told once
-    finally:
-        wiring.use(None)
+def test_the_owner_is_told_once_who_cancelled_their_job_from_where_when_and_why(api: SlackWebApi, capsys, use_runtime):
+    runtime, omni = runtime_for(use_runtime, api)
+    deliver(notice(BOB))
+    deliver(notice(BOB), receive_count=2)  # SQS delivers it again: told once
     [message] = api.messages_to(ALICE)
     assert api.calls("users.lookupByEmail") == [{"method": "users.lookupByEmail", "email": "alice@acme.com"}]
     assert [c["users"] for c in api.calls("conversations.open")] == [ALICE]
@@ -164,12 +162,9 @@ def test_the_owner_is_told_once_who_cancelled_their_job_from_where_when_and_why(
     print("OWNER_MESSAGE", json.dumps(message))
 
 
-def test_the_owner_who_cancelled_their_own_job_is_not_told(api: SlackWebApi):
-    runtime_for(api)
-    try:
-        deliver(notice(ALICE))
-    finally:
-        wiring.use(None)
+def test_the_owner_who_cancelled_their_own_job_is_not_told(api: SlackWebApi, use_runtime):
+    runtime_for(use_runtime, api)
+    deliver(notice(ALICE))
     assert api.calls("conversations.open") == [] and api.calls("chat.postMessage") == []
 
 
@@ -183,19 +178,16 @@ def test_the_owner_who_cancelled_their_own_job_is_not_told(api: SlackWebApi):
     ],
 )
 def test_when_the_owner_cannot_be_told_it_is_logged_and_counted_and_nothing_fails(
-    api: SlackWebApi, capsys, breaks: str, outcome: str
+    api: SlackWebApi, capsys, breaks: str, outcome: str, use_runtime
 ):
-    runtime_for(api, bot_token="" if breaks == "no_bot_token" else BOT_TOKEN)
+    runtime_for(use_runtime, api, bot_token="" if breaks == "no_bot_token" else BOT_TOKEN)
     if breaks == "no_such_person":
         api.directory.users.pop(ALICE)
     if breaks == "no_chat_write":
         api.directory.scopes.discard("chat:write")
     if breaks == "down":
         api.directory.mode = "down"
-    try:
-        deliver(notice(BOB))  # raises nothing, and SQS is not asked to deliver it again
-    finally:
-        wiring.use(None)
+    deliver(notice(BOB))  # raises nothing, and SQS is not asked to deliver it again
     out = capsys.readouterr().out
     assert api.messages_to(ALICE) == []
     assert '"OwnerNotices"' in out and f'"outcome":"{outcome}"' in out

@@ -19,7 +19,6 @@ import worker_app
 from local.gateway import LambdaContext
 from local.lambda_runtime import free_port
 from local.omni_emulator import OmniEmulator
-from omni_relay import wiring
 from omni_relay.cancelling import cancel_or_hand_off
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelRequest, Outcome, ReplyTarget
@@ -40,6 +39,7 @@ LOOKERS = 20
 LIMIT = 60
 
 
+# Not tests.fakes.MemoryQueue: tasks come due on the emulated clock, and a retry fails the test.
 class DelayQueue:
     """SQS as the worker sees it: a task becomes visible `delay_s` after it was sent, on `clock`."""
 
@@ -87,7 +87,9 @@ def omni() -> Iterator[OmniEmulator]:
         yield emulator
 
 
-def test_fifty_executing_jobs_and_twenty_status_reads_stay_within_omnis_limit_cancels_first(omni: OmniEmulator):
+def test_fifty_executing_jobs_and_twenty_status_reads_stay_within_omnis_limit_cancels_first(
+    omni: OmniEmulator, use_runtime
+):
     clock = omni.state.clock
 
     def now() -> float:
@@ -136,15 +138,12 @@ def test_fifty_executing_jobs_and_twenty_status_reads_stay_within_omnis_limit_ca
     assert all(o.retry_after_s for o in looked if o.outcome is Outcome.OMNI_BUSY)
     cancelled_at = clock.now()
 
-    wiring.use(runtime)
-    try:
-        for _ in range(int(settings.follow_up_minutes * 60)):
-            clock.advance(1)
-            deliver(queue.due())
-            if not queue.waiting:
-                break
-    finally:
-        wiring.use(None)
+    use_runtime(runtime)
+    for _ in range(int(settings.follow_up_minutes * 60)):
+        clock.advance(1)
+        deliver(queue.due())
+        if not queue.waiting:
+            break
 
     finals = {r["url"]: r["body"]["text"] for r in http.requests}  # each requester's last message
     assert set(finals) == {url.format(i) for i in range(JOBS)}

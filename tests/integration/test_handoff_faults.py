@@ -16,7 +16,7 @@ from omni_relay.settings import Settings
 from omni_relay.sqs_queue import SqsTaskQueue
 from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
-from tests.fakes import FakeOmni, FakeSecretStore
+from tests.fakes import FakeOmni, FakeSecretStore, MemoryQueue
 from tests.integration.conftest import point_aws_at
 
 TASK = CancelTask(
@@ -46,11 +46,6 @@ def test_dynamodb_unreachable_fails_open_and_runs_the_action_once(nowhere: str):
     assert runs == [1]
 
 
-class BrokenQueue:
-    def send(self, task: CancelTask, delay_s: int = 0) -> None:
-        raise QueueFailed("EndpointConnectionError")
-
-
 def runtime(**kwargs) -> Runtime:
     settings = Settings.from_env(
         {
@@ -66,7 +61,7 @@ def runtime(**kwargs) -> Runtime:
 
 
 def test_a_failed_hand_off_promises_nothing():
-    assert runtime(queue=BrokenQueue()).handoff.send(TASK) is False
+    assert runtime(queue=MemoryQueue(fail="EndpointConnectionError")).handoff.send(TASK) is False
 
 
 @pytest.mark.parametrize("status", [404, 500])

@@ -4,6 +4,7 @@ who cancelled through the relay, the owner's notice queued for the worker, and `
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from omni_relay.omni import OmniReply
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
-from tests.fakes import FakeOmni, FakeSecretStore, ManualClock, MemoryAudit, MemoryDedupe, RecordingHttp
+from tests.fakes import FakeOmni, FakeSecretStore, ManualClock, MemoryAudit, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
 from tests.unit.test_relay_handler import invoke
 
@@ -30,17 +31,6 @@ BOT_TOKEN = "xoxb-unit-bot-token-5d1e9a"  # noqa: S105 (a test's made-up secret)
 USER_TOKEN = "omni-personal-token-unit-77b2"  # noqa: S105
 RESPONSE_URL = "https://hooks.slack.com/commands/T0LOCAL01/1/local-secret-path"
 GITHUB_SECRET = "gh-secret-0123456789abcdef"  # noqa: S105
-
-
-@dataclass
-class Queue:
-    sent: list[CancelTask] = field(default_factory=list)
-
-    def send(self, task: CancelTask, delay_s: int = 0) -> None:
-        self.sent.append(task)
-
-    def retry_in(self, receipt_handle: str, seconds: int) -> None:
-        return None
 
 
 @dataclass
@@ -102,7 +92,7 @@ class World:
     job: Job
     omni: FakeOmni
     audit: MemoryAudit
-    queue: Queue
+    queue: MemoryQueue
     store: FakeSecretStore
     runtime: Runtime
     messages: Messages
@@ -145,8 +135,8 @@ class _Context:
     aws_request_id = "worker-request"
 
 
-def world_with(**env: str) -> World:
-    job, audit, queue = Job(), MemoryAudit(), Queue()
+def world_with(use_runtime: Callable[[Runtime], Runtime], **env: str) -> World:
+    job, audit, queue = Job(), MemoryAudit(), MemoryQueue()
     omni = FakeOmni(job.answer)
     store = FakeSecretStore(
         {
@@ -168,14 +158,13 @@ def world_with(**env: str) -> World:
         slack_messages=messages,
         now=clock,
     )
-    wiring.use(runtime)
+    use_runtime(runtime)
     return World(job, omni, audit, queue, store, runtime, messages, clock)
 
 
 @pytest.fixture
-def world() -> Any:
-    yield world_with()
-    wiring.use(None)
+def world(use_runtime) -> World:
+    return world_with(use_runtime)
 
 
 def said(reply: dict[str, Any]) -> str:
@@ -211,11 +200,10 @@ def test_every_cancel_is_recorded_once_with_who_asked_where_and_omnis_answer(
     assert record["at"] == datetime.fromtimestamp(NOW, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def test_the_record_expires_after_the_retention_days(world: World):
+def test_the_record_expires_after_the_retention_days(world: World, use_runtime):
     world.slack(JOB)
     assert world.records[0]["expires"] == NOW + 90 * 86400
-    wiring.use(None)
-    other = world_with(AUDIT_RETENTION_DAYS="7")
+    other = world_with(use_runtime, AUDIT_RETENTION_DAYS="7")
     other.slack(JOB)
     assert other.records[0]["expires"] == NOW + 7 * 86400
 
@@ -227,48 +215,39 @@ def test_the_record_expires_after_the_retention_days(world: World):
         ({"SENDER_RATE_LIMIT_PER_MIN": "1"}, "T0LOCAL01", "rate_limited"),
     ],
 )
-def test_each_refusal_is_recorded_as_the_relays_own_no(env: dict[str, str], team: str, decision: str):
-    world = world_with(**env)
-    try:
+def test_each_refusal_is_recorded_as_the_relays_own_no(env: dict[str, str], team: str, decision: str, use_runtime):
+    world = world_with(use_runtime, **env)
+    world.slack(JOB, team=team)
+    if decision == "rate_limited":
         world.slack(JOB, team=team)
-        if decision == "rate_limited":
-            world.slack(JOB, team=team)
-        last = world.records[-1]
-        assert (last["decision"], last["refused"]) == (decision, True)
-        if decision == "sender_not_allowed":
-            assert world.omni.calls == []  # refused before Omni
-    finally:
-        wiring.use(None)
+    last = world.records[-1]
+    assert (last["decision"], last["refused"]) == (decision, True)
+    if decision == "sender_not_allowed":
+        assert world.omni.calls == []  # refused before Omni
 
 
-def test_not_configured_is_recorded():
-    world = world_with()
-    try:
-        world.store.values["omni"] = {}
-        world.slack(JOB)
-        assert [(r["decision"], r["refused"]) for r in world.records] == [("not_configured", True)]
-    finally:
-        wiring.use(None)
+def test_not_configured_is_recorded(use_runtime):
+    world = world_with(use_runtime)
+    world.store.values["omni"] = {}
+    world.slack(JOB)
+    assert [(r["decision"], r["refused"]) for r in world.records] == [("not_configured", True)]
 
 
-def test_owner_or_on_call_refusals_are_recorded_for_each_reason():
+def test_owner_or_on_call_refusals_are_recorded_for_each_reason(use_runtime):
     from tests.unit import test_owner_or_on_call as owner
 
     ours = MemoryAudit()
-    world = owner.world_with(ON_CALL="S0ONCALL1")
+    world = owner.world_with(use_runtime, ON_CALL="S0ONCALL1")
     world_runtime = wiring.current()
     world_runtime.recorder.log = ours
-    try:
-        world.command("U0BOB0001")  # Alice's job: Bob is neither the owner nor on call
-        world.slack.fail = "Slack did not answer when asked who you are"
-        world.command("U0ERIN001")  # not looked up before: Slack's failure decides
-        assert [(r["decision"], r["refused"], r.get("owner")) for r in ours.records] == [
-            ("not_owner", True, "u-alice"),
-            ("identity_unknown", True, "u-alice"),
-        ]
-        assert all("link" not in r for r in ours.records)  # never a link to someone else's job
-    finally:
-        wiring.use(None)
+    world.command("U0BOB0001")  # Alice's job: Bob is neither the owner nor on call
+    world.slack.fail = "Slack did not answer when asked who you are"
+    world.command("U0ERIN001")  # not looked up before: Slack's failure decides
+    assert [(r["decision"], r["refused"], r.get("owner")) for r in ours.records] == [
+        ("not_owner", True, "u-alice"),
+        ("identity_unknown", True, "u-alice"),
+    ]
+    assert all("link" not in r for r in ours.records)  # never a link to someone else's job
 
 
 def test_a_status_answered_is_recorded(world: World):
@@ -282,7 +261,7 @@ def test_handed_off_then_finished_is_two_records_relay_then_worker(world: World)
     world.job.down = True
     reply = world.slack(f"{JOB} because it scans 4 TB")
     assert "I will post the result here" in said(reply)
-    [task] = world.queue.sent
+    [task] = world.queue.tasks
     world.job.down = False
     world.queue.sent.clear()
     world.deliver(task)
@@ -326,7 +305,7 @@ def test_no_record_and_no_log_line_holds_a_secret(world: World, log_lines, capsy
     world.slack(JOB, team="T0OTHER01")  # refused
     world.job.down = True
     world.slack(JOB)
-    for task in list(world.queue.sent):
+    for task in world.queue.tasks:
         world.job.down = False
         world.deliver(task)
     written = json.dumps(world.records) + log_lines.getvalue() + capsys.readouterr().out
@@ -384,7 +363,7 @@ def test_a_cancel_again_says_who_cancelled_it_first(world: World):
 
 def test_a_relay_cancel_queues_the_owners_notice_with_what_it_knows(world: World):
     world.slack(f"{JOB} because it scans 4 TB")
-    [task] = world.queue.sent
+    [task] = world.queue.tasks
     assert task.notice is not None and task.notice.at == NOW
     assert (task.reason, task.where, task.reply.url) == ("because it scans 4 TB", "#C0LOCAL01", "")
     assert task.notice.owner == "u-alice" and task.notice.prompt == "Churn by cohort"
@@ -397,13 +376,10 @@ def test_nothing_is_queued_when_the_cancel_stopped_nothing(world: World, state: 
     assert world.queue.sent == []
 
 
-def test_notify_owner_false_queues_no_notice():
-    world = world_with(NOTIFY_OWNER="false")
-    try:
-        world.slack(JOB)
-        assert world.queue.sent == []
-    finally:
-        wiring.use(None)
+def test_notify_owner_false_queues_no_notice(use_runtime):
+    world = world_with(use_runtime, NOTIFY_OWNER="false")
+    world.slack(JOB)
+    assert world.queue.sent == []
 
 
 # -- history --------------------------------------------------------------------------------------
@@ -437,22 +413,19 @@ def test_history_lists_what_each_person_may_see_newest_first(world: World):
     assert history(log, Viewer("slack:T0LOCAL01:U0CAROL01"), 10, NOW) == []
 
 
-def test_history_in_slack_shows_only_their_own_and_everything_to_on_call():
-    world = world_with(ON_CALL="U0ERIN001")
-    try:
-        world.slack(f"{JOB} because it scans 4 TB", user="U0ALICE01")
-        world.clock.now = NOW + 60
-        world.slack(f"status {JOB}", user="U0BOB0001")
-        bob = said(world.slack("history", user="U0BOB0001"))
-        assert "status" in bob and "cancel*" not in bob and "U0ALICE01" not in bob
-        erin = world.slack("history 5", user="U0ERIN001")
-        text = erin["blocks"][0]["text"]["text"]
-        assert "The last 2 decisions" in text and "<@U0ALICE01>" in text and "because it scans 4 TB" in text
-        assert text.index("status") < text.index("*cancel*")  # newest first
-        assert f"<https://{HOST}/chat/1|open>" in text
-        assert "No cancels" in said(world.slack("history", user="U0CAROL01"))
-    finally:
-        wiring.use(None)
+def test_history_in_slack_shows_only_their_own_and_everything_to_on_call(use_runtime):
+    world = world_with(use_runtime, ON_CALL="U0ERIN001")
+    world.slack(f"{JOB} because it scans 4 TB", user="U0ALICE01")
+    world.clock.now = NOW + 60
+    world.slack(f"status {JOB}", user="U0BOB0001")
+    bob = said(world.slack("history", user="U0BOB0001"))
+    assert "status" in bob and "cancel*" not in bob and "U0ALICE01" not in bob
+    erin = world.slack("history 5", user="U0ERIN001")
+    text = erin["blocks"][0]["text"]["text"]
+    assert "The last 2 decisions" in text and "<@U0ALICE01>" in text and "because it scans 4 TB" in text
+    assert text.index("status") < text.index("*cancel*")  # newest first
+    assert f"<https://{HOST}/chat/1|open>" in text
+    assert "No cancels" in said(world.slack("history", user="U0CAROL01"))
 
 
 def test_history_when_the_table_cannot_be_read_says_so(world: World):
@@ -466,18 +439,15 @@ def test_history_when_the_table_cannot_be_read_says_so(world: World):
 SHARED_TOKEN = "shared-token-0123456789abcdef"  # noqa: S105
 
 
-def test_history_in_a_webhook_never_cancels_the_job_its_payload_names():
+def test_history_in_a_webhook_never_cancels_the_job_its_payload_names(use_runtime):
     """`/omni-cancel history` is not a job word: a structured sender's payload job (jobId) is not
     cancelled for it (before the history verb, "history" was an unknown token and the payload's job was cancelled)."""
-    world = world_with(SHARED_ALLOWED="*")
-    try:
-        world.store.values["webhooks"]["shared"] = {"tokens": [SHARED_TOKEN]}
-        body = {"jobId": JOB, "description": "/omni-cancel history 50", "user": "mallory"}
-        status, reply = invoke(webhook_event("shared", JOB, timestamp=NOW, secret=SHARED_TOKEN, body=body))
-        assert status == 200 and reply["outcome"] == "help"
-        assert world.omni.calls == [] and world.records == []
-    finally:
-        wiring.use(None)
+    world = world_with(use_runtime, SHARED_ALLOWED="*")
+    world.store.values["webhooks"]["shared"] = {"tokens": [SHARED_TOKEN]}
+    body = {"jobId": JOB, "description": "/omni-cancel history 50", "user": "mallory"}
+    status, reply = invoke(webhook_event("shared", JOB, timestamp=NOW, secret=SHARED_TOKEN, body=body))
+    assert status == 200 and reply["outcome"] == "help"
+    assert world.omni.calls == [] and world.records == []
 
 
 HOSTILE = "<!channel> <https://evil.example/x|click here> *now* `x`"
@@ -489,7 +459,7 @@ def test_a_reason_is_data_on_every_surface(world: World):
     assert all("<!channel>" not in m and "evil.example" not in m for m in markup)  # not in any mrkdwn
     literal = [e for b in reply["blocks"] if b["type"] == "context" for e in b["elements"]]
     assert {"type": "plain_text", "text": f"Reason: {HOSTILE}", "emoji": False} in literal
-    [task] = world.queue.sent
+    [task] = world.queue.tasks
     world.deliver(task)
     [(_, message)] = world.messages.sent
     assert all("<!channel>" not in b["text"]["text"] for b in message["blocks"] if b["type"] == "section")

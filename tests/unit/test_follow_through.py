@@ -4,7 +4,7 @@ looking at a job without cancelling it. The relay and the worker handlers in-pro
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from omni_relay.omni import OmniReply
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
-from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp
+from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, SIGNING_SECRET, make_settings
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
@@ -60,17 +60,6 @@ class Job:
 
 
 @dataclass
-class Queue:
-    sent: list[tuple[CancelTask, int]] = field(default_factory=list)
-
-    def send(self, task: CancelTask, delay_s: int = 0) -> None:
-        self.sent.append((task, delay_s))
-
-    def retry_in(self, receipt_handle: str, seconds: int) -> None:
-        return None
-
-
-@dataclass
 class Budget:
     """Omni's budget (sliding_window.Window): answers `wait` to the kinds that leave room for others."""
 
@@ -97,7 +86,7 @@ class Clock:
 class World:
     job: Job
     omni: FakeOmni
-    queue: Queue
+    queue: MemoryQueue
     http: RecordingHttp
     budget: Budget
     clock: Clock
@@ -143,10 +132,10 @@ class World:
 
 
 @pytest.fixture
-def world(secrets: FakeSecretStore) -> Any:
+def world(secrets: FakeSecretStore, use_runtime) -> Any:
     job = Job()
     omni = FakeOmni(lambda op, job_id, token: job.reply(op))
-    queue, http, budget, clock = Queue(), RecordingHttp(), Budget(), Clock()
+    queue, http, budget, clock = MemoryQueue(), RecordingHttp(), Budget(), Clock()
     secrets.values["webhooks"] = {"github": {"secrets": ["gh-secret-0123456789abcdef"], "api_token": "ghp_unit"}}
     # The owner's notice is a task of its own (tests/unit/test_audit.py): here, only the follow's tasks.
     settings = make_settings(
@@ -162,9 +151,8 @@ def world(secrets: FakeSecretStore) -> Any:
         budget=budget,
         now=clock,
     )
-    wiring.use(runtime)
-    yield World(job, omni, queue, http, budget, clock, runtime)
-    wiring.use(None)
+    use_runtime(runtime)
+    return World(job, omni, queue, http, budget, clock, runtime)
 
 
 def section_text(message: dict[str, Any]) -> str:

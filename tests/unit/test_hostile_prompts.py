@@ -36,17 +36,13 @@ def hostile_omni() -> FakeOmni:
     return FakeOmni(answer)
 
 
-def test_slack_shows_the_prompt_as_plain_text_only(secrets):
-    from omni_relay import wiring
+def test_slack_shows_the_prompt_as_plain_text_only(secrets, use_runtime):
     from omni_relay.wiring import Runtime
     from tests.unit.conftest import make_settings
     from tests.unit.test_relay_handler import invoke
 
-    wiring.use(Runtime(make_settings(), secrets, hostile_omni(), now=lambda: NOW))
-    try:
-        status, reply = invoke(slack_event("/slack/commands", JOB, secret=SIGNING_SECRET, timestamp=NOW))
-    finally:
-        wiring.use(None)
+    use_runtime(Runtime(make_settings(), secrets, hostile_omni(), now=lambda: NOW))
+    status, reply = invoke(slack_event("/slack/commands", JOB, secret=SIGNING_SECRET, timestamp=NOW))
     assert status == 200
     plain = [e for b in reply["blocks"] if b["type"] == "context" for e in b["elements"] if e["type"] == "plain_text"]
     assert {"type": "plain_text", "text": f"Prompt: {SHOWN}", "emoji": False} in plain

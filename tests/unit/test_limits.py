@@ -10,9 +10,9 @@ from typing import Any
 import relay_app
 from local.events import resign, webhook_event
 from local.gateway import LambdaContext
-from omni_relay import wiring
 from omni_relay.ratelimit import SenderRateLimit
 from omni_relay.wiring import Runtime
+from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore
 from tests.unit.conftest import NOW, SIGNING_SECRET, load_event, make_settings
 
@@ -20,11 +20,8 @@ JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 
 
 def invoke(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
-    wiring.use(runtime)
-    try:
+    with in_use(runtime):
         return relay_app.lambda_handler(event, LambdaContext())
-    finally:
-        wiring.use(None)
 
 
 def test_the_bucket_refills_over_the_minute():

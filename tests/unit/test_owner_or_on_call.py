@@ -4,13 +4,13 @@ relay's handler in-process with fakes of Omni (jobs and SCIM users) and of Slack
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from local.events import slack_event
-from omni_relay import wiring
 from omni_relay.deadline import Deadline
 from omni_relay.errors import WhoUnknown
 from omni_relay.omni import OmniReply
@@ -99,7 +99,7 @@ class World:
         return [call[0] for call in self.calls.calls]
 
 
-def world_with(**env: str) -> World:
+def world_with(use_runtime: Callable[[Runtime], Runtime], **env: str) -> World:
     omni = Omni()
     calls = FakeOmni(omni.answer)
     slack = FakeSlack()
@@ -110,14 +110,13 @@ def world_with(**env: str) -> World:
         }
     )
     settings = make_settings(WHO_MAY_CANCEL="owner-or-on-call", SLACK_ALLOWED_TEAMS=TEAM, **env)
-    wiring.use(Runtime(settings, store, calls, slack=slack, now=lambda: NOW))
+    use_runtime(Runtime(settings, store, calls, slack=slack, now=lambda: NOW))
     return World(omni, calls, slack, store)
 
 
 @pytest.fixture
-def world() -> Any:
-    yield world_with(ON_CALL="U0ERIN999,S0ONCALL1,erin@acme.com")
-    wiring.use(None)
+def world(use_runtime) -> World:
+    return world_with(use_runtime, ON_CALL="U0ERIN999,S0ONCALL1,erin@acme.com")
 
 
 def said(reply: dict[str, Any]) -> str:
@@ -150,13 +149,10 @@ def test_on_call_cancels_anyones_job(world: World, user: str, slack_calls: list)
     assert world.slack.calls == slack_calls and "find_user" not in world.ops()
 
 
-def test_on_call_by_slack_user_id_needs_no_look_up():
-    w = world_with(ON_CALL="U0BOB0001")
-    try:
-        assert "Cancelled Omni AI job" in said(w.command("U0BOB0001"))
-        assert w.slack.calls == [] and w.ops() == ["status", "cancel"]
-    finally:
-        wiring.use(None)
+def test_on_call_by_slack_user_id_needs_no_look_up(use_runtime):
+    w = world_with(use_runtime, ON_CALL="U0BOB0001")
+    assert "Cancelled Omni AI job" in said(w.command("U0BOB0001"))
+    assert w.slack.calls == [] and w.ops() == ["status", "cancel"]
 
 
 def test_a_second_command_costs_one_omni_call_and_no_look_up(world: World):

@@ -15,17 +15,15 @@ from local.gateway import LambdaContext
 from omni_relay import wiring
 from omni_relay.omni import OmniReply
 from omni_relay.wiring import Runtime
-from tests.fakes import FakeOmni, FakeSecretStore
+from tests.fakes import FakeOmni, FakeSecretStore, MemoryQueue
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, load_event, make_settings
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 
 
 @pytest.fixture(autouse=True)
-def _use(runtime: Runtime):
-    wiring.use(runtime)
-    yield
-    wiring.use(None)
+def _use(runtime: Runtime, use_runtime):
+    use_runtime(runtime)
 
 
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -162,7 +160,7 @@ def test_each_omni_outcome_has_its_own_plain_message(omni: FakeOmni, answer: Omn
 
 
 def test_no_secret_appears_in_any_log_line_or_reply(
-    capsys: pytest.CaptureFixture[str], log_lines: io.StringIO, omni: FakeOmni
+    capsys: pytest.CaptureFixture[str], log_lines: io.StringIO, omni: FakeOmni, use_runtime
 ):
     runtime = Runtime(
         make_settings(),
@@ -175,7 +173,7 @@ def test_no_secret_appears_in_any_log_line_or_reply(
         omni,
         now=lambda: NOW,
     )
-    wiring.use(runtime)
+    use_runtime(runtime)
     replies = []
     for answer in (OmniReply(401, {}), OmniReply(200, {"state": "CANCELLED"}), OmniReply(500, {})):
         omni.answer = lambda op, job, token, a=answer: a
@@ -188,42 +186,31 @@ def test_no_secret_appears_in_any_log_line_or_reply(
         assert secret not in everything
 
 
-class _BrokenQueue:
-    def send(self, task: object, delay_s: int = 0) -> None:
-        from omni_relay.errors import QueueFailed
-
-        raise QueueFailed("EndpointConnectionError")
-
-
-class _Queue:
-    def __init__(self) -> None:
-        self.tasks: list[object] = []
-
-    def send(self, task: object, delay_s: int = 0) -> None:
-        self.tasks.append(task)
-
-
-def test_a_slow_omni_is_handed_off_and_the_user_told_so(secrets: FakeSecretStore, omni: FakeOmni):
-    queue = _Queue()
+def test_a_slow_omni_is_handed_off_and_the_user_told_so(secrets: FakeSecretStore, omni: FakeOmni, use_runtime):
+    queue = MemoryQueue()
     omni.answer = lambda op, job, token: OmniReply(503, {})
-    wiring.use(Runtime(make_settings(), secrets, omni, queue=queue, now=lambda: NOW))
+    use_runtime(Runtime(make_settings(), secrets, omni, queue=queue, now=lambda: NOW))
     status, reply = invoke(signed("slack_command_cancel.json"))
     assert status == 200 and "I will post the result here" in text_of(reply)
     assert len(queue.tasks) == 1
 
 
-def test_when_the_queue_is_down_nothing_is_promised(secrets: FakeSecretStore, omni: FakeOmni):
+def test_when_the_queue_is_down_nothing_is_promised(secrets: FakeSecretStore, omni: FakeOmni, use_runtime):
     omni.answer = lambda op, job, token: OmniReply(503, {})
-    wiring.use(Runtime(make_settings(), secrets, omni, queue=_BrokenQueue(), now=lambda: NOW))
+    use_runtime(
+        Runtime(make_settings(), secrets, omni, queue=MemoryQueue(fail="EndpointConnectionError"), now=lambda: NOW)
+    )
     status, reply = invoke(signed("slack_command_cancel.json"))
     assert status == 200 and "did not respond in time" in text_of(reply)
     assert "post the result" not in text_of(reply)
 
 
-def test_before_anyone_is_allowed_the_first_person_is_told_their_ids(secrets: FakeSecretStore, omni: FakeOmni):
+def test_before_anyone_is_allowed_the_first_person_is_told_their_ids(
+    secrets: FakeSecretStore, omni: FakeOmni, use_runtime
+):
     """A first deploy leaves SlackAllowedTeams empty: whoever tries first reads the team and user ids
     the operator needs (`make configure SlackAllowedTeams=T…`), and Omni is not called."""
-    wiring.use(Runtime(make_settings(SLACK_ALLOWED_TEAMS=""), secrets, omni, now=lambda: NOW))
+    use_runtime(Runtime(make_settings(SLACK_ALLOWED_TEAMS=""), secrets, omni, now=lambda: NOW))
     status, reply = invoke(signed("slack_command_cancel.json"))
     assert status == 200 and "not set up" in text_of(reply)
     assert "team id `T0LOCAL01` and user id `U0LOCAL01`" in text_of(reply)

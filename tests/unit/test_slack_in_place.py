@@ -21,11 +21,11 @@ from local.slack_signer import (
     slash_command,
     unfurl_click,
 )
-from omni_relay import wiring
 from omni_relay.omni import OmniReply
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.sources import slack_unfurl
 from omni_relay.wiring import Runtime
+from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, FakeUnfurler, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
 from tests.unit.test_hostile_prompts import HOSTILE, MARKUP, SHOWN
@@ -84,12 +84,9 @@ class Setup:
 
     def send(self, path: str, request: tuple[dict[str, str], bytes]) -> tuple[int, dict[str, Any]]:
         headers, body = request
-        wiring.use(self.runtime)
-        try:
+        with in_use(self.runtime):
             event = http_api_event("POST", path, headers, body, arrival_ms=NOW * 1000)
             result = relay_app.lambda_handler(event, LambdaContext())
-        finally:
-            wiring.use(None)
         return result["statusCode"], json.loads(result["body"] or "{}")
 
     def posted(self) -> list[dict[str, Any]]:

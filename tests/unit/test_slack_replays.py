@@ -12,18 +12,15 @@ import pytest
 import relay_app
 from local.events import resign
 from local.gateway import LambdaContext
-from omni_relay import wiring
 from omni_relay.wiring import Runtime
+from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe
 from tests.unit.conftest import NOW, SIGNING_SECRET, load_event, make_settings
 
 
 def invoke(runtime: Runtime, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    wiring.use(runtime)
-    try:
+    with in_use(runtime):
         result = relay_app.lambda_handler(event, LambdaContext())
-    finally:
-        wiring.use(None)
     return result["statusCode"], json.loads(result["body"] or "{}")
 
 

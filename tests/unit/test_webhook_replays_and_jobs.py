@@ -110,8 +110,7 @@ def test_a_signed_body_is_remembered_as_long_as_its_window():
     assert ttls["pagerduty"] >= 49 * 3600 and ttls["github"] >= 3600
 
 
-def test_the_same_signed_slack_command_twice_is_a_replay():
-    from omni_relay import wiring
+def test_the_same_signed_slack_command_twice_is_a_replay(use_runtime):
     from omni_relay.wiring import Runtime
     from tests.fakes import FakeSecretStore
     from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, load_event, make_settings
@@ -119,11 +118,8 @@ def test_the_same_signed_slack_command_twice_is_a_replay():
 
     store = FakeSecretStore({"slack": {"signing_secrets": [SIGNING_SECRET]}, "omni": {"api_key": OMNI_KEY}})
     omni = FakeOmni()
-    wiring.use(Runtime(make_settings(), store, omni, now=lambda: NOW))
-    try:
-        first, replayed = invoke(signed("slack_command_cancel.json")), invoke(signed("slack_command_cancel.json"))
-    finally:
-        wiring.use(None)
+    use_runtime(Runtime(make_settings(), store, omni, now=lambda: NOW))
+    first, replayed = invoke(signed("slack_command_cancel.json")), invoke(signed("slack_command_cancel.json"))
     assert first[0] == 200 and replayed == (401, {"error": "replayed_request", "message": replayed[1]["message"]})
     assert len(omni.cancels) == 1
     assert load_event  # the committed event, signed twice with the same timestamp: byte-identical

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ import relay_app
 from local.events import webhook_event
 from local.gateway import LambdaContext
 from local.webhook_signer import DEV_TOKENS, secret_entry, secrets_for
-from omni_relay import wiring
 from omni_relay.allowlists import SenderList
 from omni_relay.errors import ConfigError, InvalidSignature, StaleRequest
 from omni_relay.identity import Actor, Requester
@@ -26,6 +24,7 @@ from omni_relay.signing import standard_signature, whsec_key
 from omni_relay.sources.base import SourceConfig
 from omni_relay.sources.registry import WEBHOOK_SOURCES, webhook_source
 from omni_relay.wiring import Runtime
+from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, make_settings
 
@@ -107,11 +106,10 @@ def build(omni: FakeOmni, queue: MemoryQueue | None = None, **env: str) -> tuple
 
 
 @pytest.fixture
-def stack(omni: FakeOmni) -> Iterator[tuple[Runtime, RecordingHttp]]:
+def stack(omni: FakeOmni, use_runtime) -> tuple[Runtime, RecordingHttp]:
     runtime, http, _ = build(omni)
-    wiring.use(runtime)
-    yield runtime, http
-    wiring.use(None)
+    use_runtime(runtime)
+    return runtime, http
 
 
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -120,11 +118,8 @@ def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def invoke_on(runtime: Runtime, *events: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    wiring.use(runtime)
-    try:
+    with in_use(runtime):
         return [invoke(e) for e in events]
-    finally:
-        wiring.use(None)
 
 
 def event(source: str, *, secret: str | None = None, **options: Any) -> dict[str, Any]:

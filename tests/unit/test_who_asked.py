@@ -145,14 +145,9 @@ def test_an_automation_delivery_cannot_name_someone_else_in_owner_or_on_call():
 
 
 @pytest.mark.parametrize("text", [f"status\u00a0{JOB}", f"status\t{JOB}", f"status: {JOB}", f"Status, {JOB}"])
-def test_status_in_any_spelling_never_cancels_from_slack(runtime, omni: FakeOmni, text: str):
-    from omni_relay import wiring
-
-    wiring.use(runtime)
-    try:
-        status, reply = invoke(slack_event("/slack/commands", text, secret=SIGNING_SECRET, timestamp=NOW))
-    finally:
-        wiring.use(None)
+def test_status_in_any_spelling_never_cancels_from_slack(runtime, omni: FakeOmni, text: str, use_runtime):
+    use_runtime(runtime)
+    status, reply = invoke(slack_event("/slack/commands", text, secret=SIGNING_SECRET, timestamp=NOW))
     assert status == 200 and omni.cancels == []
     assert [c[0] for c in omni.calls] == ["status"]
 
@@ -329,43 +324,33 @@ def test_a_jira_automation_rule_passes_a_project_entry_only_when_named_as_the_se
     assert status == 200 and len(omni.cancels) == 1
 
 
-def _slack_world(**env: str):
+def _slack_world(use_runtime, **env: str):
     from tests.unit.test_owner_or_on_call import world_with
 
-    return world_with(**env)
+    return world_with(use_runtime, **env)
 
 
-def test_a_revoked_personal_token_does_not_fall_back_to_the_org_key_unchecked():
-    from omni_relay import wiring
+def test_a_revoked_personal_token_does_not_fall_back_to_the_org_key_unchecked(use_runtime):
+    world = _slack_world(use_runtime, ON_CALL="")
+    world.store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {"slack:T0LOCAL01:U0BOB0001": "bob-pat"}}
+    answer = world.calls.answer
 
-    world = _slack_world(ON_CALL="")
-    try:
-        world.store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {"slack:T0LOCAL01:U0BOB0001": "bob-pat"}}
-        answer = world.calls.answer
+    def revoked(op: str, value: str, token: str) -> OmniReply:
+        if token == "bob-pat":  # Omni no longer takes it; the operator has removed the mapping meanwhile
+            world.store.values["omni"] = {"api_key": OMNI_KEY}
+            return OmniReply(401, {"detail": "Invalid token"})
+        return answer(op, value, token)
 
-        def revoked(op: str, value: str, token: str) -> OmniReply:
-            if token == "bob-pat":  # Omni no longer takes it; the operator has removed the mapping meanwhile
-                world.store.values["omni"] = {"api_key": OMNI_KEY}
-                return OmniReply(401, {"detail": "Invalid token"})
-            return answer(op, value, token)
-
-        world.calls.answer = revoked
-        reply = world.command("U0BOB0001")
-    finally:
-        wiring.use(None)
+    world.calls.answer = revoked
+    reply = world.command("U0BOB0001")
     assert world.calls.cancels == [("cancel", JOB, "bob-pat")]  # never again with the org key
     assert "Revenue by region" not in json.dumps(reply)
 
 
-def test_a_personal_token_does_not_read_someone_elses_job_in_owner_or_on_call():
-    from omni_relay import wiring
-
-    world = _slack_world(ON_CALL="")
-    try:
-        world.store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {"slack:T0LOCAL01:U0BOB0001": "bob-pat"}}
-        reply = world.command("U0BOB0001", f"status {JOB}")
-    finally:
-        wiring.use(None)
+def test_a_personal_token_does_not_read_someone_elses_job_in_owner_or_on_call(use_runtime):
+    world = _slack_world(use_runtime, ON_CALL="")
+    world.store.values["omni"] = {"api_key": OMNI_KEY, "user_tokens": {"slack:T0LOCAL01:U0BOB0001": "bob-pat"}}
+    reply = world.command("U0BOB0001", f"status {JOB}")
     assert "Revenue by region" not in json.dumps(reply) and world.calls.cancels == []
 
 
@@ -382,17 +367,13 @@ def test_a_refusal_shows_no_error_text_of_the_job():
     assert status == 403 and "secret table x" not in json.dumps(reply)
 
 
-def test_a_slack_signing_secret_that_is_a_placeholder_is_refused(secrets, omni: FakeOmni):
-    from omni_relay import wiring
+def test_a_slack_signing_secret_that_is_a_placeholder_is_refused(secrets, omni: FakeOmni, use_runtime):
     from omni_relay.wiring import Runtime
     from tests.unit.conftest import make_settings
 
     secrets.values["slack"] = {"signing_secrets": ["x"]}
-    wiring.use(Runtime(make_settings(), secrets, omni, now=lambda: NOW))
-    try:
-        status, reply = invoke(slack_event("/slack/commands", JOB, secret="x", timestamp=NOW))
-    finally:
-        wiring.use(None)
+    use_runtime(Runtime(make_settings(), secrets, omni, now=lambda: NOW))
+    status, reply = invoke(slack_event("/slack/commands", JOB, secret="x", timestamp=NOW))
     assert omni.calls == [] and "shorter than 16 characters" in json.dumps(reply), (status, reply)
 
 
@@ -434,10 +415,9 @@ def test_a_signed_body_with_a_repeated_key_is_refused(omni: FakeOmni):
     assert status == 400 and omni.calls == [], reply
 
 
-def test_a_button_is_judged_by_the_clickers_own_workspace(omni: FakeOmni):
+def test_a_button_is_judged_by_the_clickers_own_workspace(omni: FakeOmni, use_runtime):
     from local.events import http_api_event
     from local.slack_signer import button_click
-    from omni_relay import wiring
 
     headers, body = button_click(JOB, secret=SIGNING_SECRET, timestamp=NOW, team_id="T0LOCAL01")
     payload_form = body.decode()
@@ -451,11 +431,8 @@ def test_a_button_is_judged_by_the_clickers_own_workspace(omni: FakeOmni):
     headers["X-Slack-Signature"] = sign(SIGNING_SECRET, raw, NOW)
     runtime, http, store = build(omni, SLACK_ALLOWED_TEAMS="T0LOCAL01")
     store.values["slack"] = {"signing_secrets": [SIGNING_SECRET]}
-    wiring.use(runtime)
-    try:
-        invoke(http_api_event("POST", "/slack/interactions", headers, raw))
-    finally:
-        wiring.use(None)
+    use_runtime(runtime)
+    invoke(http_api_event("POST", "/slack/interactions", headers, raw))
     assert omni.cancels == []
 
 
