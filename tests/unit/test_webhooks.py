@@ -87,7 +87,9 @@ def webhooks_secret() -> dict[str, Any]:
     return value
 
 
-def build(omni: FakeOmni, queue: MemoryQueue | None = None, **env: str) -> tuple[Runtime, RecordingHttp, FakeSecretStore]:
+def build(
+    omni: FakeOmni, queue: MemoryQueue | None = None, **env: str
+) -> tuple[Runtime, RecordingHttp, FakeSecretStore]:
     store = FakeSecretStore(
         {"slack": {"signing_secrets": ["x"]}, "omni": {"api_key": OMNI_KEY}, "webhooks": webhooks_secret()}
     )
@@ -384,7 +386,10 @@ def test_a_slow_omni_is_handed_off_with_202_and_where_to_comment(omni: FakeOmni)
     omni.answer = lambda op, job, token: OmniReply(503, {})
     [(status, reply)] = invoke_on(runtime, event("github"))
     assert status == 202 and reply["outcome"] == "pending"
-    assert queue.tasks[0].source == "github" and queue.tasks[0].reply.thread == {"repo": "acme/data-platform", "number": "42"}
+    assert queue.tasks[0].source == "github" and queue.tasks[0].reply.thread == {
+        "repo": "acme/data-platform",
+        "number": "42",
+    }
 
 
 @pytest.mark.parametrize(
