@@ -46,13 +46,13 @@ def _answer(source: str, handled: Handled) -> Response:
             extra={
                 "source": source,
                 "job_id": outcome.job_id,
-                "outcome": outcome.outcome.value,
+                "outcome": outcome.kind.value,
                 "detail": outcome.detail,
             },
         )
         # In the request's own metric set (one EMF line per request, flushed by log_metrics).
         metrics.add_dimension(name="source", value=source)
-        metrics.add_dimension(name="outcome", value=outcome.outcome.value)
+        metrics.add_dimension(name="outcome", value=outcome.kind.value)
         metrics.add_metric(name="Outcomes", unit=MetricUnit.Count, value=1)
     return _json(reply.status, reply.body, dict(reply.headers))
 

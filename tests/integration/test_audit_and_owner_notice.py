@@ -13,7 +13,7 @@ import boto3
 import pytest
 import urllib3
 
-from functions.worker import worker_app
+import worker_app
 from local.aws_resources import create_all
 from local.lambda_runtime import free_port
 from local.sam_template import SamTemplate
@@ -54,7 +54,7 @@ def audit_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def decide(recorder: Recorder, user: str, outcome: Outcome, at: float, owner: str = "u-alice") -> dict[str, Any]:
     request = CancelRequest(JOB, slack("T0LOCAL01", user, "C0ONCALL1"), "because it scans 4 TB", "#C0ONCALL1")
     details = JobDetails(owner_id=owner, chat_url="https://acme.omniapp.co/chat/1")
-    done = CancelOutcome(JOB, outcome, JobState.CANCELLED, "HTTP 200", details=details)
+    done = CancelOutcome(JOB, outcome, JobState.CANCELLED, "HTTP 200", job=details)
     return recorder.record(request, done, action="cancel", by="relay", request_id=f"req-{at}", at=at)
 
 

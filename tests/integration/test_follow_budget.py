@@ -130,12 +130,12 @@ def test_fifty_executing_jobs_and_twenty_status_reads_stay_within_omnis_limit_ca
     # 50 cancels, their details and 20 reads do not fit in 60: the reads and details took only what cancels
     # left (stopping at a third and two thirds free), and the cancels the budget held back went to the
     # worker with the time they will be sent, none refused.
-    stopping = [o for o in first if o.outcome is Outcome.STOPPING]
-    held = [o for o in first if o.outcome is Outcome.PENDING]
+    stopping = [o for o in first if o.kind is Outcome.STOPPING]
+    held = [o for o in first if o.kind is Outcome.PENDING]
     assert len(stopping) + len(held) == JOBS and all(o.following for o in stopping)
     assert len(stopping) >= LIMIT - reserve(Kind.STATUS, LIMIT) and all(0 < o.retry_after_s <= 60 for o in held)
-    assert {o.outcome for o in looked} == {Outcome.STATUS, Outcome.OMNI_BUSY}
-    assert all(o.retry_after_s for o in looked if o.outcome is Outcome.OMNI_BUSY)
+    assert {o.kind for o in looked} == {Outcome.STATUS, Outcome.OMNI_BUSY}
+    assert all(o.retry_after_s for o in looked if o.kind is Outcome.OMNI_BUSY)
     cancelled_at = clock.now()
 
     use_runtime(runtime)
@@ -216,11 +216,11 @@ def test_the_per_sender_window_and_job_records_are_shared_by_environments(table:
     from omni_relay.domain import CancelOutcome, JobDetails, JobState
 
     records = [DynamoJobRecords(table, lambda: at[0]) for _ in range(2)]
-    done = CancelOutcome("j1", Outcome.CANCELLED, JobState.CANCELLED, details=JobDetails(prompt="p"), at=at[0])
+    done = CancelOutcome("j1", Outcome.CANCELLED, JobState.CANCELLED, job=JobDetails(prompt="p"), at=at[0])
     records[0].remember(done, "key-a")
     kept = records[1].recent("j1", "key-a")
-    assert kept is not None and kept.outcome is Outcome.ALREADY_CANCELLED and kept.details is not None
-    assert kept.details.prompt == "p" and kept.details.cancelled_at == at[0]
+    assert kept is not None and kept.kind is Outcome.ALREADY_CANCELLED and kept.job is not None
+    assert kept.job.prompt == "p" and kept.job.cancelled_at == at[0]
     assert records[1].recent("j1", "key-b") is None  # another key's answer is Omni's to give
     at[0] += 301
     assert records[1].recent("j1", "key-a") is None  # only for the last minutes

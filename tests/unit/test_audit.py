@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from functions.worker import worker_app
+import worker_app
 from local.events import slack_event, webhook_event
 from omni_relay import wiring
 from omni_relay.audit import Entry, Viewer, history

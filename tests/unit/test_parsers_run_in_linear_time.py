@@ -67,7 +67,7 @@ def command_word(text: str) -> Any:
 
 def full_reply(text: str) -> str:
     details = JobDetails(prompt=text, progress=text, error=text, chat_url="https://x/" + text[:900])
-    return full_text(CancelOutcome("j", Outcome.STOPPING, JobState.EXECUTING, details=details), code_span)
+    return full_text(CancelOutcome("j", Outcome.STOPPING, JobState.EXECUTING, job=details), code_span)
 
 
 def form(text: str) -> Any:

@@ -50,11 +50,11 @@ ALLOW_T1 = SlackPolicy(AllowList.parse("T1"), AllowList.parse("*"), AllowList.pa
 )
 def test_interpret(status: int, body: dict, outcome: Outcome, state: JobState | None):
     result = interpret(JOB, OmniReply(status, body))
-    assert (result.outcome, result.state) == (outcome, state)
+    assert (result.kind, result.state) == (outcome, state)
 
 
 def test_a_non_json_200_is_unexpected_not_success():
-    assert interpret(JOB, OmniReply(200, {}, is_json=False)).outcome is Outcome.UNEXPECTED_REPLY
+    assert interpret(JOB, OmniReply(200, {}, is_json=False)).kind is Outcome.UNEXPECTED_REPLY
 
 
 def service(
@@ -68,7 +68,7 @@ def test_allow_listed_sender_cancels_with_the_org_key():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": "org-key"})
     result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
-    assert result.outcome is Outcome.CANCELLED
+    assert result.kind is Outcome.CANCELLED
     assert omni.cancels == [("cancel", JOB, "org-key")]
 
 
@@ -84,7 +84,7 @@ def test_a_sender_off_the_allow_list_never_reaches_omni():
     svc, _ = service(omni, {"api_key": "org-key"})
     stranger = slack_user("T9", "U9")
     result = svc.cancel(CancelRequest(JOB, stranger), Deadline.within(2))
-    assert result.outcome is Outcome.SENDER_NOT_ALLOWED
+    assert result.kind is Outcome.SENDER_NOT_ALLOWED
     assert omni.calls == []
 
 
@@ -92,7 +92,7 @@ def test_user_token_mode_refuses_users_without_a_token():
     omni = FakeOmni()
     svc, _ = service(omni, {"user_tokens": {"slack:T1:U2": "bob-pat"}})
     result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
-    assert result.outcome is Outcome.SENDER_NOT_ALLOWED
+    assert result.kind is Outcome.SENDER_NOT_ALLOWED
     assert omni.calls == []
 
 
@@ -100,13 +100,13 @@ def test_nothing_configured_says_so():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": ""})
     result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
-    assert result.outcome is Outcome.NOT_CONFIGURED
+    assert result.kind is Outcome.NOT_CONFIGURED
 
 
 def test_org_key_without_an_allow_list_is_not_configured():
     no_list = SlackPolicy(AllowList.parse(""), AllowList.parse("*"), AllowList.parse("*"))
     svc, _ = service(FakeOmni(), {"api_key": "org-key"}, no_list)
-    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.NOT_CONFIGURED
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).kind is Outcome.NOT_CONFIGURED
 
 
 def test_a_401_rereads_the_key_once_and_retries_with_the_rotated_one():
@@ -120,7 +120,7 @@ def test_a_401_rereads_the_key_once_and_retries_with_the_rotated_one():
     svc.credentials()  # cached before the rotation
     store.values["omni"] = {"api_key": "new-key"}  # rotated in Secrets Manager
     result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
-    assert result.outcome is Outcome.CANCELLED
+    assert result.kind is Outcome.CANCELLED
     assert [token for _, _, token in omni.cancels] == ["old-key", "new-key"]
 
 
@@ -128,32 +128,32 @@ def test_a_401_with_an_unchanged_key_is_a_setup_problem_without_a_second_call():
     omni = FakeOmni(lambda op, job, token: OmniReply(401, {"detail": "Unauthorized"}))
     svc, store = service(omni, {"api_key": "dead-key"})
     result = svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2))
-    assert result.outcome is Outcome.KEY_REJECTED
+    assert result.kind is Outcome.KEY_REJECTED
     assert len(omni.cancels) == 1
     assert ("omni", True) in store.reads  # it did re-read the secret
 
 
 def test_omni_unreachable_is_unavailable():
     svc, _ = service(FakeOmni(unavailable), {"api_key": "k"})
-    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.OMNI_UNAVAILABLE
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).kind is Outcome.OMNI_UNAVAILABLE
 
 
 def test_an_unreadable_omni_secret_is_reported_not_raised():
     svc, store = service(FakeOmni(), {"api_key": "k"})
     store.fail = "could not read secret omni (EndpointConnectionError)"
-    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).kind is Outcome.SETTINGS_UNAVAILABLE
 
 
 @pytest.mark.parametrize("secret", [{"api_key": 7}, {"user_tokens": ["x"]}, {"user_tokens": {"T1:U1": 5}}])
 def test_a_malformed_omni_secret_is_reported(secret: dict):
     svc, _ = service(FakeOmni(), secret)
-    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.SETTINGS_UNAVAILABLE
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).kind is Outcome.SETTINGS_UNAVAILABLE
 
 
 def test_an_invalid_job_id_never_reaches_omni():
     omni = FakeOmni()
     svc, _ = service(omni, {"api_key": "k"})
-    assert svc.cancel(CancelRequest("not-a-uuid", ALICE), Deadline.within(2)).outcome is Outcome.INVALID_JOB_ID
+    assert svc.cancel(CancelRequest("not-a-uuid", ALICE), Deadline.within(2)).kind is Outcome.INVALID_JOB_ID
     assert omni.calls == []
 
 
@@ -166,9 +166,9 @@ def test_each_source_is_judged_by_its_own_allow_list_slacks_star_lets_no_github_
     svc = CancelService(omni, store, "omni", lambda source: policy_for(settings, source))
     outsider = Requester("github", "mallory", scope="evil/repo", actor=Actor.MEMBER, ids=("github:id:9",))
     insider = Requester("github", "alice", scope="acme/data", actor=Actor.MEMBER, ids=("github:id:1",))
-    assert svc.cancel(CancelRequest(JOB, outsider), Deadline.within(2)).outcome is Outcome.SENDER_NOT_ALLOWED
-    assert svc.cancel(CancelRequest(JOB, insider), Deadline.within(2)).outcome is Outcome.CANCELLED
-    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).outcome is Outcome.CANCELLED
+    assert svc.cancel(CancelRequest(JOB, outsider), Deadline.within(2)).kind is Outcome.SENDER_NOT_ALLOWED
+    assert svc.cancel(CancelRequest(JOB, insider), Deadline.within(2)).kind is Outcome.CANCELLED
+    assert svc.cancel(CancelRequest(JOB, ALICE), Deadline.within(2)).kind is Outcome.CANCELLED
     assert [call[2] for call in omni.cancels] == ["org-key", "org-key"]
 
 

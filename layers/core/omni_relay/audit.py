@@ -88,7 +88,7 @@ def decision_record(
 ) -> dict[str, Any]:
     """One decision in the versioned shape (SCHEMA), as it is stored and logged."""
     requester = request.requester
-    details = outcome.details
+    details = outcome.job
     record: dict[str, Any] = {
         "schema": SCHEMA,
         "id": f"{iso(at)}#{request_id or uuid.uuid4().hex}",
@@ -96,8 +96,8 @@ def decision_record(
         "job_id": request.job_id,
         "instance": instance,
         "action": action,
-        "decision": outcome.outcome.value,
-        "refused": outcome.outcome in REFUSALS,
+        "decision": outcome.kind.value,
+        "refused": outcome.kind in REFUSALS,
         "omni": {"state": outcome.state.value if outcome.state else None, "detail": outcome.detail[:200]},
         "requester": who_is({**requester.to_dict(), "principal": requester.principal}),
         "where": request.where[:WHERE_CHARS],
@@ -109,7 +109,7 @@ def decision_record(
         record["reason"] = request.reason
     if details is not None and details.owner_id:
         record["owner"] = details.owner_id
-    if details is not None and details.chat_url and outcome.outcome not in REFUSALS:
+    if details is not None and details.chat_url and outcome.kind not in REFUSALS:
         record["link"] = details.chat_url  # what `history` links to (never for a refusal: not their job)
     return record
 

@@ -41,8 +41,8 @@ def decided(
 def who_stopped(ports: CancelPorts, request: CancelRequest, outcome: CancelOutcome) -> CancelOutcome:
     """A cancelled job's details with who cancelled it through the relay, from where and why (the
     audit record), which Omni cannot say with the org key. Unchanged when the relay did not."""
-    details = outcome.details
-    cancelled = outcome.state is JobState.CANCELLED or outcome.outcome is Outcome.ALREADY_CANCELLED
+    details = outcome.job
+    cancelled = outcome.state is JobState.CANCELLED or outcome.kind is Outcome.ALREADY_CANCELLED
     if details is None or not cancelled or request.requester.public:  # outsiders see no one's name
         return outcome
     entry = ports.recorder.last_stop(outcome.job_id)
@@ -55,14 +55,14 @@ def who_stopped(ports: CancelPorts, request: CancelRequest, outcome: CancelOutco
         stopped_because=str(entry.record.get("reason") or ""),
         cancelled_at=details.cancelled_at or entry.epoch,
     )
-    return replace(outcome, details=shown)
+    return replace(outcome, job=shown)
 
 
 def with_reason(request: CancelRequest, outcome: CancelOutcome) -> CancelOutcome:
     """The requester's reason shown with the cancel Omni accepted (a fact: their text, shown literally)."""
-    if not request.reason or outcome.outcome not in (Outcome.CANCELLED, Outcome.STOPPING):
+    if not request.reason or outcome.kind not in (Outcome.CANCELLED, Outcome.STOPPING):
         return outcome
-    return replace(outcome, details=replace(outcome.details or JobDetails(), stopped_because=request.reason))
+    return replace(outcome, job=replace(outcome.job or JobDetails(), stopped_because=request.reason))
 
 
 def look(ports: CancelPorts, request: CancelRequest, deadline: Deadline, *, request_id: str) -> CancelOutcome:
@@ -95,7 +95,7 @@ def cancel_or_hand_off(
     The decision is recorded, and the job's owner told by the worker when someone else cancelled it."""
     outcome = with_reason(request, who_stopped(ports, request, ports.service.cancel(request, deadline)))
     task = CancelTask.of(request, reply or ReplyTarget(), request_id)
-    if outcome.outcome not in RETRY_LATER:
+    if outcome.kind not in RETRY_LATER:
         if reply is not None:
             outcome = follow_if_stopping(ports, task, outcome)
         ports.handoff.tell_owner_later(task, outcome)
@@ -111,6 +111,6 @@ def cancel_or_hand_off(
 def follow_if_stopping(ports: CancelPorts, task: CancelTask, outcome: CancelOutcome) -> CancelOutcome:
     """Omni stops an EXECUTING job only after its current step: follow it (following.py), and say
     whether the requester will hear when it has stopped. Relay and worker alike."""
-    if outcome.outcome is not Outcome.STOPPING:
+    if outcome.kind is not Outcome.STOPPING:
         return outcome
     return replace(outcome, following=ports.following.start(task))

@@ -149,37 +149,37 @@ def as_mapping(value: object) -> Mapping[str, Any]:
 @dataclass(frozen=True)
 class CancelOutcome:
     job_id: str
-    outcome: Outcome
+    kind: Outcome
     state: JobState | None = None
     # For operators' logs only: never shown to a requester, never holds a secret.
     detail: str = field(default="", compare=False)
     retry_after_s: float = field(default=0.0, compare=False)  # RATE_LIMITED: when this sender may try again
-    details: JobDetails | None = field(default=None, compare=False)  # the job's status, when Omni gave it
+    job: JobDetails | None = field(default=None, compare=False)  # the job's status, when Omni gave it
     following: bool = field(default=False, compare=False)  # STOPPING: the worker will say when it stopped
     after_s: float = field(default=0.0, compare=False)  # followed cancels: seconds from the request to the end
-    at: float = field(default=0.0, compare=False)  # when Omni gave `details` (epoch s): ages are told from then
+    at: float = field(default=0.0, compare=False)  # when Omni gave `job` (epoch s): ages are told from then
     why: str = field(default="", compare=False)  # IDENTITY_UNKNOWN: the reason, in the relay's own words
 
     def as_dict(self) -> dict[str, str | None]:
         return {
             "jobId": self.job_id,
             "state": self.state.value if self.state else None,
-            "outcome": self.outcome.value,
+            "outcome": self.kind.value,
         }
 
     def reported(self, message: str) -> dict[str, Any]:
         """What a webhook reply and the callback carry: the outcome, the message, and Omni's details of
         the job as data (never inside the message's markup)."""
         body: dict[str, Any] = {**self.as_dict(), "message": message}
-        if self.details is not None and (job := self.details.to_dict()):
+        if self.job is not None and (job := self.job.to_dict()):
             body["job"] = job
         return body
 
     def to_record(self) -> dict[str, Any]:
         """What de-duplication stores, so a repeated request gets this outcome back."""
         record: dict[str, Any] = {**self.as_dict(), "detail": self.detail}
-        if self.details is not None:
-            record["job"] = self.details.to_dict()
+        if self.job is not None:
+            record["job"] = self.job.to_dict()
         if self.following:
             record["following"] = True
         if self.after_s:
@@ -198,7 +198,7 @@ class CancelOutcome:
             Outcome(record["outcome"]),
             JobState.parse(record.get("state")),
             str(record.get("detail", "")),
-            details=JobDetails.from_dict(job) if isinstance(job, Mapping) else None,
+            job=JobDetails.from_dict(job) if isinstance(job, Mapping) else None,
             following=bool(record.get("following")),
             after_s=float(record.get("after_s") or 0.0),
             at=float(record.get("at") or 0.0),

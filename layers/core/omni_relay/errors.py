@@ -104,14 +104,14 @@ class OmniHeldBack(OmniUnavailable):
 
 class NotAllowed(Exception):
     """The relay (or Omni's own rule, checked by the relay) says no. `reason` is for the log; `why`,
-    when set, is for the person, in the relay's own words; `details` is what is known of the job."""
+    when set, is for the person, in the relay's own words; `job` is what is known of the job."""
 
-    def __init__(self, outcome: Outcome, reason: str, *, why: str = "", details: JobDetails | None = None) -> None:
+    def __init__(self, outcome: Outcome, reason: str, *, why: str = "", job: JobDetails | None = None) -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
         self.why = why
-        self.details = details
+        self.job = job
 
 
 class AwsCallFailed(Exception):

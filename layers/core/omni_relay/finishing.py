@@ -54,11 +54,11 @@ def finish(ports: WorkerPorts, task: CancelTask, attempt: int, receipt_handle: s
 def _cancel(ports: WorkerPorts, task: CancelTask, attempt: int, receipt_handle: str) -> dict:
     settings = ports.settings
     outcome = ports.service.cancel(task.request, Deadline.within(settings.worker_deadline_s))
-    count("Outcomes", source="worker", outcome=outcome.outcome.value)
+    count("Outcomes", source="worker", outcome=outcome.kind.value)
     if outcome.retry_after_s and ports.handoff.send(task, delay_s=math.ceil(outcome.retry_after_s)):
         # Not one of the task's attempts: a new task for when the budget has room (nothing recorded).
         raise HeldBack(outcome.detail)
-    if outcome.outcome in RETRY_LATER:
+    if outcome.kind in RETRY_LATER:
         last = attempt >= settings.max_receives
         if last:
             logger.error(
@@ -73,7 +73,7 @@ def _cancel(ports: WorkerPorts, task: CancelTask, attempt: int, receipt_handle: 
         if settings.task_retry_delay_s:
             ports.handoff.sooner(receipt_handle, 0 if last else retry_delay_s(settings.task_retry_delay_s, attempt))
         raise NotFinishedYet(outcome.detail)  # nothing is recorded: the redelivery runs again
-    logger.info("cancel finished", extra={"outcome": outcome.outcome.value, "detail": outcome.detail})
+    logger.info("cancel finished", extra={"outcome": outcome.kind.value, "detail": outcome.detail})
     outcome = with_reason(task.request, who_stopped(ports, task.request, outcome))
     ports.later.tell(task, follow_if_stopping(ports, task, outcome))
     decided(ports, task.request, outcome, action="cancel", by="worker", request_id=task.request_id)

@@ -94,15 +94,15 @@ class Following:
             return self._tell(task, follow, CancelOutcome(task.job_id, Outcome.STILL_RUNNING, after_s=waited))
         outcome = self._service.status(task.request, Deadline.within(POLL_DEADLINE_S), Kind.POLL)
         elapsed = self._now() - follow.since
-        if outcome.outcome is Outcome.OMNI_BUSY and elapsed < self.follow_up_s:
+        if outcome.kind is Outcome.OMNI_BUSY and elapsed < self.follow_up_s:
             # The budget held the poll back (people's cancels come first), or Omni answered 429: wait for room.
             return self._defer(task, follow, outcome.retry_after_s or 60 - self._now() % 60)
         count("FollowPolls")
         final = _final(outcome, follow.since, elapsed)
         if final is None and elapsed >= self.follow_up_s:
             # Still running at the cap: the last word, with what the last poll showed (the link among it).
-            shown = outcome if outcome.outcome is Outcome.STATUS else CancelOutcome(task.job_id, Outcome.STATUS)
-            final = replace(shown, outcome=Outcome.STILL_RUNNING, after_s=elapsed)
+            shown = outcome if outcome.kind is Outcome.STATUS else CancelOutcome(task.job_id, Outcome.STATUS)
+            final = replace(shown, kind=Outcome.STILL_RUNNING, after_s=elapsed)
         if final is None:
             next_poll = replace(follow, poll=follow.poll + 1, deferred=0)
             self._handoff.again(replace(task, follow=next_poll), poll_delay_s(follow.poll + 1))
@@ -110,12 +110,12 @@ class Following:
         return self._tell(task, follow, final)
 
     def _tell(self, task: CancelTask, follow: Follow, final: CancelOutcome) -> str:
-        logger.info("follow-through finished", extra={"outcome": final.outcome.value, "polls": follow.poll})
-        count("FollowThroughs", outcome=final.outcome.value)
+        logger.info("follow-through finished", extra={"outcome": final.kind.value, "polls": follow.poll})
+        count("FollowThroughs", outcome=final.kind.value)
         self._service.settled(task.request, final)
         for waiting in self.waiting_on(task):
             self._later.tell(waiting, final)
-        return final.outcome.value
+        return final.kind.value
 
     def _defer(self, task: CancelTask, follow: Follow, wait_s: float) -> str:
         """The same poll again after `wait_s` and up to 10 s more, so deferred polls do not arrive together."""
@@ -127,13 +127,13 @@ class Following:
 
 def _final(outcome: CancelOutcome, since: float, elapsed: float) -> CancelOutcome | None:
     """The last word when the job is terminal (or following cannot go on); None to keep following."""
-    if outcome.outcome is Outcome.STATUS and outcome.state is not None and outcome.state.terminal:
+    if outcome.kind is Outcome.STATUS and outcome.state is not None and outcome.state.terminal:
         stopped = outcome.state is JobState.CANCELLED
-        at = outcome.details.cancelled_at if outcome.details else None
+        at = outcome.job.cancelled_at if outcome.job else None
         if stopped and at and 0 <= at - since <= elapsed:  # Omni's own time of the stop, when it is plausible
             elapsed = at - since
-        return replace(outcome, outcome=Outcome.STOPPED if stopped else Outcome.FINISHED_FIRST, after_s=elapsed)
-    if outcome.outcome is Outcome.STATUS or outcome.outcome in KEEP_FOLLOWING:
+        return replace(outcome, kind=Outcome.STOPPED if stopped else Outcome.FINISHED_FIRST, after_s=elapsed)
+    if outcome.kind is Outcome.STATUS or outcome.kind in KEEP_FOLLOWING:
         return None
-    logger.warning("follow-through ended: Omni refused the status", extra={"outcome": outcome.outcome.value})
+    logger.warning("follow-through ended: Omni refused the status", extra={"outcome": outcome.kind.value})
     return outcome  # forbidden, not found, key rejected …: said once, as for a cancel

@@ -61,9 +61,9 @@ class Handoff:
 
     def notice_for(self, task: CancelTask, outcome: CancelOutcome) -> CancelTask | None:
         """The task that tells the job's owner about this cancel (owner_notice.py); None: nothing to tell."""
-        if not self._notify_owner or outcome.outcome not in (Outcome.CANCELLED, Outcome.STOPPING):
+        if not self._notify_owner or outcome.kind not in (Outcome.CANCELLED, Outcome.STOPPING):
             return None
-        details = outcome.details
+        details = outcome.job
         known = (details.owner_id, details.prompt, details.chat_url) if details else ("", "", "")
         return replace(task, reply=ReplyTarget(), follow=None, notice=Notice(self._now(), *known))
 

@@ -38,21 +38,21 @@ _KEPT_AS = {
 
 
 def keeps(outcome: CancelOutcome) -> bool:
-    return outcome.outcome in _KEPT_AS and (outcome.outcome is not Outcome.STOPPING or outcome.following)
+    return outcome.kind in _KEPT_AS and (outcome.kind is not Outcome.STOPPING or outcome.following)
 
 
 def as_kept(outcome: CancelOutcome, now: float) -> CancelOutcome | None:
     """`outcome` as a later cancel of the job is answered, or None when it is not kept."""
     if not keeps(outcome):
         return None
-    kept = _KEPT_AS[outcome.outcome]
-    details = outcome.details
+    kept = _KEPT_AS[outcome.kind]
+    details = outcome.job
     state = outcome.state
     if kept is Outcome.ALREADY_CANCELLED:
         state = JobState.CANCELLED
         if details is None or not details.cancelled_at:
             details = replace(details or JobDetails(), cancelled_at=outcome.at or now)
-    return CancelOutcome(outcome.job_id, kept, state, FROM_RECORD, details=details, at=now)
+    return CancelOutcome(outcome.job_id, kept, state, FROM_RECORD, job=details, at=now)
 
 
 class JobRecords(Protocol):

@@ -123,15 +123,15 @@ def describe(outcome: CancelOutcome) -> str:
     """The outcome in one or two sentences. Holds only the relay's own words, states and the job id
     (a UUID): nothing Omni or a sender wrote, so every surface can show it as it is."""
     now = outcome.at or time.time()
-    details = outcome.details or JobDetails()
+    details = outcome.job or JobDetails()
     state = outcome.state.value if outcome.state else "unknown"
-    at = details.cancelled_at if outcome.outcome is Outcome.ALREADY_CANCELLED else details.completed_at
-    template = _TEXT[outcome.outcome]
-    if outcome.outcome is Outcome.STOPPING and outcome.following:
+    at = details.cancelled_at if outcome.kind is Outcome.ALREADY_CANCELLED else details.completed_at
+    template = _TEXT[outcome.kind]
+    if outcome.kind is Outcome.STOPPING and outcome.following:
         template = FOLLOWING
-    elif outcome.outcome is Outcome.PENDING and outcome.retry_after_s:
+    elif outcome.kind is Outcome.PENDING and outcome.retry_after_s:
         template = HELD_BACK
-    elif outcome.outcome is Outcome.OMNI_BUSY and outcome.retry_after_s:
+    elif outcome.kind is Outcome.OMNI_BUSY and outcome.retry_after_s:
         template = BUDGET_SPENT
     by = cancelled_by(details)
     stopped = ""
@@ -211,7 +211,7 @@ PROMPT_CHARS = 120
 
 def facts(outcome: CancelOutcome) -> list[Fact]:
     """What is being cancelled, from Omni's job status: prompt, age, progress, error."""
-    details = outcome.details
+    details = outcome.job
     if details is None:
         return []
     now = outcome.at or time.time()
@@ -236,7 +236,7 @@ def facts(outcome: CancelOutcome) -> list[Fact]:
 def omni_link(outcome: CancelOutcome) -> str:
     """The job's page in Omni (omniChatUrl) when it is a plain http(s) URL; '' otherwise, so a hostile
     value (javascript:, spaces, markup characters) is never made into a link."""
-    url = outcome.details.chat_url if outcome.details else ""
+    url = outcome.job.chat_url if outcome.job else ""
     if not url or len(url) > 1000 or not _URL_CHARS.fullmatch(url):
         return ""
     parts = urlsplit(url)

@@ -77,7 +77,7 @@ class OwnerOrOnCall:
                 "who asked is unknown: not cancelling", extra={"job_owner": details.owner_id, "why": unknown.reason}
             )
             count("OwnershipRefusals", reason="identity_unknown")
-            raise NotAllowed(Outcome.IDENTITY_UNKNOWN, unknown.reason, why=unknown.reason, details=details) from None
+            raise NotAllowed(Outcome.IDENTITY_UNKNOWN, unknown.reason, why=unknown.reason, job=details) from None
         logger.info(
             "ownership checked",
             extra={"job_owner": details.owner_id, "requester_omni_user": me, "decision": decision},
@@ -86,7 +86,7 @@ class OwnerOrOnCall:
             return details
         count("OwnershipRefusals", reason="not_owner")
         named = replace(details, owner_name=self._name(details.owner_id, credentials.scim_token or token, deadline))
-        raise NotAllowed(Outcome.NOT_OWNER, "neither the job's owner nor on call", details=named)
+        raise NotAllowed(Outcome.NOT_OWNER, "neither the job's owner nor on call", job=named)
 
     def standing(
         self, requester: Requester, credentials: OmniCredentials, trusted: bool, deadline: Deadline
@@ -107,11 +107,11 @@ class OwnerOrOnCall:
             outcome = interpret(job_id, self._omni.status(job_id, token, deadline), lookup=True)
         except OmniUnavailable as exc:
             raise NotAllowed(Outcome.OMNI_UNAVAILABLE, f"job status: {exc.reason}") from None
-        if outcome.outcome is not Outcome.STATUS or outcome.details is None:
-            raise NotAllowed(outcome.outcome, f"job status: {outcome.detail}")
-        if not outcome.details.owner_id:
+        if outcome.kind is not Outcome.STATUS or outcome.job is None:
+            raise NotAllowed(outcome.kind, f"job status: {outcome.detail}")
+        if not outcome.job.owner_id:
             raise NotAllowed(Outcome.UNEXPECTED_REPLY, "job status without userId")
-        return outcome.details
+        return outcome.job
 
     # -- who asked -----------------------------------------------------------------------------
 

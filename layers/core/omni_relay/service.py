@@ -81,23 +81,23 @@ class CancelService:
         cancelled, and whether it had been cancelled before)."""
         asked_at = self._now()
         outcome, token = self._run(request, deadline, lookup=False)
-        details = outcome.details or self._details(request.job_id, token, outcome, deadline)
+        details = outcome.job or self._details(request.job_id, token, outcome, deadline)
         if details is not None:
             cancelled_before = details.cancelled_at and details.cancelled_at < asked_at - ALREADY_CANCELLED_MARGIN_S
-            if outcome.outcome is Outcome.CANCELLED and cancelled_before:
-                outcome = replace(outcome, outcome=Outcome.ALREADY_CANCELLED)
-            outcome = replace(outcome, details=details, at=self._now())
+            if outcome.kind is Outcome.CANCELLED and cancelled_before:
+                outcome = replace(outcome, kind=Outcome.ALREADY_CANCELLED)
+            outcome = replace(outcome, job=details, at=self._now())
         if self._records is not None:
             # Omni's answer as Omni gave it, kept for repeated cancels of the job (a stopping one while
             # it is followed); each requester is shown what they may see of it.
-            if token is not None and outcome.outcome is not Outcome.STOPPING:
+            if token is not None and outcome.kind is not Outcome.STOPPING:
                 self._records.remember(outcome, key_id(token), RECENT_S)
             elif token is not None and self._follow_s:
                 self._records.remember(replace(outcome, following=True), key_id(token), self._follow_s)
             elif outcome.detail != FROM_RECORD:
                 self._records.release(request.job_id)  # nothing to keep: the next cancel asks Omni
-        if outcome.details is not None:
-            outcome = replace(outcome, details=self._seen(request.requester, outcome.details))
+        if outcome.job is not None:
+            outcome = replace(outcome, job=self._seen(request.requester, outcome.job))
         return outcome
 
     def settled(self, request: CancelRequest, outcome: CancelOutcome) -> None:
@@ -113,7 +113,7 @@ class CancelService:
 
     def _details(self, job_id: str, token: str | None, outcome: CancelOutcome, deadline: Deadline) -> JobDetails | None:
         """Omni's status of the job after a cancel, only as time and Omni's budget allow (details come last)."""
-        if token is None or outcome.outcome not in DETAILED or deadline.remaining() < DETAILS_MIN_S:
+        if token is None or outcome.kind not in DETAILED or deadline.remaining() < DETAILS_MIN_S:
             return None
         try:
             reply = self._omni.as_kind(Kind.DETAILS).status(job_id, token, deadline)
@@ -125,9 +125,9 @@ class CancelService:
         """The job's current state and details, with the same authorization as a cancel. Read-only.
         `kind`: whose read it is, for Omni's budget (a person's `status`, or a follow-up poll)."""
         outcome = self._run(request, deadline, lookup=True, kind=kind)[0]
-        if not outcome.details:
+        if not outcome.job:
             return outcome
-        return replace(outcome, details=self._seen(request.requester, outcome.details), at=self._now())
+        return replace(outcome, job=self._seen(request.requester, outcome.job), at=self._now())
 
     def _authorize(
         self, request: CancelRequest, policy: SenderPolicy, deadline: Deadline, lookup: bool, *, force: bool = False
@@ -156,10 +156,10 @@ class CancelService:
         """The relay's own no, logged and counted; it may say whose job it is, never what it is doing."""
         refused_for(requester, denied, job_id)
         refused = CancelOutcome(job_id, denied.outcome, detail=denied.reason, why=denied.why)
-        if denied.details is None:
+        if denied.job is None:
             return refused
-        shown = replace(seen_by(requester, denied.details), prompt="", progress="", chat_url="", error="")
-        return replace(refused, details=shown, at=self._now())
+        shown = replace(seen_by(requester, denied.job), prompt="", progress="", chat_url="", error="")
+        return replace(refused, job=shown, at=self._now())
 
     def _run(
         self, request: CancelRequest, deadline: Deadline, lookup: bool, kind: Kind = Kind.CANCEL
@@ -182,8 +182,8 @@ class CancelService:
             if known is None and asking:  # the same cancel, sent a moment before: its answer will do
                 known = self._answer_of_another(job_id, key_id(token), deadline)
         if known is not None:  # cancelled or finished moments ago: Omni is not asked again
-            count("AnsweredFromRecord", outcome=known.outcome.value)
-            return (replace(known, details=known.details or checked) if checked else known), None
+            count("AnsweredFromRecord", outcome=known.kind.value)
+            return (replace(known, job=known.job or checked) if checked else known), None
         answered = self._ask(request, policy, token, checked, deadline, lookup, kind)
         if isinstance(answered, CancelOutcome):
             return answered, None
@@ -191,11 +191,11 @@ class CancelService:
         outcome = interpret(job_id, reply, lookup=lookup)
         if reply.status >= 400:
             count("OmniErrors", reason=str(reply.status))
-        if outcome.outcome is Outcome.KEY_REJECTED:
+        if outcome.kind is Outcome.KEY_REJECTED:
             logger.error("Omni refused the relay's credential: update the Omni secret", extra={"job_id": job_id})
             count("OmniKeyRejected")  # one dimension (service), so OmniKeyRejectedAlarm can watch it
         if checked is not None:
-            outcome = replace(outcome, details=checked, at=self._now())
+            outcome = replace(outcome, job=checked, at=self._now())
         return outcome, (token if reply.status < 400 else None)
 
     def _answer_of_another(self, job_id: str, key: str, deadline: Deadline) -> CancelOutcome | None:
@@ -286,7 +286,7 @@ def interpret(job_id: str, reply: OmniReply, *, lookup: bool = False) -> CancelO
         if state is None:
             return CancelOutcome(job_id, Outcome.UNEXPECTED_REPLY, detail=detail + " with no known state")
         if lookup:
-            return CancelOutcome(job_id, Outcome.STATUS, state, detail, details=JobDetails.from_status(reply.body))
+            return CancelOutcome(job_id, Outcome.STATUS, state, detail, job=JobDetails.from_status(reply.body))
         by_state = {
             JobState.CANCELLED: Outcome.CANCELLED,
             JobState.COMPLETE: Outcome.ALREADY_FINISHED,

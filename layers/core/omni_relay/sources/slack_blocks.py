@@ -42,10 +42,10 @@ def escape(text: str) -> str:
 def render(
     outcome: CancelOutcome, *, response_type: str = "ephemeral", requester: Requester | None = None
 ) -> dict[str, Any]:
-    icon = _ICON.get(outcome.outcome, ":white_check_mark:" if outcome.outcome in SETTLED else ":warning:")
+    icon = _ICON.get(outcome.kind, ":white_check_mark:" if outcome.kind in SETTLED else ":warning:")
     said = escape(describe(outcome))
-    text = mentions(said.replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1), outcome.details)
-    if outcome.outcome in (Outcome.SENDER_NOT_ALLOWED, Outcome.NOT_CONFIGURED) and requester is not None:
+    text = mentions(said.replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1), outcome.job)
+    if outcome.kind in (Outcome.SENDER_NOT_ALLOWED, Outcome.NOT_CONFIGURED) and requester is not None:
         # What the admin needs to add this person (or, on a first deploy, their team): their own ids,
         # which Slack does not show them.
         text += (
@@ -64,9 +64,9 @@ def render(
         blocks.append({"type": "context", "elements": elements})
     buttons = []
     running = outcome.state is not None and not outcome.state.terminal
-    if outcome.outcome is Outcome.STATUS and running and outcome.state is not JobState.DELIVERING:
+    if outcome.kind is Outcome.STATUS and running and outcome.state is not JobState.DELIVERING:
         buttons.append(cancel_button(outcome.job_id))
-    if outcome.outcome in (Outcome.STOPPING, Outcome.STILL_RUNNING) or (outcome.outcome is Outcome.STATUS and running):
+    if outcome.kind in (Outcome.STOPPING, Outcome.STILL_RUNNING) or (outcome.kind is Outcome.STATUS and running):
         buttons.append(button("Check again", CHECK_ACTION, outcome.job_id))
     if link := omni_link(outcome):
         buttons.append({**button("Open in Omni", OPEN_ACTION, outcome.job_id), "url": link})
@@ -133,7 +133,7 @@ def render_owner_notice(job_id: str, details: JobDetails, at: float, now: float)
         blocks.append(
             {"type": "context", "elements": [{"type": "plain_text", "text": t, "emoji": False} for t in shown]}
         )
-    link = omni_link(CancelOutcome(job_id, Outcome.CANCELLED, details=details))
+    link = omni_link(CancelOutcome(job_id, Outcome.CANCELLED, job=details))
     if link:
         blocks.append({"type": "actions", "elements": [{**button("Open in Omni", OPEN_ACTION, job_id), "url": link}]})
     plain = f"Your Omni AI job {job_id} was cancelled{cancelled_by(details)} {duration(now - at)} ago."

@@ -99,7 +99,7 @@ def channel_view(settings: Settings, team: str, channel: str) -> View:
 def card(job_id: str, outcome: CancelOutcome | None, view: View) -> dict[str, Any]:
     """The unfurl of one job link. Omni's texts go into plain_text elements only."""
     title = f"*Omni AI job* `{escape(job_id)}`"
-    if outcome is None or view is View.ID or outcome.outcome not in SHOWN:
+    if outcome is None or view is View.ID or outcome.kind not in SHOWN:
         note = "Press *Check again* to see its state (only you will see it)."
         if outcome is not None and view is not View.ID:
             note = "Its state could not be read just now. Press *Check again*."
@@ -110,9 +110,9 @@ def card(job_id: str, outcome: CancelOutcome | None, view: View) -> dict[str, An
                 {"type": "actions", "elements": [_cancel(job_id), button("Check again", HERE_CHECK, job_id)]},
             ]
         }
-    if view is not View.FULL and outcome.details is not None:
+    if view is not View.FULL and outcome.job is not None:
         # seen_by with a public reader: no prompt, owner, progress text, link or error.
-        outcome = replace(outcome, details=seen_by(Requester("slack", public=True), outcome.details))
+        outcome = replace(outcome, job=seen_by(Requester("slack", public=True), outcome.job))
     said = escape(describe(outcome)).replace(outcome.job_id, f"`{escape(outcome.job_id)}`", 1)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": title}},
@@ -123,7 +123,7 @@ def card(job_id: str, outcome: CancelOutcome | None, view: View) -> dict[str, An
         blocks.append({"type": "context", "elements": elements})
     buttons = []
     running = outcome.state is not None and not outcome.state.terminal
-    if running and outcome.state is not JobState.DELIVERING and outcome.outcome is not Outcome.STOPPING:
+    if running and outcome.state is not JobState.DELIVERING and outcome.kind is not Outcome.STOPPING:
         buttons.append(_cancel(job_id))
     if running:
         buttons.append(button("Check again", HERE_CHECK, job_id))
@@ -279,7 +279,7 @@ def handle_action(payload: Mapping[str, Any], request: InboundRequest, ports: Un
         ports.notifier.post(response_url, {**render(outcome, requester=presser), "replace_original": False})
         url, channel, ts = (str(container.get(k) or "") for k in ("app_unfurl_url", "channel_id", "message_ts"))
         view = channel_view(ports.settings, presser.workspace, channel)
-        if outcome.outcome in SHOWN and view is not View.ID and url and channel and ts:
+        if outcome.kind in SHOWN and view is not View.ID and url and channel and ts:
             unfurl(ports, {"channel": channel, "ts": ts}, {url: card(job_id, outcome, view)}, deadline)
         return outcome.to_record()
 

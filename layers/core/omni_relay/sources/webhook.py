@@ -90,7 +90,7 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
             outcome = look(ports, asked, deadline, request_id=request.request_id)
         else:
             outcome = cancel_or_hand_off(ports, asked, deadline, reply=reply_to, request_id=request.request_id)
-        if outcome.outcome is not Outcome.PENDING:
+        if outcome.kind is not Outcome.PENDING:
             ports.later.comment(source, delivery.thread, outcome, config)
         return outcome.to_record()
 
@@ -106,7 +106,7 @@ def handle_webhook(request: InboundRequest, source: WebhookSource, ports: Webhoo
         return Handled(source.render(202, body), requester)
     outcome = CancelOutcome.from_record(done)
     body = answer(outcome, source)
-    if outcome.outcome is Outcome.PENDING and not source.can_comment(delivery.thread, config):
+    if outcome.kind is Outcome.PENDING and not source.can_comment(delivery.thread, config):
         body["message"] = pending_elsewhere(outcome.job_id)  # "I will post the result here" would not be true
     return Handled(source.render(status_of(outcome), body), requester, outcome)
 
@@ -136,9 +136,9 @@ REFUSED = frozenset({Outcome.SENDER_NOT_ALLOWED, Outcome.NOT_CONFIGURED, Outcome
 
 
 def status_of(outcome: CancelOutcome) -> int:
-    if outcome.outcome is Outcome.PENDING:
+    if outcome.kind is Outcome.PENDING:
         return 202
-    if outcome.outcome in REFUSED:
+    if outcome.kind in REFUSED:
         return 403
     return 200  # the request was handled; how the cancel ended is in the body
 
