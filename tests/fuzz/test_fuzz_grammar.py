@@ -125,7 +125,7 @@ def test_the_slack_command_follows_the_same_grammar(case: tuple[str, Verb, str])
     assert parse_args(text, HOST).verb is verb and parse_args(text, HOST).job_id == job
     omni = FakeOmni()
     runtime, _, _ = build(omni, SLACK_ALLOWED_TEAMS="*")
-    runtime.service._secrets.values["slack"] = {"signing_secrets": [SIGNING_SECRET]}
+    runtime.authorized._secrets.values["slack"] = {"signing_secrets": [SIGNING_SECRET]}
     with in_use(runtime):
         status, _ = invoke(slack_event("/slack/commands", text, secret=SIGNING_SECRET, timestamp=NOW))
     assert status == 200

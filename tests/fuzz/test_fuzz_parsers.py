@@ -18,9 +18,10 @@ from omni_relay.omni import parse_retry_after
 from omni_relay.postback import AllowedHosts
 from omni_relay.request import InboundRequest
 from omni_relay.settings import Settings
-from omni_relay.signing import unix_seconds, whsec_key
+from omni_relay.signing import whsec_key
 from omni_relay.sources.slack import ButtonClick, parse_form
 from omni_relay.sources.webhook import parse_json, search
+from omni_relay.timestamps import unix_seconds
 
 anything = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),

@@ -126,7 +126,7 @@ def test_fifty_executing_jobs_and_twenty_status_reads_stay_within_omnis_limit_ca
         )
         if i % 2 and len(looked) < LOOKERS:  # the status reads come in among the cancels
             looker = CancelRequest(jobs[i // 2], Requester("slack", f"U9{i:03d}", "C0BURST01", "T0BURST01"))
-            looked.append(runtime.service.status(looker, Deadline.within(2.5)))
+            looked.append(runtime.authorized.status(looker, Deadline.within(2.5)))
     # 50 cancels, their details and 20 reads do not fit in 60: the reads and details took only what cancels
     # left (stopping at a third and two thirds free), and the cancels the budget held back went to the
     # worker with the time they will be sent, none refused.

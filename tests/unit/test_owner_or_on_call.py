@@ -233,7 +233,7 @@ def test_a_github_sender_on_call_by_id_and_an_unmapped_one():
     [(_, on_call)] = invoke_on(runtime, event("github"))
     assert on_call["outcome"] == "cancelled"
     calls2, _, runtime2 = github_world()
-    runtime2.service._secrets.values["omni"]["identities"] = {}
+    runtime2.authorized._secrets.values["omni"]["identities"] = {}
     [(status, unmapped)] = invoke_on(runtime2, event("github"))
     assert (status, unmapped["outcome"]) == (403, "identity_unknown")
     assert "maps no email to your github account" in unmapped["message"] and calls2.cancels == []
@@ -241,7 +241,7 @@ def test_a_github_sender_on_call_by_id_and_an_unmapped_one():
 
 def test_a_sender_who_writes_their_own_identity_cannot_be_named():
     calls, omni, runtime = github_world()
-    runtime.service._secrets.values["omni"]["identities"]["standard:claimed:runbook-bot"] = "alice@acme.com"
+    runtime.authorized._secrets.values["omni"]["identities"]["standard:claimed:runbook-bot"] = "alice@acme.com"
     [(_, reply)] = invoke_on(runtime, event("standard"))
     assert reply["outcome"] == "identity_unknown" and "does not sign who sent" in reply["message"]
     assert calls.cancels == []
@@ -267,6 +267,6 @@ def test_a_jira_author_is_named_by_the_email_atlassian_signs_but_not_when_a_rule
     assert signed["outcome"] == "cancelled"  # the owner, named by Atlassian's signed payload
     rule = event("jira", body={**body, "comment": {**body["comment"], "id": "10001"}})
     del rule["headers"]["x-hub-signature"]
-    rule["headers"]["x-omni-relay-token"] = runtime.service._secrets.values["webhooks"]["jira"]["tokens"][0]
+    rule["headers"]["x-omni-relay-token"] = runtime.authorized._secrets.values["webhooks"]["jira"]["tokens"][0]
     [(_, claimed)] = invoke_on(runtime, rule)
     assert claimed["outcome"] == "identity_unknown" and len(calls.cancels) == 1

@@ -20,12 +20,13 @@ from omni_relay.errors import RelayError
 from omni_relay.grammar import parse_texts
 from omni_relay.markup import code_span, teams_literal
 from omni_relay.messages import full_text
+from omni_relay.omni_replies import job_details
 from omni_relay.redaction import redact
-from omni_relay.signing import iso_seconds, unix_seconds
 from omni_relay.sources.slack import parse_form
 from omni_relay.sources.slack_blocks import escape
 from omni_relay.sources.teams import _MENTION
 from omni_relay.sources.webhook import parse_json
+from omni_relay.timestamps import iso_seconds, unix_seconds
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -95,7 +96,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "Slack's form": form,
     "JSON bodies": as_json,
     "ISO and Unix times": lambda t: (iso_seconds(t), unix_seconds(t)),
-    "Omni's job status": lambda t: JobDetails.from_status({"prompt": t, "progress": {"message": t}, "createdAt": t}),
+    "Omni's job status": lambda t: job_details({"prompt": t, "progress": {"message": t}, "createdAt": t}),
     "log line redaction": redact,
 }
 

@@ -109,7 +109,7 @@ class AwsJson:
     def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The operation's answer; AwsCallFailed for an error answer or none. Sent once, never retried:
         a retried conditional write that had succeeded would answer that it failed."""
-        from omni_relay.outbound import shared_pool
+        from omni_relay.http_pool import shared_pool
 
         body = json.dumps(payload).encode()
         headers = sigv4_headers(

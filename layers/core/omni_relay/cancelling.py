@@ -9,20 +9,20 @@ from dataclasses import replace
 from typing import Protocol
 
 from omni_relay.audit import Recorder
+from omni_relay.authorized_omni import AuthorizedOmni
 from omni_relay.deadline import Deadline
 from omni_relay.domain import RETRY_LATER, CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, ReplyTarget
 from omni_relay.following import Following
 from omni_relay.handoff import Handoff
 from omni_relay.observability import count, logger
 from omni_relay.ratelimit import SharedSenderLimit
-from omni_relay.service import CancelService
 from omni_relay.tasks import CancelTask
 
 
 class CancelPorts(Protocol):
     """What every entry point's cancel needs (the Runtime, or fakes in tests)."""
 
-    service: CancelService
+    authorized: AuthorizedOmni
     recorder: Recorder
     sender_limit: SharedSenderLimit
     handoff: Handoff
@@ -67,7 +67,7 @@ def with_reason(request: CancelRequest, outcome: CancelOutcome) -> CancelOutcome
 
 def look(ports: CancelPorts, request: CancelRequest, deadline: Deadline, *, request_id: str) -> CancelOutcome:
     """A status answered (read-only), with who stopped the job when the relay did; recorded."""
-    outcome = who_stopped(ports, request, ports.service.status(request, deadline))
+    outcome = who_stopped(ports, request, ports.authorized.status(request, deadline))
     return decided(ports, request, outcome, action="status", by="relay", request_id=request_id)
 
 
@@ -93,7 +93,7 @@ def cancel_or_hand_off(
     queued, say what is known now instead of promising a post-back. When Omni will stop the job only
     after its current step, follow it, and say that the requester will hear when it has stopped.
     The decision is recorded, and the job's owner told by the worker when someone else cancelled it."""
-    outcome = with_reason(request, who_stopped(ports, request, ports.service.cancel(request, deadline)))
+    outcome = with_reason(request, who_stopped(ports, request, ports.authorized.cancel(request, deadline)))
     task = CancelTask.of(request, reply or ReplyTarget(), request_id)
     if outcome.kind not in RETRY_LATER:
         if reply is not None:

@@ -8,7 +8,6 @@ from enum import StrEnum
 from typing import Any
 
 from omni_relay.identity import Requester
-from omni_relay.signing import iso_seconds
 
 
 class JobState(StrEnum):
@@ -109,25 +108,6 @@ class JobDetails:
     stopped_from: str = ""
     stopped_because: str = ""
 
-    @classmethod
-    def from_status(cls, body: Mapping[str, Any]) -> JobDetails:
-        """From Omni's GET /v1/ai/jobs/{jobId} reply (AiJobStatusResponse); unknown or odd fields are skipped."""
-        progress = as_mapping(body.get("progress"))
-        error = as_mapping(body.get("error"))
-        iteration = progress.get("iteration")
-        return cls(
-            prompt=_str(body.get("prompt"))[:2000],
-            owner_id=_str(body.get("userId"))[:100],
-            chat_url=_str(body.get("omniChatUrl"))[:2000],
-            progress=_str(progress.get("message"))[:500],
-            iteration=iteration if isinstance(iteration, int) and not isinstance(iteration, bool) else 0,
-            created_at=iso_seconds(body.get("createdAt")),
-            cancelled_at=iso_seconds(body.get("cancelledAt")),
-            cancelled_by=_str(body.get("cancelledBy"))[:100],
-            completed_at=iso_seconds(body.get("completedAt")),
-            error=_str(error.get("message"))[:500],
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in ("", None, 0)}
 
@@ -135,10 +115,6 @@ class JobDetails:
     def from_dict(cls, data: Mapping[str, Any]) -> JobDetails:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def as_mapping(value: object) -> Mapping[str, Any]:

@@ -53,7 +53,7 @@ def finish(ports: WorkerPorts, task: CancelTask, attempt: int, receipt_handle: s
 
 def _cancel(ports: WorkerPorts, task: CancelTask, attempt: int, receipt_handle: str) -> dict:
     settings = ports.settings
-    outcome = ports.service.cancel(task.request, Deadline.within(settings.worker_deadline_s))
+    outcome = ports.authorized.cancel(task.request, Deadline.within(settings.worker_deadline_s))
     count("Outcomes", source="worker", outcome=outcome.kind.value)
     if outcome.retry_after_s and ports.handoff.send(task, delay_s=math.ceil(outcome.retry_after_s)):
         # Not one of the task's attempts: a new task for when the budget has room (nothing recorded).

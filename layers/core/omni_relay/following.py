@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from omni_relay.authorized_omni import AuthorizedOmni
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelOutcome, JobState, Outcome
 from omni_relay.observability import count, logger
 from omni_relay.omni_budget import Kind
-from omni_relay.service import CancelService
 from omni_relay.tasks import CancelTask, Follow
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def poll_delay_s(poll: int) -> int:
 class Following:
     def __init__(
         self,
-        service: CancelService,
+        authorized: AuthorizedOmni,
         records: JobRecords,
         handoff: Handoff,
         later: LaterResults,
@@ -52,7 +52,7 @@ class Following:
         follow_up_s: float,
         now: Callable[[], float],
     ) -> None:
-        self._service = service
+        self._authorized = authorized
         self._records = records  # one chain per job: who waits on it (job_records.py)
         self._handoff = handoff
         self._later = later
@@ -92,7 +92,7 @@ class Following:
             # Deferred past the cap (the poll budget was taken by other follows): say so without polling,
             # while Slack's response_url still takes a post.
             return self._tell(task, follow, CancelOutcome(task.job_id, Outcome.STILL_RUNNING, after_s=waited))
-        outcome = self._service.status(task.request, Deadline.within(POLL_DEADLINE_S), Kind.POLL)
+        outcome = self._authorized.status(task.request, Deadline.within(POLL_DEADLINE_S), Kind.POLL)
         elapsed = self._now() - follow.since
         if outcome.kind is Outcome.OMNI_BUSY and elapsed < self.follow_up_s:
             # The budget held the poll back (people's cancels come first), or Omni answered 429: wait for room.
@@ -112,7 +112,7 @@ class Following:
     def _tell(self, task: CancelTask, follow: Follow, final: CancelOutcome) -> str:
         logger.info("follow-through finished", extra={"outcome": final.kind.value, "polls": follow.poll})
         count("FollowThroughs", outcome=final.kind.value)
-        self._service.settled(task.request, final)
+        self._authorized.settled(task.request, final)
         for waiting in self.waiting_on(task):
             self._later.tell(waiting, final)
         return final.kind.value

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from omni_relay.audit import Recorder, Viewer, history
 from omni_relay.auth import policy_for
+from omni_relay.authorized_omni import AuthorizedOmni
 from omni_relay.deadline import Deadline
 from omni_relay.errors import AwsCallFailed, SecretsUnavailable, WhoUnknown
 from omni_relay.identity import Requester
 from omni_relay.observability import count, logger
-from omni_relay.service import CancelService
 from omni_relay.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 class HistoryPorts(Protocol):
     settings: Settings
-    service: CancelService
+    authorized: AuthorizedOmni
     recorder: Recorder
     ownership: OwnerOrOnCall | None
     slack_budget_s: float
@@ -40,7 +40,7 @@ def slack_history(ports: HistoryPorts, requester: Requester, n: int) -> dict[str
             policy = policy_for(ports.settings, requester.source)
             on_call, me = ports.ownership.standing(
                 requester,
-                ports.service.credentials(),
+                ports.authorized.credentials(),
                 policy.trusts_identity(requester),
                 Deadline.within(ports.slack_budget_s),
             )

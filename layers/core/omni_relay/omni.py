@@ -21,7 +21,7 @@ import urllib3
 
 from omni_relay.deadline import Deadline
 from omni_relay.errors import OmniUnavailable
-from omni_relay.outbound import USER_AGENT
+from omni_relay.http_pool import USER_AGENT
 
 RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
 # Do not start an attempt with less time than this left: it could only time out.

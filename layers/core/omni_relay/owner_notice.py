@@ -20,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
+from omni_relay.authorized_omni import AuthorizedOmni
 from omni_relay.deadline import Deadline
 from omni_relay.domain import JobDetails
 from omni_relay.errors import NotTold, OmniUnavailable, SecretsUnavailable, WhoUnknown
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort
-from omni_relay.service import CancelService
+from omni_relay.omni_replies import job_details
 from omni_relay.slack_api import SlackMessagesPort
 from omni_relay.sources.slack_blocks import render_owner_notice
 from omni_relay.sources.slack_secret import SlackSecret
@@ -35,7 +36,7 @@ NOTICE_DEADLINE_S = 10.0
 
 
 class NoticePorts(Protocol):
-    service: CancelService
+    authorized: AuthorizedOmni
     now: Callable[[], float]
 
     @property
@@ -68,7 +69,7 @@ def _tell(ports: NoticePorts, task: CancelTask) -> str:
     deadline = Deadline.within(NOTICE_DEADLINE_S)
     try:
         bot_token = ports.slack_secret.bot_token()
-        credentials = ports.service.credentials()
+        credentials = ports.authorized.credentials()
     except (WhoUnknown, SecretsUnavailable) as exc:
         raise NotTold("setup", str(exc)) from None
     if not bot_token:
@@ -106,7 +107,7 @@ def _job(ports: NoticePorts, job_id: str, token: str, deadline: Deadline) -> Job
         reply = _reads(ports).status(job_id, token, deadline)
     except OmniUnavailable as exc:
         raise NotTold("omni", f"job status: {exc.reason}") from None
-    details = JobDetails.from_status(reply.body) if reply.status == 200 and reply.is_json else JobDetails()
+    details = job_details(reply.body) if reply.status == 200 and reply.is_json else JobDetails()
     if not details.owner_id:
         raise NotTold("omni", f"job status gave no owner (HTTP {reply.status})")
     return details

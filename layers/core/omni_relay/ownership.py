@@ -25,14 +25,14 @@ from dataclasses import replace
 from typing import Any
 
 from omni_relay.allowlists import OnCall
-from omni_relay.auth import OmniCredentials
+from omni_relay.credentials import OmniCredentials
 from omni_relay.deadline import Deadline
 from omni_relay.domain import JobDetails, Outcome
 from omni_relay.errors import NotAllowed, OmniUnavailable, WhoUnknown
 from omni_relay.identity import Requester
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort
-from omni_relay.service import interpret
+from omni_relay.omni_replies import interpret
 from omni_relay.slack_api import SlackDirectoryPort
 from omni_relay.ttl_cache import TtlCache
 

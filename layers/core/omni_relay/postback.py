@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import urllib3
 
 from omni_relay.errors import PostBackRefused
-from omni_relay.outbound import shared_pool
+from omni_relay.http_pool import shared_pool
 
 # Slack's response_url host and the comment APIs with one public host; Jira and Zendesk sites
 # (<org>.atlassian.net, <org>.zendesk.com) and the callback's host must be listed in POSTBACK_HOSTS.

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import urllib3
 
 from omni_relay.errors import SecretsUnavailable
-from omni_relay.outbound import shared_pool
+from omni_relay.http_pool import shared_pool
 
 
 class SecretStore(Protocol):

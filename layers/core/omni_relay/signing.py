@@ -6,7 +6,6 @@ import base64
 import binascii
 import hmac
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 
 # Shorter keys are placeholders or guessable: a source with one stays disabled until a real one is set.
 MIN_KEY_CHARS = 16
@@ -35,26 +34,6 @@ def matches_any(signature: str, expected: Iterable[str]) -> bool:
     for candidate in expected:
         found |= hmac.compare_digest(given, candidate.encode("utf-8"))
     return found
-
-
-def unix_seconds(value: str) -> int | None:
-    """A Unix timestamp header, ASCII digits only (int() would also accept other scripts' digits)."""
-    value = value.strip()
-    if not value or len(value) > 12 or not value.isascii() or not value.isdigit():
-        return None
-    return int(value)
-
-
-def iso_seconds(value: object) -> float | None:
-    """An ISO-8601 time (2025-01-15T10:00:12.000Z, with an offset or none meaning UTC) as epoch
-    seconds; None if absent or unreadable."""
-    if not isinstance(value, str) or not value or len(value) > 40:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def whsec_key(secret: str) -> bytes:

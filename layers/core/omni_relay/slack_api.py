@@ -16,7 +16,7 @@ import urllib3
 
 from omni_relay.deadline import Deadline
 from omni_relay.errors import UnfurlFailed, WhoUnknown
-from omni_relay.outbound import shared_pool
+from omni_relay.http_pool import shared_pool
 
 SLACK_API = "https://slack.com/api"
 

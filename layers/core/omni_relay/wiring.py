@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from omni_relay.audit import AuditLog, Recorder, default_audit
 from omni_relay.auth import policy_for
+from omni_relay.authorized_omni import AuthorizedOmni
 from omni_relay.deadline import budget_s
 from omni_relay.dedupe import Deduplicator, default_dedupe
 from omni_relay.following import CAP_GRACE_S, Following
@@ -26,7 +27,6 @@ from omni_relay.omni_budget import BudgetedOmni, OmniBudget
 from omni_relay.postback import AllowedHosts, PostBack
 from omni_relay.ratelimit import SharedSenderLimit
 from omni_relay.secret_store import SecretStore, default_store
-from omni_relay.service import CancelService
 from omni_relay.settings import Settings, report_identity_problems
 from omni_relay.sliding_window import Window, shared_window
 from omni_relay.sources.slack_secret import SlackSecret
@@ -81,7 +81,7 @@ class Runtime:
         owner_rule = s.who_may_cancel == "owner-or-on-call"
         self.ownership: OwnerOrOnCall | None = self._ownership(slack) if owner_rule else None
         follow_up_s = s.follow_up_minutes * 60
-        self.service = CancelService(
+        self.authorized = AuthorizedOmni(
             self.omni,
             secrets,
             s.omni_secret_id,
@@ -95,7 +95,7 @@ class Runtime:
         self.handoff = Handoff(queue, self.postback.allowed, now, notify_owner=s.notify_owner)
         self.later = LaterResults(self.notifier, self.webhook_configs)
         self.following = Following(
-            self.service, self.records, self.handoff, self.later, follow_up_s=follow_up_s, now=now
+            self.authorized, self.records, self.handoff, self.later, follow_up_s=follow_up_s, now=now
         )
         # Time budgets: Omni's share of each caller's deadline, the hand-off's kept back when there is a queue.
         self.handoff_reserve_s = s.handoff_reserve_s if queue else 0.0

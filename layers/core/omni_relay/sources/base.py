@@ -1,6 +1,6 @@
 """What a webhook source is: the base class every module under sources/ subclasses, the config it
 gets from the webhooks secret, what it reads from a request (Delivery) and the API call it builds to
-comment back (Outbound), and the helpers for reading vendor payloads.
+comment back (CommentCall), and the helpers for reading vendor payloads.
 
 Adding a source: one module here with a WebhookSource subclass (name, title, deadline_s; verify and
 read; can_comment and comment if its tool has an API for comments) and SOURCE = YourSource(), plus
@@ -101,7 +101,7 @@ def _weak(key: str, decode: Any) -> str:
 
 
 @dataclass(frozen=True)
-class Outbound:
+class CommentCall:
     """One HTTP call to a vendor's API (a comment on the issue the request came from)."""
 
     method: str
@@ -154,7 +154,7 @@ class WebhookSource:
         """Whether this source can put a result on `thread` later (its API, and credentials for it)."""
         return False
 
-    def comment(self, thread: Mapping[str, str], text: str, config: SourceConfig) -> Outbound | None:
+    def comment(self, thread: Mapping[str, str], text: str, config: SourceConfig) -> CommentCall | None:
         """The vendor API call that puts `text` on the issue/ticket/incident; None if there is none."""
         return None
 

@@ -15,8 +15,9 @@ from omni_relay.errors import InvalidSignature
 from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.markup import code_span
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hex_hmacs, iso_seconds, matches_any
-from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
+from omni_relay.signing import hex_hmacs, matches_any
+from omni_relay.sources.base import CommentCall, Delivery, SourceConfig, WebhookSource, check_age, dig, text
+from omni_relay.timestamps import iso_seconds
 
 API = "https://api.github.com"
 _REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
@@ -84,12 +85,12 @@ class GitHub(WebhookSource):
     def literal(self, text: str) -> str:
         return code_span(text)  # Markdown: no mention, link or HTML from the prompt
 
-    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> CommentCall | None:
         if not self.can_comment(thread, config):
             return None
         token = config.get("api_token")
         base = config.get("api_url") or API
-        return Outbound(
+        return CommentCall(
             "POST",
             f"{base.rstrip('/')}/repos/{thread['repo']}/issues/{thread['number']}/comments",
             {"body": body},

@@ -20,8 +20,8 @@ from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
 from omni_relay.sources.base import (
     TOKEN_HEADER,
+    CommentCall,
     Delivery,
-    Outbound,
     SourceConfig,
     WebhookSource,
     check_age,
@@ -101,7 +101,7 @@ class Jira(WebhookSource):
     def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
         return bool(config.get("site_url") and config.get("email") and config.get("api_token") and thread.get("issue"))
 
-    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> CommentCall | None:
         if not self.can_comment(thread, config):
             return None
         site, email, token = config.get("site_url"), config.get("email"), config.get("api_token")
@@ -114,7 +114,7 @@ class Jira(WebhookSource):
                 {"type": "paragraph", "content": [{"type": "text", "text": line}]} for line in body.splitlines() if line
             ],
         }
-        return Outbound(
+        return CommentCall(
             "POST",
             f"{site.rstrip('/')}/rest/api/3/issue/{quote(thread['issue'], safe='')}/comment",
             # Internal in Jira Service Management (customers never see it); an ordinary comment elsewhere.

@@ -15,7 +15,7 @@ from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.markup import code_span
 from omni_relay.request import InboundRequest
 from omni_relay.signing import hex_hmacs, matches_any
-from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
+from omni_relay.sources.base import CommentCall, Delivery, SourceConfig, WebhookSource, check_age, dig, text
 
 API = "https://api.linear.app/graphql"
 COMMENT_CREATE = "mutation CommentCreate($input: CommentCreateInput!) { commentCreate(input: $input) { success } }"
@@ -73,12 +73,12 @@ class Linear(WebhookSource):
     def literal(self, text: str) -> str:
         return code_span(text)  # Markdown: no mention, link or HTML from the prompt
 
-    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> CommentCall | None:
         if not self.can_comment(thread, config):
             return None
         token = config.get("api_token")
         variables = {"input": {"issueId": thread["issue"], "body": body}}
-        return Outbound(
+        return CommentCall(
             "POST",
             config.get("api_url") or API,
             {"query": COMMENT_CREATE, "variables": variables},

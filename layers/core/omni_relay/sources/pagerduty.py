@@ -15,8 +15,9 @@ from urllib.parse import quote
 from omni_relay.errors import InvalidSignature
 from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hex_hmacs, iso_seconds, matches_any
-from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
+from omni_relay.signing import hex_hmacs, matches_any
+from omni_relay.sources.base import CommentCall, Delivery, SourceConfig, WebhookSource, check_age, dig, text
+from omni_relay.timestamps import iso_seconds
 
 API = "https://api.pagerduty.com"
 ACTED_ON = ("incident.annotated", "incident.triggered")
@@ -69,11 +70,11 @@ class PagerDuty(WebhookSource):
     def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
         return bool(config.get("api_token") and config.get("email") and thread.get("incident"))
 
-    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> CommentCall | None:
         if not self.can_comment(thread, config):
             return None
         token, email = config.get("api_token"), config.get("email")
-        return Outbound(
+        return CommentCall(
             "POST",
             f"{(config.get('api_url') or API).rstrip('/')}/incidents/{quote(thread['incident'], safe='')}/notes",
             {"note": {"content": body}},

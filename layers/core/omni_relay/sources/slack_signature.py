@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from omni_relay.dedupe import Deduplicator
 from omni_relay.errors import InvalidSignature, StaleRequest
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hmac_sha256, matches_any, presented, unix_seconds
+from omni_relay.signing import hmac_sha256, matches_any, presented
+from omni_relay.timestamps import unix_seconds
 
 REPLAY_WINDOW_S = 300
 # A signature is claimed for as long as Slack's window accepts it (300 s either side of its

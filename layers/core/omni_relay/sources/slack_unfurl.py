@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from omni_relay import bounded_json
 from omni_relay.audit import where_asked
+from omni_relay.authorized_omni import seen_by
 from omni_relay.cancelling import cancel_or_hand_off, decided, look, over_rate_limit
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelOutcome, CancelRequest, JobState, Outcome, as_mapping
@@ -27,7 +28,6 @@ from omni_relay.jobref import is_job_id
 from omni_relay.messages import describe, facts, omni_link
 from omni_relay.observability import count, logger
 from omni_relay.request import Handled, InboundRequest, Reply
-from omni_relay.service import seen_by
 from omni_relay.settings import Settings
 from omni_relay.sources.slack import SlackPorts
 from omni_relay.sources.slack_blocks import OPEN_ACTION, button, cancel_button, escape, render
@@ -206,7 +206,7 @@ def unfurl_links(
     for url, job in links:
         outcome = None
         if read:  # a status shown in the channel: recorded (audit.py), without who stopped it (the card's view decides)
-            outcome = ports.service.status(CancelRequest(job, poster, where=where), deadline)
+            outcome = ports.authorized.status(CancelRequest(job, poster, where=where), deadline)
             decided(ports, CancelRequest(job, poster, where=where), outcome, action="status", by="relay")
         unfurls[url] = card(job, outcome, view)
     done = bool(target) and unfurl(ports, target, unfurls, deadline)

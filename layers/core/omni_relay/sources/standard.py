@@ -15,8 +15,9 @@ from omni_relay.errors import InvalidSignature, StaleRequest
 from omni_relay.identity import claimed
 from omni_relay.messages import RESULT_TYPE
 from omni_relay.request import InboundRequest
-from omni_relay.signing import matches_any, standard_signature, unix_seconds, whsec_key
+from omni_relay.signing import matches_any, standard_signature, whsec_key
 from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, dig, text
+from omni_relay.timestamps import unix_seconds
 
 REPLAY_WINDOW_S = 300
 

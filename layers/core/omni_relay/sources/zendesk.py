@@ -17,8 +17,9 @@ from urllib.parse import quote
 from omni_relay.errors import InvalidSignature
 from omni_relay.identity import Actor, Requester, ids_of, ns
 from omni_relay.request import InboundRequest
-from omni_relay.signing import hmac_sha256, iso_seconds, matches_any
-from omni_relay.sources.base import Delivery, Outbound, SourceConfig, WebhookSource, check_age, dig, text
+from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.sources.base import CommentCall, Delivery, SourceConfig, WebhookSource, check_age, dig, text
+from omni_relay.timestamps import iso_seconds
 
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
 
@@ -72,12 +73,12 @@ class Zendesk(WebhookSource):
     def can_comment(self, thread: Mapping[str, str], config: SourceConfig) -> bool:
         return bool(config.get("site_url") and config.get("email") and config.get("api_token") and thread.get("ticket"))
 
-    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> Outbound | None:
+    def comment(self, thread: Mapping[str, str], body: str, config: SourceConfig) -> CommentCall | None:
         if not self.can_comment(thread, config):
             return None
         site, email, token = config.get("site_url"), config.get("email"), config.get("api_token")
         basic = base64.b64encode(f"{email}/token:{token}".encode()).decode()
-        return Outbound(
+        return CommentCall(
             "PUT",
             f"{site.rstrip('/')}/api/v2/tickets/{quote(thread['ticket'], safe='')}.json",
             {"ticket": {"comment": {"body": body, "public": False}}},

@@ -1,4 +1,6 @@
-"""The cancel use case: authorize, call Omni, turn its reply into an Outcome. No HTTP or Slack here."""
+"""Omni, asked on a requester's behalf under the relay's rules: authorize (the sender's policy, the
+credential, owner-or-on-call), call Omni within its budget, read its reply (omni_replies.py), and
+remember recent answers. No HTTP or Slack here; the use cases (cancelling.py, following.py) call it."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from omni_relay.auth import OmniCredentials, SenderPolicy, choose_token
+from omni_relay.auth import SenderPolicy, choose_token
+from omni_relay.credentials import OmniCredentials
 from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome
+from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, Outcome
 from omni_relay.errors import NotAllowed, OmniHeldBack, OmniUnavailable, SecretsUnavailable
 from omni_relay.identity import Requester
 from omni_relay.job_records import ASKING_S, FROM_RECORD, RECENT_S, JobRecords
@@ -17,6 +20,7 @@ from omni_relay.jobref import is_job_id
 from omni_relay.observability import count, logger
 from omni_relay.omni import OmniPort, OmniReply
 from omni_relay.omni_budget import BudgetedOmni, Kind, key_id
+from omni_relay.omni_replies import interpret, job_details
 from omni_relay.secret_store import SecretStore
 
 # After a cancel, Omni's job status is read only with this much of the caller's deadline left: the
@@ -40,7 +44,7 @@ class OwnershipRule(Protocol):
     ) -> JobDetails: ...
 
 
-class CancelService:
+class AuthorizedOmni:
     def __init__(
         self,
         omni: OmniPort,
@@ -119,7 +123,7 @@ class CancelService:
             reply = self._omni.as_kind(Kind.DETAILS).status(job_id, token, deadline)
         except OmniUnavailable:  # held back by the budget too: the cancel's answer goes without them
             return None
-        return JobDetails.from_status(reply.body) if reply.status == 200 and reply.is_json else None
+        return job_details(reply.body) if reply.status == 200 and reply.is_json else None
 
     def status(self, request: CancelRequest, deadline: Deadline, kind: Kind = Kind.STATUS) -> CancelOutcome:
         """The job's current state and details, with the same authorization as a cancel. Read-only.
@@ -275,43 +279,3 @@ def seen_by(requester: Requester, details: JobDetails) -> JobDetails:
         stopped_from="",
         stopped_because="",
     )
-
-
-def interpret(job_id: str, reply: OmniReply, *, lookup: bool = False) -> CancelOutcome:
-    """Omni's reply, per both specs (the brief's and the published one), as one Outcome."""
-    status, message = reply.status, reply.message
-    detail = f"HTTP {status}: {message}" if message else f"HTTP {status}"
-    if status == 200:
-        state = JobState.parse(reply.body.get("state")) if reply.is_json else None
-        if state is None:
-            return CancelOutcome(job_id, Outcome.UNEXPECTED_REPLY, detail=detail + " with no known state")
-        if lookup:
-            return CancelOutcome(job_id, Outcome.STATUS, state, detail, job=JobDetails.from_status(reply.body))
-        by_state = {
-            JobState.CANCELLED: Outcome.CANCELLED,
-            JobState.COMPLETE: Outcome.ALREADY_FINISHED,
-            JobState.FAILED: Outcome.ALREADY_FINISHED,
-            JobState.EXECUTING: Outcome.STOPPING,
-            JobState.QUEUED: Outcome.STOPPING,
-            JobState.DELIVERING: Outcome.NOT_CANCELLABLE,
-        }
-        return CancelOutcome(job_id, by_state[state], state, detail)
-    if status == 400:
-        lowered = message.lower()
-        if "cancellable" in lowered or "cancelable" in lowered:
-            return CancelOutcome(job_id, Outcome.NOT_CANCELLABLE, JobState.DELIVERING, detail)
-        if "uuid" in lowered or "job id" in lowered:
-            return CancelOutcome(job_id, Outcome.INVALID_JOB_ID, detail=detail)
-        return CancelOutcome(job_id, Outcome.UNEXPECTED_REPLY, detail=detail)
-    simple = {
-        401: Outcome.KEY_REJECTED,
-        403: Outcome.FORBIDDEN,
-        404: Outcome.NOT_FOUND,
-        409: Outcome.OMNI_BUSY,
-        429: Outcome.OMNI_BUSY,
-    }
-    if status in simple:
-        return CancelOutcome(job_id, simple[status], detail=detail)
-    if status >= 500:
-        return CancelOutcome(job_id, Outcome.OMNI_UNAVAILABLE, detail=detail)
-    return CancelOutcome(job_id, Outcome.UNEXPECTED_REPLY, detail=detail)

@@ -6,12 +6,13 @@ import pytest
 
 from omni_relay.allowlists import AllowList
 from omni_relay.auth import SenderPolicy, SlackPolicy, policy_for
+from omni_relay.authorized_omni import AuthorizedOmni
 from omni_relay.deadline import Deadline
 from omni_relay.domain import CancelRequest, JobState, Outcome
 from omni_relay.identity import Actor, Requester, Trust
 from omni_relay.identity import slack as slack_user
 from omni_relay.omni import OmniReply
-from omni_relay.service import CancelService, interpret
+from omni_relay.omni_replies import interpret
 from tests.fakes import FakeOmni, FakeSecretStore, unavailable
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
@@ -59,9 +60,9 @@ def test_a_non_json_200_is_unexpected_not_success():
 
 def service(
     omni: FakeOmni, omni_secret: dict, policy: SenderPolicy = ALLOW_T1
-) -> tuple[CancelService, FakeSecretStore]:
+) -> tuple[AuthorizedOmni, FakeSecretStore]:
     store = FakeSecretStore({"omni": omni_secret})
-    return CancelService(omni, store, "omni", lambda source: policy), store
+    return AuthorizedOmni(omni, store, "omni", lambda source: policy), store
 
 
 def test_allow_listed_sender_cancels_with_the_org_key():
@@ -163,7 +164,7 @@ def test_each_source_is_judged_by_its_own_allow_list_slacks_star_lets_no_github_
     settings = make_settings(SLACK_ALLOWED_TEAMS="*", GITHUB_ALLOWED="acme/data")
     omni = FakeOmni()
     store = FakeSecretStore({"omni": {"api_key": "org-key"}})
-    svc = CancelService(omni, store, "omni", lambda source: policy_for(settings, source))
+    svc = AuthorizedOmni(omni, store, "omni", lambda source: policy_for(settings, source))
     outsider = Requester("github", "mallory", scope="evil/repo", actor=Actor.MEMBER, ids=("github:id:9",))
     insider = Requester("github", "alice", scope="acme/data", actor=Actor.MEMBER, ids=("github:id:1",))
     assert svc.cancel(CancelRequest(JOB, outsider), Deadline.within(2)).kind is Outcome.SENDER_NOT_ALLOWED
