@@ -6,9 +6,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from omni_relay.deadline import Deadline
+from omni_relay.adapters.omni import Admit, OmniReply
+from omni_relay.domain.deadline import Deadline
 from omni_relay.errors import OmniUnavailable, SecretsUnavailable
-from omni_relay.omni import Admit, OmniReply
 
 
 class FakeSecretStore:
@@ -148,7 +148,7 @@ class MemoryAudit:
         self.records.append(copy.deepcopy(record))
 
     def _newest(self, keep: Callable[[dict[str, Any]], bool], limit: int) -> list[Any]:
-        from omni_relay.audit import Entry
+        from omni_relay.usecases.audit import Entry
 
         self._check()
         found = sorted((r for r in self.records if keep(r)), key=lambda r: r["id"], reverse=True)

@@ -18,9 +18,9 @@ from omni_relay.errors import (
     StaleRequest,
 )
 from omni_relay.observability import count, logger, metrics, traced
-from omni_relay.request import Handled, InboundRequest
 from omni_relay.sources import slack
 from omni_relay.sources.registry import webhook_source
+from omni_relay.sources.request import Handled, InboundRequest
 from omni_relay.sources.webhook import handle_webhook
 
 app = APIGatewayHttpResolver()

@@ -19,9 +19,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omni_relay import wiring
-from omni_relay.finishing import finish
+from omni_relay.domain.tasks import CancelTask
 from omni_relay.observability import logger, metrics, traced
-from omni_relay.tasks import CancelTask
+from omni_relay.usecases.finishing import finish
 
 # Every failed record is reported as a batch item failure, also when all of them fail (Omni down):
 # an invocation error would count as a function error and log a traceback for an expected retry.

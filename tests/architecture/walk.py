@@ -23,6 +23,17 @@ OURS = (str(ROOT / "functions"), str(ROOT / "layers" / "core"))
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 NOW = 1_795_000_000
 ROOT_MODULE = "omni_relay.wiring"
+# The floors a request goes down, entry point first; the modules every floor uses (errors, settings,
+# logging) are beside them, not below.
+FLOORS = (
+    "relay_app",
+    "worker_app",
+    "omni_relay.sources",
+    "omni_relay.usecases",
+    "omni_relay.presentation",
+    "omni_relay.adapters",
+    "omni_relay.domain",
+)
 for _path in ("layers/core", "functions/relay", "functions/worker"):  # as pyproject's pythonpath
     if str(ROOT / _path) not in sys.path:
         sys.path.insert(0, str(ROOT / _path))
@@ -59,13 +70,28 @@ class Walk:
         the adapters it was composed with is not one)."""
         return sum(1 for caller, callee in self.hops if callee == ROOT_MODULE and "." in caller)
 
+    @property
+    def upward(self) -> list[tuple[str, str]]:
+        """Steps from a floor back up to one above it (a callback handed down, such as the action
+        de-duplication runs once)."""
+        return [(a, b) for a, b in self.edges if -1 < floor(b) < floor(a)]
+
     def summary(self) -> dict[str, Any]:
         return {
             "calls_across_modules": len(self.hops),
             "module_steps": len(self.edges),
             "modules": len(self.modules),
             "jumps_back_into_wiring": self.jumps_back,
+            "steps_back_up": len(self.upward),
         }
+
+
+def floor(module: str) -> int:
+    """The module's floor (0 the entry points); -1 for the root and the modules beside the floors."""
+    for i, prefix in enumerate(FLOORS):
+        if module == prefix or module.startswith(prefix + "."):
+            return max(i - 1, 0)
+    return -1
 
 
 def trace(run: Callable[[], Any]) -> Walk:
@@ -102,7 +128,7 @@ def trace(run: Callable[[], Any]) -> Walk:
 def _runtime(**env: str) -> Any:
     from local.webhook_signer import secret_entry, secrets_for
     from omni_relay import wiring
-    from omni_relay.postback import AllowedHosts, PostBack
+    from omni_relay.adapters.postback import AllowedHosts, PostBack
     from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp
     from tests.unit.conftest import OMNI_KEY, SIGNING_SECRET, make_settings
 
@@ -179,7 +205,8 @@ def main() -> int:
         print(f"{name}: {json.dumps(walk.summary())}")
         if verbose:
             for caller, callee in walk.edges:
-                print(f"    {caller} -> {callee}")
+                up = "   (back up)" if (caller, callee) in walk.upward else ""
+                print(f"    {caller} -> {callee}{up}")
     return 0
 
 

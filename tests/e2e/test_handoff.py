@@ -91,9 +91,9 @@ def test_redrive_finishes_a_parked_cancel_once_omni_is_back(stack: LocalStack):
 def test_a_worker_killed_mid_batch_loses_nothing(stack: LocalStack):
     import threading
 
-    from omni_relay.domain import ReplyTarget
-    from omni_relay.identity import Requester
-    from omni_relay.tasks import CancelTask
+    from omni_relay.domain.identity import Requester
+    from omni_relay.domain.model import ReplyTarget
+    from omni_relay.domain.tasks import CancelTask
 
     omni, capture = stack.omni, stack.capture
     assert omni is not None and capture is not None

@@ -11,8 +11,8 @@ import pytest
 
 from local.send import post_webhook
 from local.stack import CALLBACK_SECRET, LocalStack
-from omni_relay.messages import RELAY_MARK
-from omni_relay.signing import standard_signature, whsec_key
+from omni_relay.presentation.messages import RELAY_MARK
+from omni_relay.sources.signing import standard_signature, whsec_key
 from tests.e2e.helpers import comments_about, stack_config
 
 

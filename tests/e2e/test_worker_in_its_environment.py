@@ -11,9 +11,9 @@ import pytest
 
 from local.send import as_slack_shows, post_command, post_webhook
 from local.stack import LocalStack
-from omni_relay.domain import ReplyTarget
-from omni_relay.identity import Requester
-from omni_relay.tasks import CancelTask
+from omni_relay.domain.identity import Requester
+from omni_relay.domain.model import ReplyTarget
+from omni_relay.domain.tasks import CancelTask
 from tests.e2e.helpers import comments_about, stack_config
 
 REPO = "acme/data-platform"  # the repository local.webhook_signer's GitHub deliveries come from

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from local.events import slack_event
-from omni_relay.grammar import Verb, parse_args, parse_texts
+from omni_relay.domain.grammar import Verb, parse_args, parse_texts
 from tests.conftest import in_use
 from tests.fakes import FakeOmni
 from tests.unit.conftest import NOW, SIGNING_SECRET

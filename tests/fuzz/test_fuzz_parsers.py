@@ -9,19 +9,19 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omni_relay.allowlists import SenderList
+from omni_relay.adapters.omni import parse_retry_after
+from omni_relay.adapters.postback import AllowedHosts
+from omni_relay.domain.allowlists import SenderList
+from omni_relay.domain.grammar import parse_texts
+from omni_relay.domain.identity import Actor, Requester
+from omni_relay.domain.jobref import is_job_id
+from omni_relay.domain.timestamps import unix_seconds
 from omni_relay.errors import ConfigError, RelayError
-from omni_relay.grammar import parse_texts
-from omni_relay.identity import Actor, Requester
-from omni_relay.jobref import is_job_id
-from omni_relay.omni import parse_retry_after
-from omni_relay.postback import AllowedHosts
-from omni_relay.request import InboundRequest
 from omni_relay.settings import Settings
-from omni_relay.signing import whsec_key
+from omni_relay.sources.request import InboundRequest
+from omni_relay.sources.signing import whsec_key
 from omni_relay.sources.slack import ButtonClick, parse_form
 from omni_relay.sources.webhook import parse_json, search
-from omni_relay.timestamps import unix_seconds
 
 anything = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),

@@ -23,7 +23,7 @@ from local.gateway import LambdaContext, http_api_event
 from local.slack_signer import sign as slack_sign
 from local.webhook_signer import payload as vendor_payload
 from local.webhook_signer import sign as vendor_sign
-from omni_relay.postback import AllowedHosts, PostBack
+from omni_relay.adapters.postback import AllowedHosts, PostBack
 from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp

@@ -18,12 +18,12 @@ from local.aws_resources import create_all
 from local.lambda_runtime import free_port
 from local.sam_template import SamTemplate
 from local.slack_web_api import BOT_TOKEN, SlackWebApi
-from omni_relay.audit import DynamoAudit, Recorder, Viewer, history
-from omni_relay.domain import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, ReplyTarget
-from omni_relay.identity import slack
-from omni_relay.omni import OmniReply
+from omni_relay.adapters.omni import OmniReply
+from omni_relay.domain.identity import slack
+from omni_relay.domain.model import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, ReplyTarget
+from omni_relay.domain.tasks import CancelTask, Notice
 from omni_relay.settings import Settings
-from omni_relay.tasks import CancelTask, Notice
+from omni_relay.usecases.audit import DynamoAudit, Recorder, Viewer, history
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe
 from tests.integration.conftest import point_aws_at

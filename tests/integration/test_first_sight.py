@@ -12,7 +12,7 @@ import pytest
 import urllib3
 from moto.server import ThreadedMotoServer
 
-from omni_relay.dedupe import DynamoDedupe
+from omni_relay.adapters.dedupe import DynamoDedupe
 from tests.integration.conftest import point_aws_at
 
 TABLE = "first-sight"

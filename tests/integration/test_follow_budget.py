@@ -19,17 +19,17 @@ import worker_app
 from local.gateway import LambdaContext
 from local.lambda_runtime import free_port
 from local.omni_emulator import OmniEmulator
-from omni_relay.cancelling import cancel_or_hand_off
-from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelRequest, Outcome, ReplyTarget
-from omni_relay.identity import Requester
-from omni_relay.job_records import DynamoJobRecords
-from omni_relay.omni import OmniClient
-from omni_relay.omni_budget import Kind, OmniBudget, key_id, reserve
-from omni_relay.postback import AllowedHosts, PostBack
+from omni_relay.adapters.job_records import DynamoJobRecords
+from omni_relay.adapters.omni import OmniClient
+from omni_relay.adapters.omni_budget import Kind, OmniBudget, key_id, reserve
+from omni_relay.adapters.postback import AllowedHosts, PostBack
+from omni_relay.adapters.sliding_window import DynamoWindow, LocalWindow
+from omni_relay.domain.deadline import Deadline
+from omni_relay.domain.identity import Requester
+from omni_relay.domain.model import CancelRequest, Outcome, ReplyTarget
+from omni_relay.domain.tasks import CancelTask
 from omni_relay.settings import Settings
-from omni_relay.sliding_window import DynamoWindow, LocalWindow
-from omni_relay.tasks import CancelTask
+from omni_relay.usecases.cancelling import cancel_or_hand_off
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeSecretStore, MemoryDedupe, RecordingHttp
 from tests.integration.conftest import ORG_KEY, point_aws_at
@@ -213,7 +213,7 @@ def test_the_per_sender_window_and_job_records_are_shared_by_environments(table:
     assert [one.take("slack:T1:U1"), two.take("slack:T1:U1"), one.take("slack:T1:U1")] == [0.0, 0.0, 60.0]
     assert two.take("slack:T1:U2") == 0.0
 
-    from omni_relay.domain import CancelOutcome, JobDetails, JobState
+    from omni_relay.domain.model import CancelOutcome, JobDetails, JobState
 
     records = [DynamoJobRecords(table, lambda: at[0]) for _ in range(2)]
     done = CancelOutcome("j1", Outcome.CANCELLED, JobState.CANCELLED, job=JobDetails(prompt="p"), at=at[0])

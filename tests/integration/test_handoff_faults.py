@@ -7,14 +7,14 @@ import pytest
 
 from local.capture import CaptureServer
 from local.lambda_runtime import free_port
-from omni_relay.dedupe import DynamoDedupe
-from omni_relay.domain import ReplyTarget
+from omni_relay.adapters.dedupe import DynamoDedupe
+from omni_relay.adapters.omni import OmniReply
+from omni_relay.adapters.sqs_queue import SqsTaskQueue
+from omni_relay.domain.identity import Requester
+from omni_relay.domain.model import ReplyTarget
+from omni_relay.domain.tasks import CancelTask
 from omni_relay.errors import QueueFailed
-from omni_relay.identity import Requester
-from omni_relay.omni import OmniReply
 from omni_relay.settings import Settings
-from omni_relay.sqs_queue import SqsTaskQueue
-from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryQueue
 from tests.integration.conftest import point_aws_at

@@ -9,9 +9,9 @@ import urllib3
 
 from local.lambda_runtime import free_port
 from local.omni_emulator import OmniEmulator
-from omni_relay.deadline import Deadline
+from omni_relay.adapters.omni import OmniClient, parse_retry_after
+from omni_relay.domain.deadline import Deadline
 from omni_relay.errors import OmniUnavailable
-from omni_relay.omni import OmniClient, parse_retry_after
 from tests.integration.conftest import ORG_KEY
 
 
@@ -53,9 +53,9 @@ def test_retries_503_then_succeeds(emulator: OmniEmulator):
 
 
 def test_every_retry_takes_from_omnis_budget_and_none_is_sent_without(emulator: OmniEmulator):
+    from omni_relay.adapters.omni_budget import BudgetedOmni, Kind, OmniBudget
+    from omni_relay.adapters.sliding_window import LocalWindow
     from omni_relay.errors import OmniHeldBack
-    from omni_relay.omni_budget import BudgetedOmni, Kind, OmniBudget
-    from omni_relay.sliding_window import LocalWindow
 
     job = emulator.create_job(key=ORG_KEY, queued_s=60)
     emulator.set_faults(status=503, count=5)

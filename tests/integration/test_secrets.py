@@ -12,8 +12,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from local.lambda_runtime import free_port
+from omni_relay.adapters.secret_store import ExtensionSecretStore, PowertoolsSecretStore
 from omni_relay.errors import SecretsUnavailable
-from omni_relay.secret_store import ExtensionSecretStore, PowertoolsSecretStore
 from tests.integration.conftest import point_aws_at, reset_powertools_parameters
 
 

@@ -12,9 +12,9 @@ import pytest
 import urllib3
 
 from local.slack_web_api import BOT_TOKEN, SlackWebApi
-from omni_relay.deadline import Deadline
+from omni_relay.adapters.slack_api import SlackApi
+from omni_relay.domain.deadline import Deadline
 from omni_relay.errors import UnfurlFailed
-from omni_relay.slack_api import SlackApi
 
 URL = "https://acme.omniapp.co/api/v1/ai/jobs/3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 CARD = {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Omni AI job*"}}]}

@@ -10,10 +10,10 @@ import pytest
 
 from local.omni_emulator import OmniEmulator
 from local.slack_web_api import BOT_TOKEN, SlackWebApi
-from omni_relay.deadline import Deadline
+from omni_relay.adapters.omni import OmniClient
+from omni_relay.adapters.slack_api import SlackApi
+from omni_relay.domain.deadline import Deadline
 from omni_relay.errors import WhoUnknown
-from omni_relay.omni import OmniClient
-from omni_relay.slack_api import SlackApi
 from tests.integration.conftest import ORG_KEY
 
 

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from local.gateway import http_api_event
-from omni_relay.deadline import Deadline
-from omni_relay.request import InboundRequest, arrival_ms
+from omni_relay.domain.deadline import Deadline
+from omni_relay.sources.request import InboundRequest, arrival_ms
 
 NOW = 1_800_000_000.0
 BUDGET_S = 1.9  # Slack's 3 s less the margin and the hand-off's reserve

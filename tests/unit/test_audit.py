@@ -14,12 +14,12 @@ import pytest
 import worker_app
 from local.events import slack_event, webhook_event
 from omni_relay import wiring
-from omni_relay.audit import Entry, Viewer, history
+from omni_relay.adapters.omni import OmniReply
+from omni_relay.adapters.postback import AllowedHosts, PostBack
+from omni_relay.domain.grammar import Verb, parse_args
+from omni_relay.domain.tasks import CancelTask
 from omni_relay.errors import OmniUnavailable
-from omni_relay.grammar import Verb, parse_args
-from omni_relay.omni import OmniReply
-from omni_relay.postback import AllowedHosts, PostBack
-from omni_relay.tasks import CancelTask
+from omni_relay.usecases.audit import Entry, Viewer, history
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, ManualClock, MemoryAudit, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings

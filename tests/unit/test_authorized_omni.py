@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from omni_relay.allowlists import AllowList
-from omni_relay.auth import SenderPolicy, SlackPolicy, policy_for
-from omni_relay.authorized_omni import AuthorizedOmni
-from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelRequest, JobState, Outcome
-from omni_relay.identity import Actor, Requester, Trust
-from omni_relay.identity import slack as slack_user
-from omni_relay.omni import OmniReply
-from omni_relay.omni_replies import interpret
+from omni_relay.adapters.omni import OmniReply
+from omni_relay.adapters.omni_replies import interpret
+from omni_relay.domain.allowlists import AllowList
+from omni_relay.domain.deadline import Deadline
+from omni_relay.domain.identity import Actor, Requester, Trust
+from omni_relay.domain.identity import slack as slack_user
+from omni_relay.domain.model import CancelRequest, JobState, Outcome
+from omni_relay.usecases.auth import SenderPolicy, SlackPolicy, policy_for
+from omni_relay.usecases.authorized_omni import AuthorizedOmni
 from tests.fakes import FakeOmni, FakeSecretStore, unavailable
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
@@ -174,8 +174,8 @@ def test_each_source_is_judged_by_its_own_allow_list_slacks_star_lets_no_github_
 
 
 def test_a_task_queued_before_the_upgrade_is_read_with_its_requester_and_reply_target():
-    from omni_relay.domain import ReplyTarget
-    from omni_relay.tasks import CancelTask
+    from omni_relay.domain.model import ReplyTarget
+    from omni_relay.domain.tasks import CancelTask
 
     old_slack = (
         '{"job_id": "j1", "reply_to": "https://hooks.slack.com/x", "request_id": "r1", "source": "slack",'

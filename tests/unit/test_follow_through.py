@@ -15,9 +15,9 @@ import worker_app
 from local.events import slack_event, webhook_event
 from local.gateway import LambdaContext
 from omni_relay import wiring
-from omni_relay.omni import OmniReply
-from omni_relay.postback import AllowedHosts, PostBack
-from omni_relay.tasks import CancelTask
+from omni_relay.adapters.omni import OmniReply
+from omni_relay.adapters.postback import AllowedHosts, PostBack
+from omni_relay.domain.tasks import CancelTask
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, SIGNING_SECRET, make_settings

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from omni_relay.grammar import parse_args
-from omni_relay.jobref import is_job_id
+from omni_relay.domain.grammar import parse_args
+from omni_relay.domain.jobref import is_job_id
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 CONVERSATION = "660e8400-e29b-41d4-a716-446655440001"

@@ -10,7 +10,7 @@ from typing import Any
 import relay_app
 from local.events import resign, webhook_event
 from local.gateway import LambdaContext
-from omni_relay.ratelimit import SenderRateLimit
+from omni_relay.adapters.ratelimit import SenderRateLimit
 from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore

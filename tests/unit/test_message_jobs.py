@@ -3,7 +3,7 @@ text with Slack's <url|label> links, legacy attachments with fields, Block Kit s
 
 from __future__ import annotations
 
-from omni_relay.message_jobs import MAX_TEXTS, jobs_in_message
+from omni_relay.domain.message_jobs import MAX_TEXTS, jobs_in_message
 
 HOST = "acme.omniapp.co"
 J1 = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
@@ -80,7 +80,7 @@ def test_a_huge_message_is_read_only_up_to_its_bound():
 
 
 def test_what_a_reader_never_sees_names_no_job():
-    from omni_relay.message_jobs import jobs_in_message
+    from omni_relay.domain.message_jobs import jobs_in_message
 
     hidden = "123e4567-e89b-42d3-a456-426614174000"
     message = {

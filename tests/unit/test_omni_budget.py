@@ -14,13 +14,13 @@ import relay_app
 import worker_app
 from local.events import slack_event
 from local.gateway import LambdaContext
+from omni_relay.adapters.job_records import LocalJobRecords
+from omni_relay.adapters.omni import OmniReply
+from omni_relay.adapters.omni_budget import Kind, OmniBudget, key_id, reserve
+from omni_relay.adapters.postback import AllowedHosts, PostBack
+from omni_relay.adapters.sliding_window import LocalWindow, decide
+from omni_relay.domain.tasks import CancelTask
 from omni_relay.errors import WindowUnavailable
-from omni_relay.job_records import LocalJobRecords
-from omni_relay.omni import OmniReply
-from omni_relay.omni_budget import Kind, OmniBudget, key_id, reserve
-from omni_relay.postback import AllowedHosts, PostBack
-from omni_relay.sliding_window import LocalWindow, decide
-from omni_relay.tasks import CancelTask
 from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from local.events import slack_event
-from omni_relay.deadline import Deadline
+from omni_relay.adapters.omni import OmniReply
+from omni_relay.domain.deadline import Deadline
 from omni_relay.errors import WhoUnknown
-from omni_relay.omni import OmniReply
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings

@@ -15,18 +15,18 @@ from typing import Any
 
 import pytest
 
-from omni_relay.domain import CancelOutcome, JobDetails, JobState, Outcome
+from omni_relay.adapters.omni_replies import job_details
+from omni_relay.domain.grammar import parse_texts
+from omni_relay.domain.model import CancelOutcome, JobDetails, JobState, Outcome
+from omni_relay.domain.timestamps import iso_seconds, unix_seconds
 from omni_relay.errors import RelayError
-from omni_relay.grammar import parse_texts
-from omni_relay.markup import code_span, teams_literal
-from omni_relay.messages import full_text
-from omni_relay.omni_replies import job_details
+from omni_relay.presentation.markup import code_span, teams_literal
+from omni_relay.presentation.messages import full_text
+from omni_relay.presentation.slack_blocks import escape
 from omni_relay.redaction import redact
 from omni_relay.sources.slack import parse_form
-from omni_relay.sources.slack_blocks import escape
 from omni_relay.sources.teams import _MENTION
 from omni_relay.sources.webhook import parse_json
-from omni_relay.timestamps import iso_seconds, unix_seconds
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

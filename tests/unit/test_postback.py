@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from omni_relay.adapters.postback import AllowedHosts, PostBack
 from omni_relay.errors import PostBackRefused
-from omni_relay.postback import AllowedHosts, PostBack
 
 
 @pytest.mark.parametrize(

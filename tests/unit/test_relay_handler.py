@@ -13,7 +13,7 @@ import relay_app
 from local.events import resign
 from local.gateway import LambdaContext
 from omni_relay import wiring
-from omni_relay.omni import OmniReply
+from omni_relay.adapters.omni import OmniReply
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryQueue
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, load_event, make_settings

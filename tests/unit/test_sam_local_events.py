@@ -13,8 +13,8 @@ from local.events import JOB, write_all
 from local.sam_local import START_API_PORT, invoke_args, start_api_args
 from local.sam_local_image import image_tag
 from local.stack import StackConfig
-from omni_relay.deadline import Deadline
-from omni_relay.request import InboundRequest
+from omni_relay.domain.deadline import Deadline
+from omni_relay.sources.request import InboundRequest
 
 BUDGET_S = 1.9
 

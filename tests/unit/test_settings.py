@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from omni_relay.allowlists import AllowList
+from omni_relay.domain.allowlists import AllowList
 from omni_relay.errors import ConfigError
 from omni_relay.settings import Settings
 

@@ -21,8 +21,8 @@ from local.slack_signer import (
     slash_command,
     unfurl_click,
 )
-from omni_relay.omni import OmniReply
-from omni_relay.postback import AllowedHosts, PostBack
+from omni_relay.adapters.omni import OmniReply
+from omni_relay.adapters.postback import AllowedHosts, PostBack
 from omni_relay.sources import slack_unfurl
 from omni_relay.wiring import Runtime
 from tests.conftest import in_use

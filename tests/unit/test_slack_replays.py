@@ -61,7 +61,7 @@ def test_the_replay_checks_signature_is_aws_signature_version_4_as_botocore_comp
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    from omni_relay.aws_json import sigv4_headers
+    from omni_relay.adapters.aws_json import sigv4_headers
 
     url, body = "https://dynamodb.eu-west-1.amazonaws.com/", b'{"TableName": "t"}'
     headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.PutItem"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from omni_relay.errors import InvalidSignature, StaleRequest
-from omni_relay.request import InboundRequest
+from omni_relay.sources.request import InboundRequest
 from omni_relay.sources.slack import verify
 
 # Published by Slack (shared/reference/WEBHOOKS.md).

@@ -200,7 +200,7 @@ def test_a_configured_job_path_applies_only_to_a_comment_with_the_command_word()
 
 
 def test_the_relays_own_comment_is_never_a_command_whatever_the_command_word():
-    from omni_relay.messages import RELAY_MARK
+    from omni_relay.presentation.messages import RELAY_MARK
 
     for source in ("jira", "zendesk", "pagerduty", "linear", "github"):
         omni = FakeOmni()

@@ -13,16 +13,16 @@ import relay_app
 from local.events import webhook_event
 from local.gateway import LambdaContext
 from local.webhook_signer import DEV_TOKENS, secret_entry, secrets_for
-from omni_relay.allowlists import SenderList
+from omni_relay.adapters.omni import OmniReply
+from omni_relay.adapters.postback import AllowedHosts, PostBack
+from omni_relay.domain.allowlists import SenderList
+from omni_relay.domain.identity import Actor, Requester
 from omni_relay.errors import ConfigError, InvalidSignature, StaleRequest
-from omni_relay.identity import Actor, Requester
-from omni_relay.messages import RELAY_MARK
-from omni_relay.omni import OmniReply
-from omni_relay.postback import AllowedHosts, PostBack
-from omni_relay.request import InboundRequest
-from omni_relay.signing import standard_signature, whsec_key
+from omni_relay.presentation.messages import RELAY_MARK
 from omni_relay.sources.base import SourceConfig
 from omni_relay.sources.registry import WEBHOOK_SOURCES, webhook_source
+from omni_relay.sources.request import InboundRequest
+from omni_relay.sources.signing import standard_signature, whsec_key
 from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp

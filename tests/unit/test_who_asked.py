@@ -16,7 +16,7 @@ import pytest
 
 from local.events import slack_event, webhook_event
 from local.webhook_signer import payload
-from omni_relay.omni import OmniReply
+from omni_relay.adapters.omni import OmniReply
 from tests.fakes import FakeOmni
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET
 from tests.unit.test_relay_handler import invoke
@@ -381,7 +381,7 @@ def test_a_slack_signing_secret_that_is_a_placeholder_is_refused(secrets, omni: 
     "token", [f"https://evil.example\\@acme.omniapp.co/api/v1/ai/jobs/{JOB}", f"https://u@acme.omniapp.co/jobs/{JOB}"]
 )
 def test_a_job_url_with_userinfo_or_a_backslash_is_not_a_job_url(token: str):
-    from omni_relay.grammar import job_of
+    from omni_relay.domain.grammar import job_of
 
     assert job_of(token, "acme.omniapp.co") == ""
 
@@ -524,7 +524,7 @@ def test_in_owner_or_on_call_a_webhook_thread_gets_no_prompt():
 
 
 def test_a_job_url_that_walks_out_of_its_path_is_not_a_job_url():
-    from omni_relay.grammar import job_of
+    from omni_relay.domain.grammar import job_of
 
     other = "123e4567-e89b-42d3-a456-426614174000"
     assert job_of(f"https://acme.omniapp.co/api/v1/ai/jobs/{JOB}/../../jobs/{other}", "acme.omniapp.co") == ""

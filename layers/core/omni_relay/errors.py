@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from omni_relay.domain import JobDetails, Outcome
+    from omni_relay.domain.model import JobDetails, Outcome
 
 
 class RelayError(Exception):

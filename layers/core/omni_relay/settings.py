@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from omni_relay.allowlists import AllowList, OnCall, SenderList
+from omni_relay.domain.allowlists import AllowList, OnCall, SenderList
 from omni_relay.errors import ConfigError
 from omni_relay.observability import count, logger
 

@@ -11,32 +11,32 @@ from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from omni_relay.audit import AuditLog, Recorder, default_audit
-from omni_relay.auth import policy_for
-from omni_relay.authorized_omni import AuthorizedOmni
-from omni_relay.deadline import budget_s
-from omni_relay.dedupe import Deduplicator, default_dedupe
-from omni_relay.following import CAP_GRACE_S, Following
-from omni_relay.grammar import omni_host_of
-from omni_relay.handoff import Handoff
-from omni_relay.job_records import JobRecords, default_job_records
-from omni_relay.later import LaterResults
-from omni_relay.notify import Notifier
-from omni_relay.omni import OmniClient, OmniPort
-from omni_relay.omni_budget import BudgetedOmni, OmniBudget
-from omni_relay.postback import AllowedHosts, PostBack
-from omni_relay.ratelimit import SharedSenderLimit
-from omni_relay.secret_store import SecretStore, default_store
+from omni_relay.adapters.dedupe import Deduplicator, default_dedupe
+from omni_relay.adapters.job_records import JobRecords, default_job_records
+from omni_relay.adapters.notify import Notifier
+from omni_relay.adapters.omni import OmniClient, OmniPort
+from omni_relay.adapters.omni_budget import BudgetedOmni, OmniBudget
+from omni_relay.adapters.postback import AllowedHosts, PostBack
+from omni_relay.adapters.ratelimit import SharedSenderLimit
+from omni_relay.adapters.secret_store import SecretStore, default_store
+from omni_relay.adapters.sliding_window import Window, shared_window
+from omni_relay.adapters.sqs_queue import SqsTaskQueue
+from omni_relay.domain.deadline import budget_s
+from omni_relay.domain.grammar import omni_host_of
+from omni_relay.domain.tasks import TaskQueue
 from omni_relay.settings import Settings, report_identity_problems
-from omni_relay.sliding_window import Window, shared_window
 from omni_relay.sources.slack_secret import SlackSecret
 from omni_relay.sources.webhook_secret import WebhookConfigs
-from omni_relay.sqs_queue import SqsTaskQueue
-from omni_relay.tasks import TaskQueue
+from omni_relay.usecases.audit import AuditLog, Recorder, default_audit
+from omni_relay.usecases.auth import policy_for
+from omni_relay.usecases.authorized_omni import AuthorizedOmni
+from omni_relay.usecases.following import CAP_GRACE_S, Following
+from omni_relay.usecases.handoff import Handoff
+from omni_relay.usecases.later import LaterResults
 
 if TYPE_CHECKING:
-    from omni_relay.ownership import OwnerOrOnCall
-    from omni_relay.slack_api import SlackApi, SlackDirectoryPort, SlackMessagesPort, SlackUnfurlPort
+    from omni_relay.adapters.slack_api import SlackApi, SlackDirectoryPort, SlackMessagesPort, SlackUnfurlPort
+    from omni_relay.usecases.ownership import OwnerOrOnCall
 
 
 class Runtime:
@@ -124,14 +124,14 @@ class Runtime:
         return self._unfurler or self._slack()
 
     def _slack(self) -> SlackApi:
-        from omni_relay.slack_api import SlackApi
+        from omni_relay.adapters.slack_api import SlackApi
 
         if self._slack_api is None:
             self._slack_api = SlackApi(self.settings.slack_api_url)
         return self._slack_api
 
     def _ownership(self, slack: SlackDirectoryPort | None) -> OwnerOrOnCall:
-        from omni_relay.ownership import OwnerOrOnCall  # only in owner-or-on-call mode
+        from omni_relay.usecases.ownership import OwnerOrOnCall  # only in owner-or-on-call mode
 
         s = self.settings
         return OwnerOrOnCall(

@@ -7,8 +7,8 @@ request is its own and which is Powertools'."""
 import json
 
 from omni_relay import wiring
-from omni_relay.request import InboundRequest
 from omni_relay.sources import slack
+from omni_relay.sources.request import InboundRequest
 
 
 def lambda_handler(event, context):

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from omni_relay.domain.identity import Requester
 from omni_relay.errors import SourceDisabled, SourceSetupError, StaleRequest
-from omni_relay.identity import Requester
-from omni_relay.request import InboundRequest, Reply
-from omni_relay.signing import MIN_KEY_BYTES, MIN_KEY_CHARS
+from omni_relay.sources.request import InboundRequest, Reply
+from omni_relay.sources.signing import MIN_KEY_BYTES, MIN_KEY_CHARS
 
 # Where senders that sign nothing themselves (Jira Automation, Opsgenie, ServiceNow) present the shared secret.
 TOKEN_HEADER = "x-omni-relay-token"  # noqa: S105 (a header name, not a secret)

@@ -14,10 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from omni_relay.domain.identity import Actor, Requester, Trust, ids_of, ns
 from omni_relay.errors import InvalidSignature, SourceSetupError
-from omni_relay.identity import Actor, Requester, Trust, ids_of, ns
-from omni_relay.request import InboundRequest
-from omni_relay.signing import hex_hmacs, matches_any
 from omni_relay.sources.base import (
     TOKEN_HEADER,
     CommentCall,
@@ -28,6 +26,8 @@ from omni_relay.sources.base import (
     dig,
     text,
 )
+from omni_relay.sources.request import InboundRequest
+from omni_relay.sources.signing import hex_hmacs, matches_any
 
 ACTED_ON = ("comment_created", "jira:issue_created")
 # Atlassian's accountType: a person with an Atlassian account, an app, or a service-desk customer.

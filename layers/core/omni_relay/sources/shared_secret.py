@@ -14,11 +14,11 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
+from omni_relay.domain.identity import claimed
 from omni_relay.errors import InvalidSignature
-from omni_relay.identity import claimed
-from omni_relay.request import InboundRequest
-from omni_relay.signing import matches_any
 from omni_relay.sources.base import TOKEN_HEADER, Delivery, SourceConfig, WebhookSource, dig, text
+from omni_relay.sources.request import InboundRequest
+from omni_relay.sources.signing import matches_any
 
 
 class SharedSecret(WebhookSource):

@@ -10,20 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from omni_relay.audit import where_asked
-from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, look, over_rate_limit
-from omni_relay.deadline import Deadline
-from omni_relay.dedupe import Deduplicator
-from omni_relay.domain import CancelOutcome, CancelRequest, ReplyTarget
+from omni_relay.adapters.dedupe import Deduplicator
+from omni_relay.adapters.notify import Notifier
+from omni_relay.domain.deadline import Deadline
+from omni_relay.domain.grammar import Verb, parse_args
+from omni_relay.domain.model import CancelOutcome, CancelRequest, ReplyTarget
 from omni_relay.errors import AlreadyInProgress, ReplayedRequest, UnsupportedMediaType
-from omni_relay.grammar import Verb, parse_args
-from omni_relay.history import HistoryPorts, slack_history
-from omni_relay.notify import Notifier
-from omni_relay.request import Handled, InboundRequest, Reply
-from omni_relay.sources.slack_blocks import CHECK_ACTION, escape, render, usage
+from omni_relay.presentation.slack_blocks import CHECK_ACTION, escape, render, usage
+from omni_relay.sources.request import Handled, InboundRequest, Reply
 from omni_relay.sources.slack_form import FORM, ButtonClick, SlashCommand, parse_form
 from omni_relay.sources.slack_secret import SlackSecret
 from omni_relay.sources.slack_signature import first_sight, verify
+from omni_relay.usecases.audit import where_asked
+from omni_relay.usecases.cancelling import CancelPorts, cancel_or_hand_off, look, over_rate_limit
+from omni_relay.usecases.history import HistoryPorts, slack_history
 
 
 class SlackPorts(CancelPorts, HistoryPorts, Protocol):

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from omni_relay import bounded_json
-from omni_relay.domain import as_mapping
+from omni_relay.domain.identity import Requester
+from omni_relay.domain.identity import slack as slack_user
+from omni_relay.domain.jobref import is_job_id
+from omni_relay.domain.model import as_mapping
 from omni_relay.errors import MalformedRequest
-from omni_relay.identity import Requester
-from omni_relay.identity import slack as slack_user
-from omni_relay.jobref import is_job_id
-from omni_relay.sources.slack_blocks import CANCEL_ACTION, CHECK_ACTION
+from omni_relay.presentation.slack_blocks import CANCEL_ACTION, CHECK_ACTION
+from omni_relay.sources import bounded_json
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FORM_FIELDS = 64

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from omni_relay.adapters.secret_store import SecretStore
 from omni_relay.errors import SecretsUnavailable, SettingsUnavailable, WhoUnknown
 from omni_relay.observability import count, logger
-from omni_relay.secret_store import SecretStore
-from omni_relay.signing import MIN_KEY_CHARS
+from omni_relay.sources.signing import MIN_KEY_CHARS
 
 
 class SlackSecret:

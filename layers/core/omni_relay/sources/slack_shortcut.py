@@ -14,18 +14,17 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from omni_relay import bounded_json
-from omni_relay.audit import where_asked
-from omni_relay.cancelling import look, over_rate_limit
-from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelRequest, as_mapping
+from omni_relay.domain.deadline import Deadline
+from omni_relay.domain.identity import Requester
+from omni_relay.domain.message_jobs import jobs_in_message
+from omni_relay.domain.model import CancelRequest, as_mapping
 from omni_relay.errors import AlreadyInProgress, MalformedRequest
-from omni_relay.identity import Requester
-from omni_relay.message_jobs import jobs_in_message
-from omni_relay.request import Handled, InboundRequest, Reply
-from omni_relay.sources import slack_unfurl
-from omni_relay.sources.slack_blocks import CANCEL_ACTION, CHECK_ACTION, button, escape, render
+from omni_relay.presentation.slack_blocks import CANCEL_ACTION, CHECK_ACTION, button, escape, render
+from omni_relay.sources import bounded_json, slack_unfurl
+from omni_relay.sources.request import Handled, InboundRequest, Reply
 from omni_relay.sources.slack_unfurl import HERE_CANCEL, HERE_CHECK, UnfurlPorts, requester_of
+from omni_relay.usecases.audit import where_asked
+from omni_relay.usecases.cancelling import look, over_rate_limit
 
 CALLBACK_ID = "omni_cancel_from_message"  # the shortcut's callback_id in the app manifest
 MAX_JOBS = 5  # rows per answer: each is a status read of Omni's 60 a minute

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from omni_relay.dedupe import Deduplicator
+from omni_relay.adapters.dedupe import Deduplicator
+from omni_relay.domain.timestamps import unix_seconds
 from omni_relay.errors import InvalidSignature, StaleRequest
-from omni_relay.request import InboundRequest
-from omni_relay.signing import hmac_sha256, matches_any, presented
-from omni_relay.timestamps import unix_seconds
+from omni_relay.sources.request import InboundRequest
+from omni_relay.sources.signing import hmac_sha256, matches_any, presented
 
 REPLAY_WINDOW_S = 300
 # A signature is claimed for as long as Slack's window accepts it (300 s either side of its

@@ -14,27 +14,27 @@ from dataclasses import replace
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from omni_relay import bounded_json
-from omni_relay.audit import where_asked
-from omni_relay.authorized_omni import seen_by
-from omni_relay.cancelling import cancel_or_hand_off, decided, look, over_rate_limit
-from omni_relay.deadline import Deadline
-from omni_relay.domain import CancelOutcome, CancelRequest, JobState, Outcome, as_mapping
+from omni_relay.domain.deadline import Deadline
+from omni_relay.domain.grammar import job_of
+from omni_relay.domain.identity import Requester
+from omni_relay.domain.identity import slack as slack_user
+from omni_relay.domain.jobref import is_job_id
+from omni_relay.domain.model import CancelOutcome, CancelRequest, JobState, Outcome, as_mapping
 from omni_relay.errors import AlreadyInProgress, MalformedRequest, UnfurlFailed, UnsupportedMediaType
-from omni_relay.grammar import job_of
-from omni_relay.identity import Requester
-from omni_relay.identity import slack as slack_user
-from omni_relay.jobref import is_job_id
-from omni_relay.messages import describe, facts, omni_link
 from omni_relay.observability import count, logger
-from omni_relay.request import Handled, InboundRequest, Reply
+from omni_relay.presentation.messages import describe, facts, omni_link
+from omni_relay.presentation.slack_blocks import OPEN_ACTION, button, cancel_button, escape, render
 from omni_relay.settings import Settings
+from omni_relay.sources import bounded_json
+from omni_relay.sources.request import Handled, InboundRequest, Reply
 from omni_relay.sources.slack import SlackPorts
-from omni_relay.sources.slack_blocks import OPEN_ACTION, button, cancel_button, escape, render
 from omni_relay.sources.slack_signature import verify
+from omni_relay.usecases.audit import where_asked
+from omni_relay.usecases.authorized_omni import seen_by
+from omni_relay.usecases.cancelling import cancel_or_hand_off, decided, look, over_rate_limit
 
 if TYPE_CHECKING:
-    from omni_relay.slack_api import SlackUnfurlPort
+    from omni_relay.adapters.slack_api import SlackUnfurlPort
 
 # Buttons whose answer goes to the presser alone and leave the message they are on in place (a card,
 # the shortcut's list of jobs); a card is then brought up to date for its channel.

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from omni_relay.domain.identity import claimed
+from omni_relay.domain.timestamps import unix_seconds
 from omni_relay.errors import InvalidSignature, StaleRequest
-from omni_relay.identity import claimed
-from omni_relay.messages import RESULT_TYPE
-from omni_relay.request import InboundRequest
-from omni_relay.signing import matches_any, standard_signature, whsec_key
+from omni_relay.presentation.messages import RESULT_TYPE
 from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, dig, text
-from omni_relay.timestamps import unix_seconds
+from omni_relay.sources.request import InboundRequest
+from omni_relay.sources.signing import matches_any, standard_signature, whsec_key
 
 REPLAY_WINDOW_S = 300
 

@@ -15,14 +15,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from omni_relay.domain.grammar import visible
+from omni_relay.domain.identity import Actor, Requester, ids_of, ns
+from omni_relay.domain.timestamps import iso_seconds
 from omni_relay.errors import InvalidSignature
-from omni_relay.grammar import visible
-from omni_relay.identity import Actor, Requester, ids_of, ns
-from omni_relay.markup import teams_literal
-from omni_relay.request import InboundRequest, Reply
-from omni_relay.signing import hmac_sha256, matches_any
+from omni_relay.presentation.markup import teams_literal
 from omni_relay.sources.base import Delivery, SourceConfig, WebhookSource, check_age, dig, text
-from omni_relay.timestamps import iso_seconds
+from omni_relay.sources.request import InboundRequest, Reply
+from omni_relay.sources.signing import hmac_sha256, matches_any
 
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)  # [^<]: linear, however many unclosed <at> there are
 # The @mention is the command word: it must come first (after any opening HTML tags Teams wraps it in).

@@ -19,23 +19,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from omni_relay import bounded_json
-from omni_relay.audit import where_asked
-from omni_relay.cancelling import CancelPorts, cancel_or_hand_off, look, over_rate_limit
-from omni_relay.deadline import Deadline, budget_s
-from omni_relay.dedupe import Deduplicator
-from omni_relay.domain import CancelOutcome, CancelRequest, Outcome, ReplyTarget
+from omni_relay.adapters.dedupe import Deduplicator
+from omni_relay.domain.deadline import Deadline, budget_s
+from omni_relay.domain.grammar import Command, Verb, job_of, parse_args, parse_texts
+from omni_relay.domain.model import CancelOutcome, CancelRequest, Outcome, ReplyTarget
 from omni_relay.errors import AlreadyInProgress, MalformedRequest, UnsupportedMediaType
-from omni_relay.grammar import Command, Verb, job_of, parse_args, parse_texts
-from omni_relay.messages import RELAY_MARK, full_text, pending_elsewhere
 from omni_relay.observability import logger
-from omni_relay.request import Handled, InboundRequest, Reply
+from omni_relay.presentation.messages import RELAY_MARK, full_text, pending_elsewhere
 from omni_relay.settings import Settings
+from omni_relay.sources import bounded_json
 from omni_relay.sources.base import WebhookSource
+from omni_relay.sources.request import Handled, InboundRequest, Reply
 from omni_relay.sources.webhook_secret import WebhookConfigs
+from omni_relay.usecases.audit import where_asked
+from omni_relay.usecases.cancelling import CancelPorts, cancel_or_hand_off, look, over_rate_limit
 
 if TYPE_CHECKING:
-    from omni_relay.later import LaterResults
+    from omni_relay.usecases.later import LaterResults
 
 JSON = "application/json"
 # Time kept back from the caller's deadline to comment on the issue and send the callback.

@@ -3,12 +3,12 @@ the callback's signing key."""
 
 from __future__ import annotations
 
+from omni_relay.adapters.secret_store import SecretStore
 from omni_relay.errors import RelayError, SecretsUnavailable, SettingsUnavailable, SourceDisabled, SourceSetupError
 from omni_relay.observability import count, logger
-from omni_relay.secret_store import SecretStore
-from omni_relay.signing import whsec_key
 from omni_relay.sources.base import SourceConfig
 from omni_relay.sources.registry import webhook_source
+from omni_relay.sources.signing import whsec_key
 
 
 class WebhookConfigs:

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from omni_relay.domain.identity import Actor, Requester, ids_of, ns
+from omni_relay.domain.timestamps import iso_seconds
 from omni_relay.errors import InvalidSignature
-from omni_relay.identity import Actor, Requester, ids_of, ns
-from omni_relay.request import InboundRequest
-from omni_relay.signing import hmac_sha256, matches_any
 from omni_relay.sources.base import CommentCall, Delivery, SourceConfig, WebhookSource, check_age, dig, text
-from omni_relay.timestamps import iso_seconds
+from omni_relay.sources.request import InboundRequest
+from omni_relay.sources.signing import hmac_sha256, matches_any
 
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
 

@@ -1,0 +1,1 @@
+"""What the relay is about, with no I/O: a cancel and its outcomes, who asked, what a text asks, the tasks."""

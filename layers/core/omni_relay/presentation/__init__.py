@@ -1,0 +1,1 @@
+"""What people read: each outcome in plain words, and Slack's Block Kit messages."""
