@@ -1,5 +1,6 @@
 """omni-cancel-relay core: verify a request, authorize its sender, cancel an Omni AI job, answer.
 
-Dependencies point inwards: sources/ and service depend on domain; adapters
-(Omni, secrets, HTTP) are passed in so tests can hand in fakes.
+Floors, each depending only on the ones below: sources/ (inbound) -> usecases/ -> presentation/ and
+adapters/ (outbound) -> domain/. wiring.py composes them once per execution environment; errors,
+settings and observability are beside the floors. docs/architecture.md has a line per module.
 """
