@@ -22,7 +22,7 @@ PY312 ?= $(shell for p in "$$(command -v python3.12)" $$HOME/.pyenv/versions/3.1
 .PHONY: help venv tools local-build demo local job smoke deploy configure slack-app manifest test unit lint template build bench soak events redrive clean walk \
 	sam-local-commands sam-local-engine sam-local-image sam-local-test
 
-# The local stack's knobs (see local/stack.py): template parameter overrides, extra post-back hosts,
+# The local stack's knobs (see local/cloud/stack.py): template parameter overrides, extra post-back hosts,
 # where it listens, and the python3.12 its functions run on.
 export PARAMS POSTBACK_HOSTS HOST PORT VERBOSE
 export PY312
@@ -41,13 +41,13 @@ $(STAMP): requirements-dev.txt layers/core/requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 local-build: venv ## sam build for this machine into .aws-sam/local (what make local, demo and test run)
-	@$(BIN)/python -m local.build
+	@$(BIN)/python -m local.cloud.build
 
 demo: local-build ## run the main job on the local stack: signed Slack commands and webhooks, emulated Omni and AWS
 	@$(BIN)/python -m local.demo
 
 local: local-build ## serve the stack from template.yaml on 127.0.0.1:3000 (PARAMS="Name=value ...", HOST=0.0.0.0 for bridge-networked sam local)
-	@$(BIN)/python -m local.stack
+	@$(BIN)/python -m local.cloud.stack
 
 job: venv ## a running job to cancel in the local stack's Omni emulator (beside make local): make job [STATE=QUEUED]
 	@$(BIN)/python -m local.job $(if $(STATE),--state $(STATE))
@@ -109,13 +109,13 @@ build: venv ## sam build (needs python3.12); ARCH=x86_64 for x86 functions (defa
 	@echo "sam local against make local: see 'make sam-local-commands' (they use make local-build's build, for this machine)"
 
 sam-local-commands: local-build ## print the sam local invoke/start-api command lines for this machine (README: With Docker)
-	@$(BIN)/python -m local.sam_local
+	@$(BIN)/python -m local.cloud.sam_local
 
 sam-local-engine: ## a Docker engine for sam local: Debian's docker.io, started without a bridge (root; idempotent)
-	@bash local/docker_engine.sh
+	@bash local/cloud/docker_engine.sh
 
-sam-local-image: sam-local-engine venv ## the stand-in Lambda python3.12 base image, built once and kept (local/sam_local_image.py)
-	@if docker info >/dev/null 2>&1; then $(BIN)/python -m local.sam_local_image; fi
+sam-local-image: sam-local-engine venv ## the stand-in Lambda python3.12 base image, built once and kept (local/cloud/sam_local_image.py)
+	@if docker info >/dev/null 2>&1; then $(BIN)/python -m local.cloud.sam_local_image; fi
 
 sam-local-test: sam-local-image local-build ## run sam local invoke and start-api against the local stack (tests/sam_local)
 	@$(BIN)/python -m pytest tests/sam_local -p no:randomly -s $(PYTEST_ARGS)
@@ -126,25 +126,25 @@ bench: local-build ## measure cold start, warm overhead and memory of the defaul
 deploy: build ## deploy to AWS: 5 questions the first time (saved in deploy.toml, not tracked), then the saved settings
 	@command -v aws >/dev/null 2>&1 || { echo "error: the AWS CLI is needed:"; \
 	  echo "  https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"; exit 1; }
-	@$(BIN)/python -m local.deploy
+	@$(BIN)/python -m tools.deploy
 
 configure: venv ## save deploy settings: make configure SlackAllowedTeams=T0123 [Name=value ...]; alone: show them
-	@$(BIN)/python -m local.deploy configure $(MAKEOVERRIDES)
+	@$(BIN)/python -m tools.deploy configure $(MAKEOVERRIDES)
 
 slack-app: venv ## create (or update) the Slack app from the manifest with the stack's URLs; stores its signing secret
-	@$(BIN)/python -m local.slack_app
+	@$(BIN)/python -m tools.slack_app
 
 events: venv ## sign events afresh into .aws-sam/events/ for sam local invoke -e (jobs from make local's emulator)
-	@$(BIN)/python -m local.events
+	@$(BIN)/python -m tools.signers.events
 
 smoke: venv ## check the relay without Slack: the deployed stack's (deploy.toml), make local's, or URL=<relay base URL>
-	@$(BIN)/python -m local.smoke $(if $(URL),--url "$(URL)")
+	@$(BIN)/python -m tools.smoke $(if $(URL),--url "$(URL)")
 
 manifest: venv ## the Slack app manifest with the stack's URLs and unfurl domain, in .aws-sam/ (from its outputs, or URL=<relay base URL> OMNI_BASE_URL=<Omni API base URL>)
-	@$(BIN)/python -m local.manifest $(if $(URL),--url "$(URL)") $(if $(OMNI_BASE_URL),--omni-base-url "$(OMNI_BASE_URL)")
+	@$(BIN)/python -m tools.manifest $(if $(URL),--url "$(URL)") $(if $(OMNI_BASE_URL),--omni-base-url "$(OMNI_BASE_URL)")
 
 redrive: venv ## move parked cancels back to the task queue (the deployed stack's queues, or DLQ_URL=... QUEUE_URL=...)
-	@$(BIN)/python -m local.redrive $(if $(DLQ_URL),--dlq-url "$(DLQ_URL)") $(if $(QUEUE_URL),--queue-url "$(QUEUE_URL)")
+	@$(BIN)/python -m tools.redrive $(if $(DLQ_URL),--dlq-url "$(DLQ_URL)") $(if $(QUEUE_URL),--queue-url "$(QUEUE_URL)")
 
 clean: ## remove build output and the venv
 	rm -rf .aws-sam .build-bin .bench $(VENV) $(CHECKOV_VENV)

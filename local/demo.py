@@ -13,9 +13,9 @@ import time
 
 import urllib3
 
-from local.send import as_slack_shows, post_command, post_webhook
-from local.slack_signer import events_api, link_shared, message_shortcut, unfurl_click
-from local.stack import LocalStack, StackConfig
+from local.cloud.stack import LocalStack, StackConfig
+from tools.send import as_slack_shows, post_command, post_webhook
+from tools.signers.slack import events_api, link_shared, message_shortcut, unfurl_click
 
 TEAM, ALICE, INTERN, BOB, ERIN = "T0LOCAL01", "U0ALICE01", "U0INTERN1", "U0BOB0001", "U0ERIN001"
 EMOJI = {

@@ -1,6 +1,6 @@
 """`make job`: a job to cancel, created in the Omni emulator of a running `make local` (its
 /_emulator/jobs control), as if the org key had submitted it. Prints its id, ready for
-`python -m local.send <job id>`.
+`python -m tools.send <job id>`.
 
 python -m local.job [--state QUEUED|EXECUTING|DELIVERING|COMPLETE] [--prompt TEXT]
 Environment: OMNI_EMULATOR_PORT (8099), OMNI_API_KEY (the org key make local put in the Omni secret).
@@ -15,7 +15,7 @@ import sys
 
 import urllib3
 
-from local.stack import DEV_OMNI_KEY
+from local.cloud.stack import DEV_OMNI_KEY
 
 STATES = ("QUEUED", "EXECUTING", "DELIVERING", "COMPLETE")
 

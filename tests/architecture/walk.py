@@ -126,11 +126,11 @@ def trace(run: Callable[[], Any]) -> Walk:
 
 
 def _runtime(**env: str) -> Any:
-    from local.webhook_signer import secret_entry, secrets_for
     from omni_relay import wiring
     from omni_relay.adapters.postback import AllowedHosts, PostBack
     from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp
     from tests.unit.conftest import OMNI_KEY, SIGNING_SECRET, make_settings
+    from tools.signers.webhooks import secret_entry, secrets_for
 
     hooks = {"github": {**secret_entry("github", secrets_for("walk")["github"]), "api_token": "ghp_walk_token"}}
     store = FakeSecretStore(
@@ -144,16 +144,16 @@ def _runtime(**env: str) -> Any:
 
 
 def slack_command() -> Walk:
-    from local.events import slack_event
     from tests.unit.conftest import SIGNING_SECRET
+    from tools.signers.events import slack_event
 
     event = slack_event("/slack/commands", JOB, secret=SIGNING_SECRET, timestamp=NOW)
     return _through_relay(event)
 
 
 def github_comment() -> Walk:
-    from local.events import webhook_event
-    from local.webhook_signer import secrets_for
+    from tools.signers.events import webhook_event
+    from tools.signers.webhooks import secrets_for
 
     return _through_relay(webhook_event("github", JOB, timestamp=NOW, secret=secrets_for("walk")["github"]))
 
@@ -178,7 +178,7 @@ def _quiet() -> Iterator[None]:
 
 def _through_relay(event: dict[str, Any]) -> Walk:
     import relay_app
-    from local.gateway import LambdaContext
+    from local.cloud.gateway import LambdaContext
     from omni_relay import wiring
 
     runtime = _runtime()

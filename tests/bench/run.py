@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.lambda_runtime import Instance
-from local.sam_template import FunctionSpec
+from local.cloud.lambda_runtime import Instance
+from local.cloud.sam_template import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / ".bench"
@@ -226,9 +226,9 @@ def ensure_bolt() -> Path:
 def relay_environments(stack: Any) -> dict[str, dict[str, str]]:
     """RelayFunction's environment as template.yaml gives it, with its defaults (the secrets extension on),
     and with SecretsExtensionLayerArn=none (the Powertools/boto3 fallback): resolved by SAM CLI's code."""
-    from local.lambda_runtime import function_environment
-    from local.sam_template import SamTemplate
-    from local.stack import credentials_for
+    from local.cloud.lambda_runtime import function_environment
+    from local.cloud.sam_template import SamTemplate
+    from local.cloud.stack import credentials_for
 
     default = dict(stack.environments["RelayFunction"])
     fallback_template = SamTemplate(stack.config.template, {**stack.parameters, "SecretsExtensionLayerArn": "none"})
@@ -257,10 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cold_runs < 10 or args.warm_requests < 1000:
         print("note: fewer than 10 cold runs or 1000 warm requests: figures are indicative only")
 
-    from local.build import ensure_build, ensure_runtime_client, python312
-    from local.events import slack_event
-    from local.slack_signer import DEV_SIGNING_SECRET
-    from local.stack import LocalStack, StackConfig
+    from local.cloud.build import ensure_build, ensure_runtime_client, python312
+    from local.cloud.stack import LocalStack, StackConfig
+    from tools.signers.events import slack_event
+    from tools.signers.slack import DEV_SIGNING_SECRET
 
     build, python = ensure_build(), python312()
     ric, bolt = ensure_runtime_client(), ensure_bolt()

@@ -1,4 +1,4 @@
-"""End-to-end tests drive the template-driven local stack (local/stack.py) as users do: over HTTP,
+"""End-to-end tests drive the template-driven local stack (local/cloud/stack.py) as users do: over HTTP,
 with each function in its own processes, in the environment and under the IAM policy template.yaml
 gives it. The template can be swapped for a copy (RELAY_TEMPLATE), which is how
 tests/e2e/test_fidelity.py shows these tests fail when the template is broken."""

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from local.build import ensure_runtime_client, python312
-from local.lambda_runtime import FunctionPool, Instance, function_environment
-from local.stack import LocalStack, credentials_for
+from local.cloud.build import ensure_runtime_client, python312
+from local.cloud.lambda_runtime import FunctionPool, Instance, function_environment
+from local.cloud.stack import LocalStack, credentials_for
 from tests.e2e.helpers import stack_config
 
 HANDLER = """

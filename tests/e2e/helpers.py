@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local.stack import LocalStack, StackConfig
+from local.cloud.stack import LocalStack, StackConfig
 
 
 def stack_config(**kwargs: object) -> StackConfig:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from local.send import as_slack_shows, post_command
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from tests.e2e import logs_insights
 from tests.e2e.helpers import stack_config
+from tools.send import as_slack_shows, post_command
 
 AUDIT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
 ALICE, BOB, MALLORY = "U0ALICE01", "U0BOB0001", "U0MALLORY"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from local.build import ROOT
+from local.cloud.build import ROOT
 
 
 def test_the_bench_harness_runs_every_variant_and_checks_every_reply():

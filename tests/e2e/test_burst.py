@@ -8,9 +8,9 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from local.send import as_slack_shows, post_command
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
+from tools.send import as_slack_shows, post_command
 
 JOBS = 300
 

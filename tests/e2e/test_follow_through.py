@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.send import as_slack_shows, post_command
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import comments_about, stack_config
+from tools.send import as_slack_shows, post_command
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_an_executing_job_is_followed_until_it_stopped_and_the_message_replaced_
 
 
 def test_a_github_cancel_of_an_executing_job_ends_with_one_final_comment(stack: LocalStack):
-    from local.send import post_webhook
+    from tools.send import post_webhook
 
     omni = stack.omni
     assert omni is not None

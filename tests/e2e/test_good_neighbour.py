@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from local.cloud.lambda_runtime import free_port
 from local.demo import demo_config
-from local.lambda_runtime import free_port
-from local.send import post_command
+from tools.send import post_command
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ("PORT", "MOTO_PORT", "OMNI_EMULATOR_PORT", "CAPTURE_PORT", "SLACK_API_PORT")
@@ -42,7 +42,7 @@ def taken() -> Iterator[int]:
 def test_a_port_in_use_is_one_line_naming_it_and_its_variable(variable: str, taken: int):
     started = time.monotonic()
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "local.stack"],
+        [sys.executable, "-m", "local.cloud.stack"],
         cwd=ROOT,
         env=stack_env(**{variable: taken}),
         capture_output=True,
@@ -104,9 +104,9 @@ def wait_for_line(proc: subprocess.Popen[str], words: str, timeout: float = 180)
 
 
 STOPS = [
-    ("python -m local.stack", "SIGINT", "process"),  # Ctrl-C
-    ("python -m local.stack", "SIGTERM", "process"),  # kill
-    ("python -m local.stack", "SIGHUP", "process"),
+    ("python -m local.cloud.stack", "SIGINT", "process"),  # Ctrl-C
+    ("python -m local.cloud.stack", "SIGTERM", "process"),  # kill
+    ("python -m local.cloud.stack", "SIGHUP", "process"),
     ("make local", "SIGTERM", "process"),  # make passes TERM on to its child
     ("make local", "SIGHUP", "group"),  # the terminal closing: HUP to the whole foreground group
     ("make local", "SIGKILL", "process"),  # make gone without a word: the stack sees its parent go
@@ -118,7 +118,9 @@ STOPS = [
 def test_every_way_of_stopping_leaves_no_process_behind(what: str, name: str, to: str):
     env = stack_env()
     command = (
-        ["make", "--no-print-directory", "local"] if what == "make local" else [sys.executable, "-m", "local.stack"]
+        ["make", "--no-print-directory", "local"]
+        if what == "make local"
+        else [sys.executable, "-m", "local.cloud.stack"]
     )
     proc = subprocess.Popen(  # noqa: S603
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.send import as_slack_shows, post_command
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
+from tools.send import as_slack_shows, post_command
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_a_reply_url_off_the_allow_list_is_never_promised_a_post_back(stack: Loc
 
 
 def test_redrive_finishes_a_parked_cancel_once_omni_is_back(stack: LocalStack):
-    from local.redrive import redrive
+    from tools.redrive import redrive
 
     omni, capture = stack.omni, stack.capture
     assert omni is not None and capture is not None

@@ -14,8 +14,8 @@ import textwrap
 
 import pytest
 
-from local.build import ROOT, ensure_build, python312
-from local.stack import LocalStack
+from local.cloud.build import ROOT, ensure_build, python312
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
 
 SCRIPT = textwrap.dedent(
@@ -26,8 +26,8 @@ SCRIPT = textwrap.dedent(
     heavy = ("boto3", "botocore.session", "aws_xray_sdk")
     assert not any(name in sys.modules for name in heavy)
     import relay_app
-    from local.events import slack_event
-    from local.gateway import LambdaContext
+    from tools.signers.events import slack_event
+    from local.cloud.gateway import LambdaContext
     result = relay_app.lambda_handler(slack_event("/slack/commands", sys.argv[1]), LambdaContext())
     print(json.dumps({"status": result["statusCode"], "body": result["body"],
                       "loaded": [n for n in heavy if n in sys.modules]}))

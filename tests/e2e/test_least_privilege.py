@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.sam_template import REGION
-from local.stack import LocalStack, credentials_for
+from local.cloud.sam_template import REGION
+from local.cloud.stack import LocalStack, credentials_for
 from tests.e2e.helpers import stack_config
 
 

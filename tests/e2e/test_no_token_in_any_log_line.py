@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from local.lambda_runtime import FunctionPool, free_port
-from local.send import post_command, post_webhook
-from local.slack_signer import button_click
-from local.slack_web_api import BOT_TOKEN
-from local.stack import CALLBACK_SECRET, LocalStack, credentials_for, webhook_secret
+from local.cloud.lambda_runtime import FunctionPool, free_port
+from local.cloud.stack import CALLBACK_SECRET, LocalStack, credentials_for, webhook_secret
+from local.standins.slack_web_api import BOT_TOKEN
 from tests.e2e.helpers import stack_config
 from tests.e2e.test_secrets_hygiene import MARK, recognisable_secrets
+from tools.send import post_command, post_webhook
+from tools.signers.slack import button_click
 
 TEAM = "T0SWEEP01"
 

@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from local.send import as_slack_shows, post_command
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
+from tools.send import as_slack_shows, post_command
 
 ENVIRONMENTS = 8
 LIMIT = 60  # OmniRequestsPerMinute's default

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import urllib3
 
-from local.slack_signer import button_click, slash_command
-from local.stack import LocalStack
-from local.webhook_signer import delivery
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
+from tools.signers.slack import button_click, slash_command
+from tools.signers.webhooks import delivery
 
 COPIES = 4  # the relay environments kept warm, one copy each
 TEAM = "T0REPLAY1"

@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 import pytest
 import urllib3
 
-from local.build import ROOT, ensure_build, ensure_runtime_client, python312
-from local.events import JOB, resign, slack_event
-from local.lambda_runtime import Instance
-from local.slack_signer import DEV_SIGNING_SECRET
-from local.stack import LocalStack, StackConfig, seed_jobs
+from local.cloud.build import ROOT, ensure_build, ensure_runtime_client, python312
+from local.cloud.lambda_runtime import Instance
+from local.cloud.stack import LocalStack, StackConfig, seed_jobs
 from omni_relay.settings import Settings
+from tools.signers.events import JOB, resign, slack_event
+from tools.signers.slack import DEV_SIGNING_SECRET
 
 HOST_KEY = "AKIAHOSTSREALKEY0001"  # the developer's own credentials, in their shared credentials file
 FIXED_PORTS = {"moto": 5005, "omni": 8099, "capture": 8098}  # StackConfig.from_env's defaults (make local)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import local.demo as demo
-from local.stack import CALLBACK_SECRET, LocalStack, webhook_secret
-from local.webhook_signer import secrets_for
+from local.cloud.stack import CALLBACK_SECRET, LocalStack, webhook_secret
+from tools.signers.webhooks import secrets_for
 
 MARK = "HYGIENE"
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from local.slack_signer import button_click
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
+from tools.signers.slack import button_click
 
 
 @pytest.fixture(scope="module")

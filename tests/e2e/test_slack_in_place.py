@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import urllib3
 
-from local.slack_signer import events_api, link_shared, message_shortcut, unfurl_click
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
+from tools.signers.slack import events_api, link_shared, message_shortcut, unfurl_click
 
 TEAM, CHANNEL = "T0LOCAL01", "C0LOCAL01"
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.send import as_slack_shows, post_command
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
+from tools.send import as_slack_shows, post_command
 
 TEAM, ALICE, MALLORY = "T0E2E0001", "U0ALICE01", "U0MALLORY"
 

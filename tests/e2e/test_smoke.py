@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.slack_signer import DEV_SIGNING_SECRET
-from local.smoke import run
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
+from tools.signers.slack import DEV_SIGNING_SECRET
+from tools.smoke import run
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.send import post_webhook
-from local.stack import CALLBACK_SECRET, LocalStack
+from local.cloud.stack import CALLBACK_SECRET, LocalStack
 from omni_relay.presentation.messages import RELAY_MARK
 from omni_relay.sources.signing import standard_signature, whsec_key
 from tests.e2e.helpers import comments_about, stack_config
+from tools.send import post_webhook
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_a_slow_omni_on_teams_promises_only_what_happens(stack: LocalStack):
 
 def test_a_github_comment_on_an_issue_holding_a_long_log_cancels(stack: LocalStack):
     """73,797 bytes, as GitHub delivers a comment on an issue whose description is a pasted log."""
-    from local.webhook_signer import github_comment_on_a_long_issue
+    from tools.signers.webhooks import github_comment_on_a_long_issue
 
     job = new_job(stack, pinned="QUEUED")
     body = github_comment_on_a_long_issue(job)

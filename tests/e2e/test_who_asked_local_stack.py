@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.send import post_command, post_webhook
-from local.stack import LocalStack
-from local.webhook_signer import payload
+from local.cloud.stack import LocalStack
 from tests.e2e.helpers import stack_config
+from tools.send import post_command, post_webhook
+from tools.signers.webhooks import payload
 
 VICTIM = "583231"
 

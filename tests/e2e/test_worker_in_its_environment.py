@@ -9,14 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.send import as_slack_shows, post_command, post_webhook
-from local.stack import LocalStack
+from local.cloud.stack import LocalStack
 from omni_relay.domain.identity import Requester
 from omni_relay.domain.model import ReplyTarget
 from omni_relay.domain.tasks import CancelTask
 from tests.e2e.helpers import comments_about, stack_config
+from tools.send import as_slack_shows, post_command, post_webhook
 
-REPO = "acme/data-platform"  # the repository local.webhook_signer's GitHub deliveries come from
+REPO = "acme/data-platform"  # the repository tools.signers.webhooks's GitHub deliveries come from
 COMMENTS = f"/github/repos/{REPO}/issues/42/comments"
 
 

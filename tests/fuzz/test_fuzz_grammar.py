@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from local.events import slack_event
 from omni_relay.domain.grammar import Verb, parse_args, parse_texts
 from tests.conftest import in_use
 from tests.fakes import FakeOmni
 from tests.unit.conftest import NOW, SIGNING_SECRET
 from tests.unit.test_relay_handler import invoke
 from tests.unit.test_webhooks import build, event, invoke_on
+from tools.signers.events import slack_event
 
 WORD = "/omni-cancel"
 HOST = "acme.omniapp.co"

@@ -19,16 +19,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import relay_app
-from local.gateway import LambdaContext, http_api_event
-from local.slack_signer import sign as slack_sign
-from local.webhook_signer import payload as vendor_payload
-from local.webhook_signer import secrets_for
-from local.webhook_signer import sign as vendor_sign
+from local.cloud.gateway import LambdaContext, http_api_event
 from omni_relay.adapters.postback import AllowedHosts, PostBack
 from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, FakeUnfurler, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import make_settings
+from tools.signers.slack import sign as slack_sign
+from tools.signers.webhooks import payload as vendor_payload
+from tools.signers.webhooks import secrets_for
+from tools.signers.webhooks import sign as vendor_sign
 
 NOW = 1_795_000_000
 SLACK_SECRET = "fuzz-slack-signing-secret-51d2"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from local.iam_gate import evaluate
-from local.sam_template import Route, SamTemplate, TemplateError
+from local.cloud.iam_gate import evaluate
+from local.cloud.sam_template import Route, SamTemplate, TemplateError
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:stack-TaskQueue"
@@ -106,7 +106,7 @@ def test_the_worker_reads_the_slack_secret_only_when_it_must_check_who_asked_or_
 def test_the_local_stack_holds_each_function_to_the_role_the_template_gives_it():
     """The roles are the template's own (no managed policy SAM would attach): the worker polls its queue and
     no other, X-Ray only with Tracing=Active, a batch call authorised as its single action (as SQS does)."""
-    from local.iam_gate import AUTHORIZED_AS
+    from local.cloud.iam_gate import AUTHORIZED_AS
 
     other = "arn:aws:sqs:us-east-1:123456789012:payroll-events"
     for tracing in ("PassThrough", "Active"):

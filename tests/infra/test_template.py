@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 import relay_app
-from local.gateway import LambdaContext, http_api_event
-from local.sam_template import SamTemplate
+from local.cloud.gateway import LambdaContext, http_api_event
+from local.cloud.sam_template import SamTemplate
 from omni_relay.wiring import Runtime
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

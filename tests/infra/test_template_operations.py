@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.sam_template import REGION, SamTemplate
+from local.cloud.sam_template import REGION, SamTemplate
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

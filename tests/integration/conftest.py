@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.omni_emulator import OmniEmulator
+from local.standins.omni_emulator import OmniEmulator
 
 ORG_KEY = "omni-org-key-integration"
 

@@ -14,10 +14,10 @@ import pytest
 import urllib3
 
 import worker_app
-from local.aws_resources import create_all
-from local.lambda_runtime import free_port
-from local.sam_template import SamTemplate
-from local.slack_web_api import BOT_TOKEN, SlackWebApi
+from local.cloud.aws_resources import create_all
+from local.cloud.lambda_runtime import free_port
+from local.cloud.sam_template import SamTemplate
+from local.standins.slack_web_api import BOT_TOKEN, SlackWebApi
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.domain.identity import slack
 from omni_relay.domain.model import CancelOutcome, CancelRequest, JobDetails, JobState, Outcome, ReplyTarget

@@ -26,10 +26,10 @@ from typing import Any
 import boto3
 import pytest
 
-from local import deploy, slack_app
-from local.lambda_runtime import free_port
-from local.sam_template import check_parameters
-from local.slack_web_api import CONFIG_TOKEN, SlackWebApi
+from local.cloud.lambda_runtime import free_port
+from local.cloud.sam_template import check_parameters
+from local.standins.slack_web_api import CONFIG_TOKEN, SlackWebApi
+from tools import deploy, slack_app
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE_REGION = "eu-west-1"
@@ -342,10 +342,10 @@ def run_tool(module: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_each_tools_predictable_failure_is_one_line(aws: str, monkeypatch: pytest.MonkeyPatch):
     nothing = f"http://127.0.0.1:{free_port()}"
     cases = {
-        ("local.smoke", "--url", nothing): "nothing answers at",
-        ("local.manifest",): "deploy first",
-        ("local.redrive",): "deploy first",
-        ("local.slack_app",): "deploy first",
+        ("tools.smoke", "--url", nothing): "nothing answers at",
+        ("tools.manifest",): "deploy first",
+        ("tools.redrive",): "deploy first",
+        ("tools.slack_app",): "deploy first",
         ("local.job",): "no Omni emulator answers",
     }
     monkeypatch.setenv("OMNI_EMULATOR_PORT", str(free_port()))
@@ -357,6 +357,6 @@ def test_each_tools_predictable_failure_is_one_line(aws: str, monkeypatch: pytes
     monkeypatch.setenv("SLACK_SECRET_ID", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack-AbCdEf")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    done = run_tool("local.smoke", "--url", nothing)
+    done = run_tool("tools.smoke", "--url", nothing)
     assert done.returncode == 1 and "could not read the Slack secret" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -15,14 +15,14 @@ import boto3
 import pytest
 
 import relay_app
-from local.capture import CaptureServer
-from local.gateway import LambdaContext, http_api_event
-from local.lambda_runtime import free_port
-from local.omni_emulator import OmniEmulator
-from local.slack_signer import button_click, slash_command
+from local.cloud.gateway import LambdaContext, http_api_event
+from local.cloud.lambda_runtime import free_port
+from local.standins.capture import CaptureServer
+from local.standins.omni_emulator import OmniEmulator
 from omni_relay import wiring
 from omni_relay.observability import logger
 from tests.integration.conftest import point_aws_at, reset_powertools_parameters
+from tools.signers.slack import button_click, slash_command
 
 SIGNING_SECRET = "fault-matrix-signing-secret"
 ORG_KEY = "fault-matrix-org-key"

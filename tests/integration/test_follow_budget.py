@@ -16,9 +16,9 @@ import pytest
 import urllib3
 
 import worker_app
-from local.gateway import LambdaContext
-from local.lambda_runtime import free_port
-from local.omni_emulator import OmniEmulator
+from local.cloud.gateway import LambdaContext
+from local.cloud.lambda_runtime import free_port
+from local.standins.omni_emulator import OmniEmulator
 from omni_relay.adapters.job_records import DynamoJobRecords
 from omni_relay.adapters.omni import OmniClient
 from omni_relay.adapters.omni_budget import Kind, OmniBudget, key_id, reserve

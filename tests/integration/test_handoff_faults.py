@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.capture import CaptureServer
-from local.lambda_runtime import free_port
+from local.cloud.lambda_runtime import free_port
+from local.standins.capture import CaptureServer
 from omni_relay.adapters.dedupe import DynamoDedupe
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.adapters.sqs_queue import SqsTaskQueue

@@ -7,8 +7,8 @@ import time
 import pytest
 import urllib3
 
-from local.lambda_runtime import free_port
-from local.omni_emulator import OmniEmulator
+from local.cloud.lambda_runtime import free_port
+from local.standins.omni_emulator import OmniEmulator
 from omni_relay.adapters.omni import OmniClient, parse_retry_after
 from omni_relay.domain.deadline import Deadline
 from omni_relay.errors import OmniUnavailable

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from local.lambda_runtime import free_port
+from local.cloud.lambda_runtime import free_port
 from omni_relay.adapters.secret_store import ExtensionSecretStore, PowertoolsSecretStore
 from omni_relay.errors import SecretsUnavailable
 from tests.integration.conftest import point_aws_at, reset_powertools_parameters

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 import urllib3
 
-from local.slack_web_api import BOT_TOKEN, SlackWebApi
+from local.standins.slack_web_api import BOT_TOKEN, SlackWebApi
 from omni_relay.adapters.slack_api import SlackApi
 from omni_relay.domain.deadline import Deadline
 from omni_relay.errors import UnfurlFailed

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.omni_emulator import OmniEmulator
-from local.slack_web_api import BOT_TOKEN, SlackWebApi
+from local.standins.omni_emulator import OmniEmulator
+from local.standins.slack_web_api import BOT_TOKEN, SlackWebApi
 from omni_relay.adapters.omni import OmniClient
 from omni_relay.adapters.slack_api import SlackApi
 from omni_relay.domain.deadline import Deadline

@@ -22,7 +22,7 @@ def _busy(port: int) -> bool:
 
 def why_not() -> str | None:
     """Why the tier cannot run here, or None when it can."""
-    from local.sam_local_image import image_tag
+    from local.cloud.sam_local_image import image_tag
 
     if shutil.which("docker") is None:
         return "no docker command (make sam-local-engine installs Debian's docker.io and starts it)"

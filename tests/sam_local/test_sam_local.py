@@ -1,7 +1,7 @@
 """SAM CLI itself against the local stack: `sam local invoke` and `sam local start-api` with the README's
-command lines (local/sam_local.py) and the events `make events` writes (local/events.py), each
+command lines (local/cloud/sam_local.py) and the events `make events` writes (tools/signers/events.py), each
 function in a container from the Lambda python3.12 base image (AWS's, or the stand-in of
-local/sam_local_image.py), on the host's network (tests/sam_local/host_network.py says why SAM CLI
+local/cloud/sam_local_image.py), on the host's network (tests/sam_local/host_network.py says why SAM CLI
 needs a shim for that). The local stack runs as `make local` runs it: fixed ports, its own worker.
 
 What a user sees is asserted: a cancel answered inline by the function in the container (never
@@ -28,13 +28,13 @@ from typing import Any
 import pytest
 import urllib3
 
-from local.build import ROOT
-from local.events import for_sam_local, slack_event, write_all
-from local.sam_local import CREDENTIALS, START_API_PORT, invoke_args, start_api_args
-from local.send import as_slack_shows
-from local.slack_signer import slash_command
-from local.stack import LocalStack, StackConfig, seed_jobs
-from local.webhook_signer import delivery
+from local.cloud.build import ROOT
+from local.cloud.sam_local import CREDENTIALS, START_API_PORT, invoke_args, start_api_args
+from local.cloud.stack import LocalStack, StackConfig, seed_jobs
+from tools.send import as_slack_shows
+from tools.signers.events import for_sam_local, slack_event, write_all
+from tools.signers.slack import slash_command
+from tools.signers.webhooks import delivery
 
 SAM = [sys.executable, "-m", "tests.sam_local.host_network"]  # SAM CLI, its containers on the host's network
 RUN_TIMEOUT_S = 180

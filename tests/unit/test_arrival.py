@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from local.gateway import http_api_event
+from local.cloud.gateway import http_api_event
 from omni_relay.domain.deadline import Deadline
 from omni_relay.sources.request import InboundRequest, arrival_ms
 

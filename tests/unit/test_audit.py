@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 import worker_app
-from local.events import slack_event, webhook_event
 from omni_relay import wiring
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.adapters.postback import AllowedHosts, PostBack
@@ -24,6 +23,7 @@ from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, ManualClock, MemoryAudit, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
 from tests.unit.test_relay_handler import invoke
+from tools.signers.events import slack_event, webhook_event
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 HOST = "acme.omniapp.co"

@@ -12,8 +12,7 @@ import pytest
 
 import relay_app
 import worker_app
-from local.events import slack_event, webhook_event
-from local.gateway import LambdaContext
+from local.cloud.gateway import LambdaContext
 from omni_relay import wiring
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.adapters.postback import AllowedHosts, PostBack
@@ -21,6 +20,7 @@ from omni_relay.domain.tasks import CancelTask
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, SIGNING_SECRET, make_settings
+from tools.signers.events import slack_event, webhook_event
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 RESPONSE_URL = "https://hooks.slack.com/commands/T0LOCAL01/1/follow"

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from local.events import slack_event
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.presentation.markup import code_span
 from tests.fakes import FakeOmni
 from tests.unit.conftest import NOW, SIGNING_SECRET
 from tests.unit.test_webhooks import CALLBACK, COMMENTS, JOB, build, event, invoke_on
+from tools.signers.events import slack_event
 
 HOSTILE = (
     "<!channel> <!here> <@U0ADMIN01> <https://evil.example|click> @acme/oncall #12 "

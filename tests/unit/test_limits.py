@@ -8,13 +8,13 @@ import json
 from typing import Any
 
 import relay_app
-from local.events import resign, webhook_event
-from local.gateway import LambdaContext
+from local.cloud.gateway import LambdaContext
 from omni_relay.adapters.ratelimit import SenderRateLimit
 from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore
 from tests.unit.conftest import NOW, SIGNING_SECRET, load_event, make_settings
+from tools.signers.events import resign, webhook_event
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 

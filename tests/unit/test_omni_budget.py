@@ -12,8 +12,7 @@ import pytest
 
 import relay_app
 import worker_app
-from local.events import slack_event
-from local.gateway import LambdaContext
+from local.cloud.gateway import LambdaContext
 from omni_relay.adapters.job_records import LocalJobRecords
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.adapters.omni_budget import Kind, OmniBudget, key_id, reserve
@@ -25,6 +24,7 @@ from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
+from tools.signers.events import slack_event
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 

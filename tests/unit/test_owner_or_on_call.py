@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from local.events import slack_event
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.domain.deadline import Deadline
 from omni_relay.errors import WhoUnknown
@@ -19,6 +18,7 @@ from tests.fakes import FakeOmni, FakeSecretStore
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
 from tests.unit.test_relay_handler import invoke
 from tests.unit.test_webhooks import build, event, invoke_on
+from tools.signers.events import slack_event
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 TEAM = "T0LOCAL01"
@@ -257,8 +257,8 @@ def test_a_missing_token_or_scope_is_the_operators_to_fix_and_says_so_in_the_log
 
 
 def test_a_jira_author_is_named_by_the_email_atlassian_signs_but_not_when_a_rule_writes_it():
-    from local.webhook_signer import payload
     from tests.unit.test_webhooks import NOW as WEBHOOK_NOW
+    from tools.signers.webhooks import payload
 
     calls, omni, runtime = github_world()
     body = payload("jira", JOB, now=WEBHOOK_NOW)

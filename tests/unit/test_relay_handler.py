@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 import relay_app
-from local.events import resign
-from local.gateway import LambdaContext
+from local.cloud.gateway import LambdaContext
 from omni_relay import wiring
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryQueue
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, load_event, make_settings
+from tools.signers.events import resign
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 

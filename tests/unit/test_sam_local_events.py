@@ -1,6 +1,6 @@
 """What `sam local` is given works as the README says, checked without Docker (tests/sam_local runs
 the same with SAM CLI in containers): the events `make events` writes, the command lines the README
-gives (local/sam_local.py), and the base image they ask for."""
+gives (local/cloud/sam_local.py), and the base image they ask for."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from local.build import ROOT, host_architecture
-from local.events import JOB, write_all
-from local.sam_local import START_API_PORT, invoke_args, start_api_args
-from local.sam_local_image import image_tag
-from local.stack import StackConfig
+from local.cloud.build import ROOT, host_architecture
+from local.cloud.sam_local import START_API_PORT, invoke_args, start_api_args
+from local.cloud.sam_local_image import image_tag
+from local.cloud.stack import StackConfig
 from omni_relay.domain.deadline import Deadline
 from omni_relay.sources.request import InboundRequest
+from tools.signers.events import JOB, write_all
 
 BUDGET_S = 1.9
 

@@ -11,16 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 
 import relay_app
-from local.gateway import LambdaContext, http_api_event
-from local.slack_signer import (
-    events_api,
-    link_shared,
-    message_shortcut,
-    sign,
-    signed_payload,
-    slash_command,
-    unfurl_click,
-)
+from local.cloud.gateway import LambdaContext, http_api_event
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.adapters.postback import AllowedHosts, PostBack
 from omni_relay.sources import slack_unfurl
@@ -29,6 +20,15 @@ from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, FakeUnfurler, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
 from tests.unit.test_hostile_prompts import HOSTILE, MARKUP, SHOWN
+from tools.signers.slack import (
+    events_api,
+    link_shared,
+    message_shortcut,
+    sign,
+    signed_payload,
+    slash_command,
+    unfurl_click,
+)
 
 HOST = "acme.omniapp.co"
 RUNNING = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"

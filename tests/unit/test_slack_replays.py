@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 import relay_app
-from local.events import resign
-from local.gateway import LambdaContext
+from local.cloud.gateway import LambdaContext
 from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe
 from tests.unit.conftest import NOW, SIGNING_SECRET, load_event, make_settings
+from tools.signers.events import resign
 
 
 def invoke(runtime: Runtime, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 
 import pytest
 
-from local.gateway import http_api_event
-from local.slack_signer import sign as slack_sign
-from local.webhook_signer import github_comment_on_a_long_issue
+from local.cloud.gateway import http_api_event
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore
 from tests.unit.conftest import NOW, SIGNING_SECRET, make_settings
 from tests.unit.test_webhooks import JOB, build, event, invoke_on
+from tools.signers.slack import sign as slack_sign
+from tools.signers.webhooks import github_comment_on_a_long_issue
 
 MAX_JSON_DEPTH = 64  # the documented maximum (README, Limits)
 

@@ -64,8 +64,8 @@ def test_a_signed_body_of_another_event_relabelled_issue_comment_is_not_acted_on
 
 def aged(source: str, seconds: int, **options: object) -> dict:
     """A delivery `source` signed `seconds` before the relay's clock (NOW)."""
-    from local.events import webhook_event
     from tests.unit.test_webhooks import NOW, SECRETS
+    from tools.signers.events import webhook_event
 
     return webhook_event(source, A, timestamp=NOW - seconds, secret=SECRETS[source], **options)
 
@@ -88,8 +88,8 @@ def test_deliveries_signed_outside_their_vendors_window_are_refused():
 
 
 def test_a_fresh_zendesk_delivery_resent_under_another_invocation_id_cancels_once():
-    from local.webhook_signer import payload
     from tests.unit.test_webhooks import NOW
+    from tools.signers.webhooks import payload
 
     body = payload("zendesk", A, now=NOW)
     omni = FakeOmni()
@@ -178,8 +178,8 @@ def test_github_senders_match_by_numeric_id_whatever_their_login():
 
 
 def _github_body() -> dict:
-    from local.webhook_signer import payload
     from tests.unit.test_webhooks import NOW
+    from tools.signers.webhooks import payload
 
     return payload("github", A, now=NOW)
 

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 import relay_app
-from local.events import webhook_event
-from local.gateway import LambdaContext
-from local.webhook_signer import DEV_TOKENS, secret_entry, secrets_for
+from local.cloud.gateway import LambdaContext
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.adapters.postback import AllowedHosts, PostBack
 from omni_relay.domain.allowlists import SenderList
@@ -27,6 +25,8 @@ from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, make_settings
+from tools.signers.events import webhook_event
+from tools.signers.webhooks import DEV_TOKENS, secret_entry, secrets_for
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 CALLBACK = "https://hooks.acme.example/omni-results"

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from local.events import slack_event, webhook_event
-from local.webhook_signer import payload
 from omni_relay.adapters.omni import OmniReply
 from tests.fakes import FakeOmni
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET
 from tests.unit.test_relay_handler import invoke
 from tests.unit.test_webhooks import JOB, SECRETS, build, event, invoke_on
+from tools.signers.events import slack_event, webhook_event
+from tools.signers.webhooks import payload
 
 VICTIM_ID = "583231"  # a real person's public numeric GitHub id
 VICTIM_TOKEN = "victim-personal-access-token"  # noqa: S105 (a fake token)
@@ -403,7 +403,7 @@ def test_a_signed_body_with_a_repeated_key_is_refused(omni: FakeOmni):
         ' "user": "1", "user_role": "end-user", "user_role": "admin"}'
     )
     e = webhook_event("zendesk", JOB, timestamp=NOW, secret=SECRETS["zendesk"], body={})
-    from local.webhook_signer import sign
+    from tools.signers.webhooks import sign
 
     headers = {
         **e["headers"],
@@ -416,8 +416,8 @@ def test_a_signed_body_with_a_repeated_key_is_refused(omni: FakeOmni):
 
 
 def test_a_button_is_judged_by_the_clickers_own_workspace(omni: FakeOmni, use_runtime):
-    from local.events import http_api_event
-    from local.slack_signer import button_click
+    from tools.signers.events import http_api_event
+    from tools.signers.slack import button_click
 
     headers, body = button_click(JOB, secret=SIGNING_SECRET, timestamp=NOW, team_id="T0LOCAL01")
     payload_form = body.decode()
@@ -426,7 +426,7 @@ def test_a_button_is_judged_by_the_clickers_own_workspace(omni: FakeOmni, use_ru
     data = json.loads(urllib.parse.parse_qs(payload_form)["payload"][0])
     data["user"]["team_id"] = "T0EVIL999"  # a Slack Connect guest from another workspace
     raw = urllib.parse.urlencode({"payload": json.dumps(data)}).encode()
-    from local.slack_signer import sign
+    from tools.signers.slack import sign
 
     headers["X-Slack-Signature"] = sign(SIGNING_SECRET, raw, NOW)
     runtime, http, store = build(omni, SLACK_ALLOWED_TEAMS="T0LOCAL01")
@@ -448,7 +448,7 @@ def test_a_zendesk_trigger_comment_cannot_turn_itself_into_an_agents_event(omni:
         ' "event": {"comment": {"author": {"id": "1", "is_staff": true}, "body": "/omni-cancel ' + JOB + '"}}}'
     )
     e = webhook_event("zendesk", JOB, timestamp=NOW, secret=SECRETS["zendesk"], body={})
-    from local.webhook_signer import sign
+    from tools.signers.webhooks import sign
 
     signed = sign("zendesk", injected.encode(), SECRETS["zendesk"], now=NOW, delivery_id="d")
     [(status, reply)] = invoke_on(

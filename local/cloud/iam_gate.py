@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.http_reply import LoopbackServer, send_reply
+from local.cloud.http_reply import LoopbackServer, send_reply
 
 _CREDENTIAL = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
 # SQS authorises its batch operations as the single ones (the Service Authorization Reference lists no

@@ -1,5 +1,5 @@
 """The `sam local` command lines docs/local-stack.md gives, in one place: the test tier (tests/sam_local) runs
-exactly these, and `python -m local.sam_local` prints them for this machine.
+exactly these, and `python -m local.cloud.sam_local` prints them for this machine.
 
 - The template is the local stack's build (`make local-build`: .aws-sam/local, built for this
   machine's architecture), and Architecture is overridden to match, since the built template keeps
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 
-from local.build import ROOT, host_architecture
+from local.cloud.build import ROOT, host_architecture
 
 TEMPLATE = ".aws-sam/local/template.yaml"
 ENV_VARS = "events/env.json"

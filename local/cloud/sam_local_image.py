@@ -5,7 +5,7 @@ second run finds it (same recipe, same python3.12, same awslambdaric) and does n
 What is in it:
 - Debian bookworm, `debootstrap --variant=minbase` from the Debian mirror apt uses on this machine,
   with the shared libraries CPython's modules load (OpenSSL, libffi, SQLite, …) and CA certificates;
-- this machine's python3.12 (the one `sam build` uses, local/build.py) under /var/lang, as in AWS's
+- this machine's python3.12 (the one `sam build` uses, local/cloud/build.py) under /var/lang, as in AWS's
   image: the interpreter, libpython and the standard library (without its tests, IDLE and Tk);
 - /var/runtime: awslambdaric at the pin in requirements-dev.txt (what the local stack runs too), and
   /var/runtime/bootstrap, which runs it with the function's handler;
@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from local.build import ROOT, BuildError, ensure_runtime_client, host_architecture, python312
+from local.cloud.build import ROOT, BuildError, ensure_runtime_client, host_architecture, python312
 
 SUITE = "bookworm"
 # What CPython's own modules link against (ssl, ctypes, sqlite3, bz2, lzma, uuid, readline, curses, …).
@@ -53,7 +53,7 @@ IMAGE_ENV = {
 }
 # Lambda's python runtime puts the function's code first, then its layers, then the runtime client.
 BOOTSTRAP = """#!/bin/sh
-# The stand-in's runtime: awslambdaric with the function's handler (local/sam_local_image.py).
+# The stand-in's runtime: awslambdaric with the function's handler (local/cloud/sam_local_image.py).
 export PYTHONPATH="/var/task:/opt/python/lib/python3.12/site-packages:/opt/python:/var/runtime"
 export AWS_EXECUTION_ENV="${AWS_EXECUTION_ENV:-AWS_Lambda_python3.12}"
 exec /var/lang/bin/python3.12 -m awslambdaric "${_HANDLER:-$AWS_LAMBDA_FUNCTION_HANDLER}"

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.http_reply import LoopbackServer, send_reply
-from local.sam_template import Route
+from local.cloud.http_reply import LoopbackServer, send_reply
+from local.cloud.sam_template import Route
 
 Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]  # (function logical id, event) -> its result
 # API Gateway HTTP APIs pass these content types as text; everything else arrives base64-encoded.

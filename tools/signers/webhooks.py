@@ -1,5 +1,5 @@
 """Real-shaped webhook deliveries, signed the way each vendor signs them: for the demo, the tests,
-`make events` and `python -m local.send --webhook <source>`.
+`make events` and `python -m tools.send --webhook <source>`.
 
 Payloads follow each vendor's documented examples, trimmed to the fields a relay reads plus enough
 of the rest to look like the real thing. Secrets come from <SOURCE>_WEBHOOK_SECRET, or the local

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from local.deploy import DeployError, deployed
+from tools.deploy import DeployError, deployed
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "slack-app-manifest.yaml"

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from local.sam_template import ACCOUNT, REGION, STACK_NAME, SamTemplate, TemplateError
+from local.cloud.sam_template import ACCOUNT, REGION, STACK_NAME, SamTemplate, TemplateError
 
 SUPPORTED = ("AWS::SecretsManager::Secret", "AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup")
 

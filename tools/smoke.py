@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import urllib3
 
-from local.deploy import DeployError, deployed, settings_path
-from local.send import post_command
-from local.slack_signer import DEV_SIGNING_SECRET
+from tools.deploy import DeployError, deployed, settings_path
+from tools.send import post_command
+from tools.signers.slack import DEV_SIGNING_SECRET
 
 Check = Callable[[str, str], tuple[bool, str]]
 

@@ -27,8 +27,8 @@ from urllib.parse import urlencode
 import urllib3
 import yaml
 
-from local.deploy import DeployError, Settings, deployed, merge_secret, settings_path
-from local.manifest import fill
+from tools.deploy import DeployError, Settings, deployed, merge_secret, settings_path
+from tools.manifest import fill
 
 TOKEN_HELP = "https://api.slack.com/apps -> Your App Configuration Tokens -> Generate Token"
 

@@ -32,7 +32,7 @@ def main() -> int:
     import boto3
     import botocore.exceptions
 
-    from local.deploy import DeployError, deployed
+    from tools.deploy import DeployError, deployed
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dlq-url", help="the TaskDeadLetterQueueUrl stack output (default: the deployed stack's)")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from local.http_reply import LoopbackServer
+from local.cloud.http_reply import LoopbackServer
 
 
 class CaptureServer(LoopbackServer):

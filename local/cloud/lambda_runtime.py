@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from local.sam_template import FunctionSpec
+from local.cloud.sam_template import FunctionSpec
 
 
 class FunctionFailed(Exception):

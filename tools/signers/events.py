@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local.gateway import http_api_event
-from local.slack_signer import DEV_SIGNING_SECRET, events_api, link_shared, message_shortcut, sign, slash_command
-from local.webhook_signer import SOURCES, delivery
+from local.cloud.gateway import http_api_event
+from tools.signers.slack import DEV_SIGNING_SECRET, events_api, link_shared, message_shortcut, sign, slash_command
+from tools.signers.webhooks import SOURCES, delivery
 
-EVENTS = Path(__file__).resolve().parent.parent / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 
 # name -> (path, slash command text, or a raw form body)

@@ -1,7 +1,7 @@
 """Send one signed slash command to a running relay and print the reply as Slack would show it.
 
-python -m local.send [--url http://127.0.0.1:3000] [--secret S] [--user U] [--team T] <text>
-python -m local.send --webhook github|jira|zendesk|pagerduty|linear|teams|standard|shared <job id>
+python -m tools.send [--url http://127.0.0.1:3000] [--secret S] [--user U] [--team T] <text>
+python -m tools.send --webhook github|jira|zendesk|pagerduty|linear|teams|standard|shared <job id>
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import urllib3
 
-from local.slack_signer import DEV_SIGNING_SECRET, slash_command
-from local.webhook_signer import SOURCES, delivery
+from tools.signers.slack import DEV_SIGNING_SECRET, slash_command
+from tools.signers.webhooks import SOURCES, delivery
 
 
 def post_command(url: str, text: str, **fields: Any) -> tuple[int, dict[str, Any]]:
@@ -29,7 +29,7 @@ def post_command(url: str, text: str, **fields: Any) -> tuple[int, dict[str, Any
 
 
 def post_webhook(url: str, source: str, job_id: str, **options: Any) -> tuple[int, dict[str, Any]]:
-    """One signed, real-shaped delivery from `source` (see local.webhook_signer.delivery for options)."""
+    """One signed, real-shaped delivery from `source` (see tools.signers.webhooks.delivery for options)."""
     headers, body = delivery(source, job_id, **options)
     response = urllib3.request(
         "POST", f"{url.rstrip('/')}/webhooks/{source}", headers=headers, body=body, timeout=20, retries=False

@@ -5,17 +5,17 @@
 - AWS: moto server, with every resource the template declares created with its properties (secrets,
   queues with their redrive policy, the table with its key and TTL); their names and ARNs reach the
   functions through the template's own Ref/GetAtt. In front of moto an IAM gate holds each function
-  to the policy the template gives it (local/iam_gate.py).
+  to the policy the template gives it (local/cloud/iam_gate.py).
 - Functions: each from the `sam build` output in its own processes under the Lambda Runtime
-  Interface Emulator (local/lambda_runtime.py), with exactly the environment SAM CLI resolves for it
+  Interface Emulator (local/cloud/lambda_runtime.py), with exactly the environment SAM CLI resolves for it
   from the template; only AWS_ENDPOINT_URL and SLACK_API_URL (declared by the template for this) and
   the function's credentials come from the stack, as an env file and a profile would for `sam local`.
-- HTTP: the template's HttpApi routes (local/gateway.py); SQS: its event sources (local/event_source.py).
-- Omni: the emulator (local/omni_emulator.py), unless OMNI_BASE_URL points at a real one; post-backs,
+- HTTP: the template's HttpApi routes (local/cloud/gateway.py); SQS: its event sources (local/cloud/event_source.py).
+- Omni: the emulator (local/standins/omni_emulator.py), unless OMNI_BASE_URL points at a real one; post-backs,
   comments and callbacks go to a capture server; Slack's Web API (users.info, usergroups.users.list,
-  for owner-or-on-call) to a stand-in (local/slack_web_api.py).
+  for owner-or-on-call) to a stand-in (local/standins/slack_web_api.py).
 
-`python -m local.stack` (`make local`) serves until Ctrl-C. Environment:
+`python -m local.cloud.stack` (`make local`) serves until Ctrl-C. Environment:
   PARAMS                 template parameter overrides, e.g. "SlackAllowedTeams=T0123 PostbackHosts=jira.example.com"
   POSTBACK_HOSTS         extra post-back hosts, added to the capture server's (as 127.0.0.1 and as
                          host.docker.internal, the name sam local containers give it)
@@ -49,16 +49,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.build import ROOT, ensure_build, ensure_runtime_client, python312
-from local.capture import CaptureServer
-from local.gateway import Gateway
-from local.lambda_runtime import FunctionPool, Instance, free_port, function_environment
-from local.omni_emulator import OmniEmulator
-from local.sam_template import ACCOUNT, REGION, FunctionSpec, SamTemplate
-from local.slack_signer import DEV_SIGNING_SECRET
-from local.slack_web_api import BOT_TOKEN as SLACK_BOT_TOKEN
-from local.slack_web_api import SlackWebApi
-from local.webhook_signer import SOURCES, dev_secret, secret_entry
+from local.cloud.build import ROOT, ensure_build, ensure_runtime_client, python312
+from local.cloud.gateway import Gateway
+from local.cloud.lambda_runtime import FunctionPool, Instance, free_port, function_environment
+from local.cloud.sam_template import ACCOUNT, REGION, FunctionSpec, SamTemplate
+from local.standins.capture import CaptureServer
+from local.standins.omni_emulator import OmniEmulator
+from local.standins.slack_web_api import BOT_TOKEN as SLACK_BOT_TOKEN
+from local.standins.slack_web_api import SlackWebApi
+from tools.signers.slack import DEV_SIGNING_SECRET
+from tools.signers.webhooks import SOURCES, dev_secret, secret_entry
 
 DEV_OMNI_KEY = "omni-local-org-key"
 CALLBACK_SECRET = "whsec_bG9jYWwtZGV2LWNhbGxiYWNrLXNpZ25pbmcta2V5IQ=="  # local dev only
@@ -303,9 +303,9 @@ class LocalStack:
         self._servers.append(self.slack_api)
 
     def _start_template(self, build_dir: Path, runtime_client: Path, python: str) -> None:
-        from local.aws_resources import create_all
-        from local.event_source import SqsEventSource
-        from local.iam_gate import IamGate
+        from local.cloud.aws_resources import create_all
+        from local.cloud.event_source import SqsEventSource
+        from local.cloud.iam_gate import IamGate
 
         cfg = self.config
         assert self.capture is not None
@@ -420,7 +420,7 @@ class LocalStack:
         """The Parameters and Secrets extension's HTTP interface for `function`, reading with its
         credentials through the IAM gate, as the real extension does inside the function's sandbox.
         Each function gets its own port (each sandbox has its own localhost in Lambda)."""
-        from local.secrets_extension import SecretsExtension
+        from local.cloud.secrets_extension import SecretsExtension
 
         creds = credentials_for(function)
         extension = SecretsExtension(
@@ -550,8 +550,8 @@ def stop_on_signals() -> None:
 
 def seed_jobs(stack: LocalStack) -> tuple[str, str]:
     """What `make local` starts with on its Omni emulator: a running job to cancel, and the one the
-    committed events and `make events` without a stack name (local/events.py JOB), running too."""
-    from local.events import JOB
+    committed events and `make events` without a stack name (tools/signers/events.py JOB), running too."""
+    from tools.signers.events import JOB
 
     assert stack.omni is not None
     key = stack.config.omni_api_key
@@ -585,9 +585,9 @@ def main() -> None:
         default = " (the dev default)" if secret == DEV_SIGNING_SECRET else ""
         print(f"\nSlack signing secret{default}: SLACK_SIGNING_SECRET. Another job to cancel: make job")
         print("Send a signed slash command with:")
-        print(f"  .venv/bin/python -m local.send --url {stack.url} <job id>")
+        print(f"  .venv/bin/python -m tools.send --url {stack.url} <job id>")
         print(f"and a signed webhook ({', '.join(SOURCES)}) with:")
-        print(f"  .venv/bin/python -m local.send --url {stack.url} --webhook github <job id>")
+        print(f"  .venv/bin/python -m tools.send --url {stack.url} --webhook github <job id>")
         print("Ctrl-C stops everything.\n", flush=True)
         try:
             threading.Event().wait()
@@ -601,8 +601,8 @@ if __name__ == "__main__":
     except KeyboardInterrupt:  # a signal while starting: what had started is stopped already
         sys.exit(130)
     except Exception as exc:  # a clear line, not a traceback, for what a user can fix
-        from local.build import BuildError
-        from local.sam_template import TemplateError
+        from local.cloud.build import BuildError
+        from local.cloud.sam_template import TemplateError
 
         if isinstance(exc, BuildError | TemplateError | ValueError | PortInUse):
             sys.exit(f"error: {exc}")

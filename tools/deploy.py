@@ -105,7 +105,7 @@ def template_parameters(template: Path = TEMPLATE) -> dict[str, dict[str, Any]]:
 
 def check(values: Mapping[str, str], declared: Mapping[str, dict[str, Any]]) -> None:
     """Each value as CloudFormation would check it (the local stack's own checker)."""
-    from local.sam_template import TemplateError, check_parameters
+    from local.cloud.sam_template import TemplateError, check_parameters
 
     for name, value in values.items():
         if '"' in value:

@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.http_reply import LoopbackServer, send_reply
+from local.cloud.http_reply import LoopbackServer, send_reply
 
 BOT_TOKEN = "xoxb-local-relay-bot-token"  # noqa: S105 (the stand-in's made-up token)
 CONFIG_TOKEN = "xoxe.xoxp-1-local-app-configuration-token"  # noqa: S105 (likewise)

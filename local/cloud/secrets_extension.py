@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.http_reply import LoopbackServer, send_reply
+from local.cloud.http_reply import LoopbackServer, send_reply
 
 
 class SecretsExtension(LoopbackServer):

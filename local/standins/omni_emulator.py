@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local.http_reply import LoopbackServer
+from local.cloud.http_reply import LoopbackServer
 
 TERMINAL = ("COMPLETE", "FAILED", "CANCELLED")
 _JOB = re.compile(r"^/api/v1/ai/jobs/([^/]+)(/cancel)?/?$")

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = ROOT / ".aws-sam" / "local"
 RUNTIME_CLIENT_DIR = ROOT / ".aws-sam" / "local-runtime-client"
 SOURCES = ("template.yaml", "functions", "layers")

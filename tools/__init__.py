@@ -1,0 +1,1 @@
+"""Tools that act on a deployed relay: deploy, configure, slack-app, manifest, smoke, redrive, send."""
