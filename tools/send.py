@@ -66,15 +66,10 @@ def main() -> None:
     parser.add_argument(
         "--response-url",
         default=f"http://127.0.0.1:{os.environ.get('CAPTURE_PORT') or 8098}/response",
-        help="where the worker posts follow-ups (default: make local's capture server)",
+        help="Slack's response_url, where a result found later is posted (default: make local's capture server;"
+        " http://host.docker.internal:8098/response for sam local)",
     )
     parser.add_argument("--webhook", choices=SOURCES, help="send as this webhook source instead of Slack")
-    parser.add_argument(
-        "--response-url",
-        default="https://hooks.slack.com/commands/T0LOCAL01/1/local",
-        help="Slack's response_url, where a result found later is posted (e.g. make local's capture server: "
-        "http://127.0.0.1:8098/slack/send, or http://host.docker.internal:8098/slack/send for sam local)",
-    )
     args = parser.parse_args()
     try:
         if args.webhook:

@@ -55,3 +55,21 @@ def test_the_stacks_stand_ins_answer_without_a_nagle_stall(stack: LocalStack):
         for _ in range(12):
             pool.urlopen("GET", path, retries=False)
         assert time.perf_counter() - started < 0.3, name
+
+
+def test_tools_send_signs_a_command_the_stack_answers(stack: LocalStack):
+    """The README's `python -m tools.send <job>`, run as a user runs it, against this stack."""
+    import subprocess
+    import sys
+
+    assert stack.omni is not None
+    job = stack.omni.create_job(key=stack.config.omni_api_key, queued_s=600)
+    sent = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
+        [sys.executable, "-m", "tools.send", "--url", stack.url, f"status {job}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert job in sent.stdout and "QUEUED" in sent.stdout.upper(), sent.stdout
