@@ -83,27 +83,14 @@ class SlackApi:
         """chat.unfurl with a JSON body (Slack's Web API takes JSON with a bearer token for write methods)."""
         if not token:
             raise UnfurlFailed("no bot_token in the Slack secret", setup=True)
-        remaining = deadline.remaining()
-        if remaining < 0.05:
-            raise UnfurlFailed("no time left to unfurl")
         try:
-            response = self._http.request(
-                "POST",
-                f"{self._base}/chat.unfurl",
-                body=json.dumps({**target, "unfurls": unfurls}).encode(),
-                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"},
-                timeout=urllib3.Timeout(connect=min(1.0, remaining), read=remaining),
-                retries=False,
-                redirect=False,
-            )
+            status, body = self._post("chat.unfurl", token, deadline, payload={**target, "unfurls": unfurls})
+        except _NoTime:
+            raise UnfurlFailed("no time left to unfurl") from None
         except urllib3.exceptions.HTTPError:
             raise UnfurlFailed("Slack did not answer chat.unfurl") from None
-        try:
-            body = json.loads(response.data or b"{}")
-        except ValueError:
-            body = None
-        if response.status != 200 or not isinstance(body, dict):
-            raise UnfurlFailed(f"Slack answered chat.unfurl with HTTP {response.status}")
+        if status != 200 or body is None:
+            raise UnfurlFailed(f"Slack answered chat.unfurl with HTTP {status}")
         if body.get("ok") is not True:
             error = _word(body.get("error"))
             raise UnfurlFailed(_reason(error, body), setup=error in SETUP_ERRORS)
@@ -113,34 +100,58 @@ class SlackApi:
             raise WhoUnknown(
                 "the relay's Slack secret has no bot_token (a bot token with users:read.email)", setup=True
             )
-        remaining = deadline.remaining()
-        if remaining < 0.05:
-            raise WhoUnknown("there was no time left to ask Slack who you are")
         try:
-            response = self._http.request(
-                "POST",
-                f"{self._base}/{method}",
-                fields=fields,
-                encode_multipart=False,
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=urllib3.Timeout(connect=min(1.0, remaining), read=remaining),
-                retries=False,
-                redirect=False,
-            )
+            status, body = self._post(method, token, deadline, fields=fields)
+        except _NoTime:
+            raise WhoUnknown("there was no time left to ask Slack who you are") from None
         except urllib3.exceptions.HTTPError:
             raise WhoUnknown("Slack did not answer when asked who you are") from None
-        if response.status == 429:
+        if status == 429:
             raise WhoUnknown("Slack is rate-limiting the relay's look-ups; try again in a minute")
-        try:
-            body = json.loads(response.data or b"{}")
-        except ValueError:
-            body = None
-        if response.status != 200 or not isinstance(body, dict):
+        if status != 200 or body is None:
             raise WhoUnknown("Slack did not answer when asked who you are")
         if body.get("ok") is not True:
             error = _word(body.get("error"))
             raise WhoUnknown(_reason(error, body), setup=error in SETUP_ERRORS)
         return body
+
+    def _post(
+        self,
+        method: str,
+        token: str,
+        deadline: Deadline,
+        *,
+        fields: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> tuple[int, dict[str, Any] | None]:
+        """One Web API call within `deadline`, as a form (`fields`) or JSON (`payload`): its HTTP status
+        and its JSON object (None when it is not one). _NoTime when too little of the deadline is left."""
+        remaining = deadline.remaining()
+        if remaining < 0.05:
+            raise _NoTime
+        headers = {"Authorization": f"Bearer {token}"}
+        body: dict[str, Any] = {"fields": fields, "encode_multipart": False}
+        if payload is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+            body = {"body": json.dumps(payload).encode()}
+        response = self._http.request(
+            "POST",
+            f"{self._base}/{method}",
+            headers=headers,
+            timeout=urllib3.Timeout(connect=min(1.0, remaining), read=remaining),
+            retries=False,
+            redirect=False,
+            **body,
+        )
+        try:
+            answer = json.loads(response.data or b"{}")
+        except ValueError:
+            return response.status, None
+        return response.status, answer if isinstance(answer, dict) else None
+
+
+class _NoTime(Exception):
+    """Too little of the caller's deadline is left to ask Slack (each caller says so in its own words)."""
 
 
 SETUP_ERRORS = frozenset({"missing_scope", "invalid_auth", "not_authed", "token_revoked", "account_inactive"})

@@ -1,5 +1,5 @@
 """Text from Omni or a sender, shown literally in each vendor's markup: it is data, never markup.
-Slack's own escaping is in sources/slack_blocks.py; Jira (ADF text nodes), Zendesk and PagerDuty
+Slack's own escaping is in slack_blocks.py; Jira (ADF text nodes), Zendesk and PagerDuty
 (plain-text comments) and JSON replies need none."""
 
 from __future__ import annotations
