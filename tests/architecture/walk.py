@@ -26,13 +26,11 @@ ROOT_MODULE = "omni_relay.wiring"
 # The floors a request goes down, entry point first; the modules every floor uses (errors, settings,
 # logging) are beside them, not below.
 FLOORS = (
-    "relay_app",
-    "worker_app",
-    "omni_relay.sources",
-    "omni_relay.usecases",
-    "omni_relay.presentation",
-    "omni_relay.adapters",
-    "omni_relay.domain",
+    ("relay_app", "worker_app"),
+    ("omni_relay.sources",),
+    ("omni_relay.usecases",),
+    ("omni_relay.presentation", "omni_relay.adapters"),
+    ("omni_relay.domain",),
 )
 for _path in ("layers/core", "functions/relay", "functions/worker"):  # as pyproject's pythonpath
     if str(ROOT / _path) not in sys.path:
@@ -88,9 +86,9 @@ class Walk:
 
 def floor(module: str) -> int:
     """The module's floor (0 the entry points); -1 for the root and the modules beside the floors."""
-    for i, prefix in enumerate(FLOORS):
-        if module == prefix or module.startswith(prefix + "."):
-            return max(i - 1, 0)
+    for i, prefixes in enumerate(FLOORS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return i
     return -1
 
 

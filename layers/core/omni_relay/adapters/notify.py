@@ -17,7 +17,7 @@ from omni_relay.adapters.postback import PostBack
 from omni_relay.domain.model import CancelOutcome
 from omni_relay.errors import PostBackRefused
 from omni_relay.observability import count, logger
-from omni_relay.presentation.messages import RESULT_TYPE
+from omni_relay.presentation.messages import RESULT_TYPE, reported
 from omni_relay.sources.signing import standard_signature, whsec_key
 
 
@@ -50,7 +50,7 @@ class Notifier:
         event = {
             "type": RESULT_TYPE,
             "timestamp": datetime.fromtimestamp(sent_at, UTC).isoformat().replace("+00:00", "Z"),
-            "data": {**outcome.reported(text), "source": source},
+            "data": {**reported(outcome, text), "source": source},
         }
         body = json.dumps(event).encode()
         headers = {

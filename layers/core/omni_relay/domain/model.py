@@ -143,14 +143,6 @@ class CancelOutcome:
             "outcome": self.kind.value,
         }
 
-    def reported(self, message: str) -> dict[str, Any]:
-        """What a webhook reply and the callback carry: the outcome, the message, and Omni's details of
-        the job as data (never inside the message's markup)."""
-        body: dict[str, Any] = {**self.as_dict(), "message": message}
-        if self.job is not None and (job := self.job.to_dict()):
-            body["job"] = job
-        return body
-
     def to_record(self) -> dict[str, Any]:
         """What de-duplication stores, so a repeated request gets this outcome back."""
         record: dict[str, Any] = {**self.as_dict(), "detail": self.detail}

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from omni_relay.domain.model import CancelOutcome, JobDetails, JobState, Outcome
@@ -267,3 +268,12 @@ def pending_elsewhere(job_id: str) -> str:
         f"Cancelling job {job_id}. Omni is slow to answer; the relay keeps trying in the background "
         "and sends the result to its callback. Check the job in Omni in a minute."
     )
+
+
+def reported(outcome: CancelOutcome, message: str) -> dict[str, Any]:
+    """The JSON a webhook reply and the callback carry: the outcome, the message, and Omni's details
+    of the job as data (never inside the message's markup)."""
+    body: dict[str, Any] = {**outcome.as_dict(), "message": message}
+    if outcome.job is not None and (job := outcome.job.to_dict()):
+        body["job"] = job
+    return body

@@ -25,7 +25,7 @@ from omni_relay.domain.grammar import Command, Verb, job_of, parse_args, parse_t
 from omni_relay.domain.model import CancelOutcome, CancelRequest, Outcome, ReplyTarget
 from omni_relay.errors import AlreadyInProgress, MalformedRequest, UnsupportedMediaType
 from omni_relay.observability import logger
-from omni_relay.presentation.messages import RELAY_MARK, full_text, pending_elsewhere
+from omni_relay.presentation.messages import RELAY_MARK, full_text, pending_elsewhere, reported
 from omni_relay.settings import Settings
 from omni_relay.sources import bounded_json
 from omni_relay.sources.base import WebhookSource
@@ -145,7 +145,7 @@ def status_of(outcome: CancelOutcome) -> int:
 
 def answer(outcome: CancelOutcome, source: WebhookSource) -> dict[str, Any]:
     """The reply's JSON, its message as the source shows it (a Teams reply is a message)."""
-    return outcome.reported(full_text(outcome, source.literal))
+    return reported(outcome, full_text(outcome, source.literal))
 
 
 def parse_json(body: bytes) -> Mapping[str, Any]:
