@@ -15,6 +15,7 @@ import urllib3
 
 import worker_app
 from local.cloud.aws_resources import create_all
+from local.cloud.gateway import LambdaContext
 from local.cloud.lambda_runtime import free_port
 from local.cloud.sam_template import SamTemplate
 from local.standins.slack_web_api import BOT_TOKEN, SlackWebApi
@@ -27,6 +28,7 @@ from omni_relay.usecases.audit import DynamoAudit, Recorder, Viewer, history
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe
 from tests.integration.conftest import point_aws_at
+from tools.signers.events import task_event
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
@@ -128,20 +130,7 @@ def notice(user: str) -> CancelTask:
 
 
 def deliver(task: CancelTask, receive_count: int = 1) -> None:
-    record = {
-        "messageId": f"m-{receive_count}",
-        "receiptHandle": "r",
-        "body": task.to_json(),
-        "attributes": {"ApproximateReceiveCount": str(receive_count)},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-    }
-
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "worker", 256, "r"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:worker"
-
-    worker_app.lambda_handler({"Records": [record]}, Context())
+    worker_app.lambda_handler(task_event(task.to_json(), receive_count=receive_count), LambdaContext())
 
 
 def test_the_owner_is_told_once_who_cancelled_their_job_from_where_when_and_why(api: SlackWebApi, capsys, use_runtime):

@@ -33,6 +33,7 @@ from omni_relay.usecases.cancelling import cancel_or_hand_off
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeSecretStore, MemoryDedupe, RecordingHttp
 from tests.integration.conftest import ORG_KEY, point_aws_at
+from tools.signers.events import task_event
 
 JOBS = 50
 LOOKERS = 20
@@ -64,18 +65,8 @@ class DelayQueue:
 
 def deliver(tasks: list[CancelTask]) -> None:
     for start in range(0, len(tasks), 5):  # the event source's BatchSize
-        records = [
-            {
-                "messageId": f"m{start + i}",
-                "receiptHandle": "r",
-                "body": task.to_json(),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-            }
-            for i, task in enumerate(tasks[start : start + 5])
-        ]
-        result = worker_app.lambda_handler({"Records": records}, LambdaContext())
+        batch = task_event(*(task.to_json() for task in tasks[start : start + 5]))
+        result = worker_app.lambda_handler(batch, LambdaContext())
         assert result == {"batchItemFailures": []}
 
 

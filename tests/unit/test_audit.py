@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import worker_app
+from local.cloud.gateway import LambdaContext
 from omni_relay import wiring
 from omni_relay.adapters.omni import OmniReply
 from omni_relay.adapters.postback import AllowedHosts, PostBack
@@ -23,7 +24,7 @@ from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, ManualClock, MemoryAudit, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
 from tests.unit.test_relay_handler import invoke
-from tools.signers.events import slack_event, webhook_event
+from tools.signers.events import slack_event, task_event, webhook_event
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 HOST = "acme.omniapp.co"
@@ -113,26 +114,11 @@ class World:
         return reply
 
     def deliver(self, task: CancelTask, receive_count: int = 1) -> None:
-        record = {
-            "messageId": f"m-{receive_count}",
-            "receiptHandle": "r",
-            "body": task.to_json(),
-            "attributes": {"ApproximateReceiveCount": str(receive_count)},
-            "messageAttributes": {},
-            "eventSource": "aws:sqs",
-        }
-        worker_app.lambda_handler({"Records": [record]}, _Context())
+        worker_app.lambda_handler(task_event(task.to_json(), receive_count=receive_count), LambdaContext())
 
     @property
     def records(self) -> list[dict[str, Any]]:
         return self.audit.records
-
-
-class _Context:
-    function_name = "omni-cancel-relay-worker"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:omni-cancel-relay-worker"
-    aws_request_id = "worker-request"
 
 
 def world_with(use_runtime: Callable[[Runtime], Runtime], **env: str) -> World:

@@ -20,7 +20,7 @@ from omni_relay.domain.tasks import CancelTask
 from omni_relay.wiring import Runtime
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, MemoryQueue, RecordingHttp
 from tests.unit.conftest import NOW, SIGNING_SECRET, make_settings
-from tools.signers.events import slack_event, webhook_event
+from tools.signers.events import slack_event, task_event, webhook_event
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 RESPONSE_URL = "https://hooks.slack.com/commands/T0LOCAL01/1/follow"
@@ -99,15 +99,7 @@ class World:
         return json.loads(result["body"])
 
     def deliver(self, task: CancelTask, receive_count: int = 1) -> dict[str, Any]:
-        record = {
-            "messageId": f"m-{len(self.http.requests)}-{receive_count}",
-            "receiptHandle": "r",
-            "body": task.to_json(),
-            "attributes": {"ApproximateReceiveCount": str(receive_count)},
-            "messageAttributes": {},
-            "eventSource": "aws:sqs",
-        }
-        return dict(worker_app.lambda_handler({"Records": [record]}, LambdaContext()))
+        return dict(worker_app.lambda_handler(task_event(task.to_json(), receive_count=receive_count), LambdaContext()))
 
     def rebuild(self, **changes: Any) -> None:
         """The same world with another Runtime (its settings or queue changed), in use from now on."""

@@ -24,7 +24,7 @@ from omni_relay.wiring import Runtime
 from tests.conftest import in_use
 from tests.fakes import FakeOmni, FakeSecretStore, MemoryDedupe, RecordingHttp
 from tests.unit.conftest import NOW, OMNI_KEY, SIGNING_SECRET, make_settings
-from tools.signers.events import slack_event
+from tools.signers.events import slack_event, task_event
 
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
 
@@ -144,16 +144,8 @@ def test_the_worker_queues_a_held_back_cancel_again_without_spending_an_attempt(
             }
         )
     )
-    record = {
-        "messageId": "m1",
-        "receiptHandle": "r",
-        "body": task.to_json(),
-        "attributes": {"ApproximateReceiveCount": "4"},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-    }
     use_runtime(runtime)
-    result = worker_app.lambda_handler({"Records": [record]}, LambdaContext())
+    result = worker_app.lambda_handler(task_event(task.to_json(), receive_count=4), LambdaContext())
     assert result == {"batchItemFailures": []} and omni.calls == []  # done with this delivery
     [(again, delay)] = queue.sent
     assert again.job_id == JOB and delay == 60  # a new task, sent when the budget has room

@@ -19,15 +19,29 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+from local.cloud.event_source import sqs_event
 from local.cloud.gateway import http_api_event
 from tools.signers.slack import DEV_SIGNING_SECRET, events_api, link_shared, message_shortcut, sign, slash_command
 from tools.signers.webhooks import SOURCES, delivery
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
+TASK_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:omni-cancel-relay-tasks"
+
+
+def task_event(*bodies: str, receive_count: int = 1) -> dict[str, Any]:
+    """The worker's SQS event for these task bodies, as the event source delivers it
+    (local/cloud/event_source.py), each received for the `receive_count`-th time."""
+    attributes = {"ApproximateReceiveCount": str(receive_count)}
+    messages = [
+        {"MessageId": str(uuid.uuid4()), "ReceiptHandle": "r", "Body": b, "Attributes": attributes} for b in bodies
+    ]
+    return sqs_event(messages, TASK_QUEUE_ARN, "us-east-1")
+
 
 # name -> (path, slash command text, or a raw form body)
 SLACK_EVENTS: dict[str, tuple[str, str]] = {
