@@ -179,16 +179,14 @@ def _through_relay(event: dict[str, Any]) -> Walk:
     from local.cloud.gateway import LambdaContext
     from omni_relay import wiring
 
-    runtime = _runtime()
-    wiring.use(runtime)
+    wiring.use(_runtime())
     try:
         with _quiet():
             relay_app.lambda_handler(event, LambdaContext())  # warm: the walk is the hot path, not first imports
-        fresh = dict(event, body=event["body"])
-        wiring.use(runtime := _runtime())
+        wiring.use(_runtime())  # a fresh one: the same event again is not a replay to it
         answer: dict[str, Any] = {}
         with _quiet():
-            walk = trace(lambda: answer.update(relay_app.lambda_handler(fresh, LambdaContext())))
+            walk = trace(lambda: answer.update(relay_app.lambda_handler(event, LambdaContext())))
     finally:
         wiring.use(None)
     if answer.get("statusCode") != 200:
