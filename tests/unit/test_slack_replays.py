@@ -77,3 +77,50 @@ def test_the_replay_checks_signature_is_aws_signature_version_4_as_botocore_comp
     )
     assert ours["authorization"] == request.headers["Authorization"]
     assert ours["x-amz-security-token"] == "session-token"
+
+
+# Slack signs "v0:{timestamp}:{body}", not the route: a body signed for one Slack route, sent to
+# another with another (unsigned) Content-Type, must not be read as that route's request. A
+# link_shared event whose link the attacker wrote carries `&field=value` pairs in its JSON, which
+# a form parser would take as a command's or a click's fields under an identity Slack never vouched for.
+JOB = "3f0e6a52-8c1b-4d7e-9a2f-5b6c7d8e9f01"
+
+
+def _smuggled_link(route: str) -> str:
+    from urllib.parse import quote
+
+    if route == "/slack/commands":
+        fields = f"team_id=T0LOCAL01&user_id=U0ATTACK1&channel_id=C0LOCAL01&command=/omni-cancel&text={JOB}"
+    else:
+        click = {
+            "type": "block_actions",
+            "team": {"id": "T0LOCAL01"},
+            "user": {"id": "U0ATTACK1", "team_id": "T0LOCAL01"},
+            "channel": {"id": "C0LOCAL01"},
+            "response_url": "https://hooks.slack.com/actions/T0LOCAL01/1/x",
+            "actions": [{"action_id": "omni_cancel_job", "value": JOB, "action_ts": "9.9"}],
+        }
+        fields = "payload=" + quote(json.dumps(click, separators=(",", ":")), safe="")
+    return f"https://acme.omniapp.co/chat/1?x=1&{fields}&y=1"
+
+
+@pytest.mark.parametrize("route", ["/slack/commands", "/slack/interactions"])
+def test_a_signed_event_sent_to_a_form_route_is_refused_not_read_as_a_command(
+    secrets: FakeSecretStore, omni: FakeOmni, route: str
+):
+    from local.cloud.gateway import http_api_event
+    from omni_relay.adapters.postback import AllowedHosts, PostBack
+    from tests.fakes import RecordingHttp
+    from tools.signers.slack import events_api, link_shared
+
+    settings = make_settings(SENDER_RATE_LIMIT_PER_MIN="0")
+    postback = PostBack(AllowedHosts.parse(), http=RecordingHttp())  # a click's answer goes nowhere real
+    runtime = Runtime(settings, secrets, omni, postback=postback, dedupe=MemoryDedupe(), now=lambda: NOW)
+    headers, body = events_api(
+        link_shared([_smuggled_link(route)], user_id="U0POSTER1"), secret=SIGNING_SECRET, timestamp=NOW
+    )
+    headers["Content-Type"] = "application/x-www-form-urlencoded"  # not signed: the attacker's to choose
+    event = http_api_event("POST", route, headers, body, arrival_ms=NOW * 1000)
+    status, reply = invoke(runtime, event)
+    assert status == 400 and reply["error"] == "malformed_request", reply
+    assert omni.cancels == []

@@ -20,11 +20,17 @@ MAX_FORM_FIELDS = 64
 
 def parse_form(body: bytes) -> dict[str, str]:
     """application/x-www-form-urlencoded, as parse_qs reads it (the first value of a repeated field,
-    blank values kept), in one pass: the form parser is on every Slack request's path."""
+    blank values kept), in one pass: the form parser is on every Slack request's path.
+
+    A JSON body is never a form. Slack signs the body, not the route or the Content-Type, so an
+    Events API delivery sent here as a form would otherwise turn the `&field=value` pairs inside
+    its strings (a link someone posted) into a command's or a click's fields."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedRequest("The form body could not be parsed.") from None
+    if text.lstrip()[:1] in ("{", "["):
+        raise MalformedRequest("The body is JSON, not a form: it is not a request for this route.")
     pairs = text.split("&") if text else []
     if len(pairs) > MAX_FORM_FIELDS:
         raise MalformedRequest("The form body could not be parsed.")
