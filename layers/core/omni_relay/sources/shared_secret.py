@@ -3,8 +3,9 @@
 Accepted as `Authorization: Bearer <secret>`, `Authorization: Basic <any user>:<secret>`, or the
 header X-Omni-Relay-Token (or `header` in this source's secret entry). There is no replay guard,
 so prefer a signing source when the sender can sign; keep this secret long and rotate it.
-The job id is read from jobId, alert.details.jobId (Opsgenie) or after /omni-cancel in a
-description field; the sender from user, alert.username or caller_id, the scope from source or integrationName.
+A delivery asks only with /omni-cancel in a description field (an alert that merely names a job
+never cancels it); the job is the one after it, else jobId, alert.details.jobId (Opsgenie) or
+data.jobId; the sender from user, alert.username or caller_id, the scope from source or integrationName.
 """
 
 from __future__ import annotations
