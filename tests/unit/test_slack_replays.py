@@ -104,14 +104,15 @@ def _smuggled_link(route: str) -> str:
     return f"https://acme.omniapp.co/chat/1?x=1&{fields}&y=1"
 
 
+@pytest.mark.parametrize("lead", ["", "\ufeff", "\u200b", "\x00"], ids=["plain", "bom", "zwsp", "nul"])
 @pytest.mark.parametrize("route", ["/slack/commands", "/slack/interactions"])
 def test_a_signed_event_sent_to_a_form_route_is_refused_not_read_as_a_command(
-    secrets: FakeSecretStore, omni: FakeOmni, route: str
+    secrets: FakeSecretStore, omni: FakeOmni, route: str, lead: str
 ):
     from local.cloud.gateway import http_api_event
     from omni_relay.adapters.postback import AllowedHosts, PostBack
     from tests.fakes import RecordingHttp
-    from tools.signers.slack import events_api, link_shared
+    from tools.signers.slack import events_api, link_shared, sign
 
     settings = make_settings(SENDER_RATE_LIMIT_PER_MIN="0")
     postback = PostBack(AllowedHosts.parse(), http=RecordingHttp())  # a click's answer goes nowhere real
@@ -119,6 +120,8 @@ def test_a_signed_event_sent_to_a_form_route_is_refused_not_read_as_a_command(
     headers, body = events_api(
         link_shared([_smuggled_link(route)], user_id="U0POSTER1"), secret=SIGNING_SECRET, timestamp=NOW
     )
+    body = lead.encode() + body  # bytes before the JSON that a first-character check would not see
+    headers["X-Slack-Signature"] = sign(SIGNING_SECRET, body, NOW)
     headers["Content-Type"] = "application/x-www-form-urlencoded"  # not signed: the attacker's to choose
     event = http_api_event("POST", route, headers, body, arrival_ms=NOW * 1000)
     status, reply = invoke(runtime, event)

@@ -24,12 +24,13 @@ def parse_form(body: bytes) -> dict[str, str]:
 
     A JSON body is never a form. Slack signs the body, not the route or the Content-Type, so an
     Events API delivery sent here as a form would otherwise turn the `&field=value` pairs inside
-    its strings (a link someone posted) into a command's or a click's fields."""
+    its strings (a link someone posted) into a command's or a click's fields. Slack's forms
+    percent-encode `{`, `}` and `"`: a body holding one raw is JSON-shaped, whatever precedes it."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedRequest("The form body could not be parsed.") from None
-    if text.lstrip()[:1] in ("{", "["):
+    if any(c in text for c in '{}"'):
         raise MalformedRequest("The body is JSON, not a form: it is not a request for this route.")
     pairs = text.split("&") if text else []
     if len(pairs) > MAX_FORM_FIELDS:
